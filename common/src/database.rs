@@ -1,0 +1,30 @@
+//! Postgres pools: one schema per service, found through `search_path`.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Connects a pool whose connections resolve unqualified names in `schema`.
+pub async fn connect(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .parse::<PgConnectOptions>()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL: {e}"))?
+        .options([("search_path", schema)]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at DATABASE_URL: {e}"))
+}
+
+/// Applies `migrator` inside `schema`, keeping its bookkeeping table there too, so services
+/// sharing a database never see each other's migration history.
+pub async fn migrate(pool: &PgPool, mut migrator: Migrator, schema: &'static str) -> anyhow::Result<()> {
+    migrator.create_schema(schema);
+    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
+    migrator.run(pool).await.map_err(|e| anyhow::anyhow!("migrating schema {schema}: {e}"))?;
+    Ok(())
+}

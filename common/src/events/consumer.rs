@@ -1,0 +1,317 @@
+//! Idempotent consumers with manual acks, an inbox table, retries and a dead-letter queue.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Connection, ConnectionProperties};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::DomainEvent;
+use super::relay::backoff;
+use super::topology::{self, BusConfig};
+
+/// An event as delivered: the envelope from the AMQP properties plus the raw payload.
+#[derive(Debug, Clone)]
+pub struct IncomingEvent {
+    /// The event id (`message_id`).
+    pub id: Uuid,
+    /// The event name (`type`).
+    pub event_type: String,
+    /// The routing key it was published with.
+    pub routing_key: String,
+    /// The `user_id` header.
+    pub user_id: Option<Uuid>,
+    /// The producer (`app_id`).
+    pub producer: Option<String>,
+    /// The causing request (`correlation_id`).
+    pub correlation_id: Option<String>,
+    /// When the producer recorded it (`timestamp`, whole seconds).
+    pub published_at: Option<DateTime<Utc>>,
+    /// W3C `traceparent` header.
+    pub traceparent: Option<String>,
+    /// The protobuf payload.
+    pub payload: Vec<u8>,
+}
+
+impl IncomingEvent {
+    /// Decodes the payload; a payload that does not decode is permanent, so it dead-letters.
+    pub fn decode<E: DomainEvent>(&self) -> Result<E, HandlerError> {
+        E::decode(self.payload.as_slice()).map_err(|e| {
+            HandlerError::Permanent(anyhow::anyhow!("cannot decode {} payload: {e}", E::NAME))
+        })
+    }
+
+    fn from_delivery(delivery: &Delivery) -> Result<IncomingEvent, String> {
+        let props = &delivery.properties;
+        let id = props
+            .message_id()
+            .as_ref()
+            .and_then(|m| Uuid::parse_str(m.as_str()).ok())
+            .ok_or("message_id is missing or not a UUID")?;
+        let event_type = props
+            .kind()
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or("type is missing")?;
+        Ok(IncomingEvent {
+            id,
+            event_type,
+            routing_key: delivery.routing_key.as_str().to_owned(),
+            user_id: header_string(delivery, "user_id").and_then(|u| Uuid::parse_str(&u).ok()),
+            producer: props.app_id().as_ref().map(|a| a.as_str().to_owned()),
+            correlation_id: props.correlation_id().as_ref().map(|c| c.as_str().to_owned()),
+            published_at: props
+                .timestamp()
+                .and_then(|t| Utc.timestamp_opt(i64::try_from(t).ok()?, 0).single()),
+            traceparent: header_string(delivery, "traceparent"),
+            payload: delivery.data.clone(),
+        })
+    }
+}
+
+fn header_string(delivery: &Delivery, name: &str) -> Option<String> {
+    match delivery.properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+fn delivery_count(delivery: &Delivery) -> u32 {
+    let value = delivery.properties.headers().as_ref().and_then(|h| h.inner().get("x-delivery-count").cloned());
+    match value {
+        Some(AMQPValue::LongLongInt(v)) => u32::try_from(v).unwrap_or(u32::MAX),
+        Some(AMQPValue::LongInt(v)) => u32::try_from(v).unwrap_or(u32::MAX),
+        Some(AMQPValue::LongUInt(v)) => v,
+        _ => 0,
+    }
+}
+
+/// How a handler failed, which decides what happens to the delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Retrying cannot help (bad payload, missing aggregate): dead-letter it now.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+    /// Might work later (database down, deadlock): requeue with backoff.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        let permanent = matches!(&error, sqlx::Error::Database(db)
+            if db.is_check_violation() || db.is_foreign_key_violation() || db.is_unique_violation());
+        if permanent {
+            HandlerError::Permanent(error.into())
+        } else {
+            HandlerError::Transient(error.into())
+        }
+    }
+}
+
+/// Applies one event inside the consumer's transaction.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `event` on `conn`, which is inside the transaction that also records it in the
+    /// inbox: return an error and neither happens.
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// One durable queue and what it listens to.
+pub struct ConsumerSpec {
+    /// `<service>.<purpose>`, e.g. `notification.events`; the bus prefix is added.
+    pub queue: String,
+    /// Routing keys to bind, e.g. `transaction_created.v1`.
+    pub bindings: Vec<String>,
+    /// What to do with each event.
+    pub handler: Arc<dyn EventHandler>,
+}
+
+/// Consumes one queue into the service's database, reconnecting when the broker goes away.
+pub struct EventConsumer {
+    pool: PgPool,
+    bus: BusConfig,
+    queue: String,
+    bindings: Vec<String>,
+    handler: Arc<dyn EventHandler>,
+}
+
+enum Outcome {
+    Ack,
+    DeadLetter,
+    Retry,
+}
+
+impl EventConsumer {
+    /// A consumer for `spec` writing to `pool`.
+    pub fn new(pool: PgPool, bus: BusConfig, spec: ConsumerSpec) -> EventConsumer {
+        EventConsumer {
+            queue: bus.queue_name(&spec.queue),
+            pool,
+            bus,
+            bindings: spec.bindings,
+            handler: spec.handler,
+        }
+    }
+
+    /// The full queue name.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// Declares the queue and bindings now, so events published from here on are kept even
+    /// before [`run`](Self::run) starts consuming.
+    pub async fn declare(&self) -> anyhow::Result<()> {
+        let connection = Connection::connect(&self.bus.amqp_url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        topology::declare_queue(&channel, &self.bus, &self.queue, &self.bindings).await?;
+        connection.close(200, "declared".into()).await?;
+        Ok(())
+    }
+
+    /// Consumes until `shutdown`, finishing the deliveries in hand before returning.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let delay = backoff(failures);
+                    tracing::warn!(queue = %self.queue, error = %error, retry_in = ?delay, "consumer lost the broker");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let connection = Connection::connect(
+            &self.bus.amqp_url,
+            ConnectionProperties::default().with_connection_name(self.queue.as_str().into()),
+        )
+        .await?;
+        let channel = connection.create_channel().await?;
+        topology::declare_queue(&channel, &self.bus, &self.queue, &self.bindings).await?;
+        channel.basic_qos(self.bus.prefetch, BasicQosOptions::default()).await?;
+        let consumer = channel
+            .basic_consume(
+                self.queue.as_str().into(),
+                format!("{}-{}", self.queue, Uuid::now_v7()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.queue, "consuming");
+        let concurrency = usize::from(self.bus.prefetch.max(1));
+        let mut broken: Option<lapin::Error> = None;
+        // Stop taking new deliveries on shutdown; the ones in flight finish and are acked.
+        consumer
+            .take_until(shutdown.cancelled())
+            .for_each_concurrent(concurrency, |delivery| {
+                let failed = match delivery {
+                    Ok(delivery) => Some(delivery),
+                    Err(error) => {
+                        broken.get_or_insert(error);
+                        None
+                    }
+                };
+                async move {
+                    if let Some(delivery) = failed {
+                        self.settle(&delivery).await;
+                    }
+                }
+            })
+            .await;
+        if let Some(error) = broken {
+            return Err(error.into());
+        }
+        if !shutdown.is_cancelled() {
+            anyhow::bail!("the broker cancelled the consumer");
+        }
+        let _ = connection.close(200, "shutting down".into()).await;
+        Ok(())
+    }
+
+    async fn settle(&self, delivery: &Delivery) {
+        let outcome = self.process(delivery).await;
+        let result = match outcome {
+            Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
+            Outcome::DeadLetter => delivery.reject(BasicRejectOptions { requeue: false }).await,
+            Outcome::Retry => {
+                tokio::time::sleep(backoff(delivery_count(delivery))).await;
+                delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await
+            }
+        };
+        if let Err(error) = result {
+            // The broker redelivers unacked messages after a reconnect; the inbox dedups them.
+            tracing::warn!(queue = %self.queue, error = %error, "could not settle a delivery");
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(queue = %self.queue, event_id, event_type))]
+    async fn process(&self, delivery: &Delivery) -> Outcome {
+        let event = match IncomingEvent::from_delivery(delivery) {
+            Ok(event) => event,
+            Err(problem) => {
+                tracing::error!(problem, "malformed envelope; dead-lettering");
+                return Outcome::DeadLetter;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("event_id", tracing::field::display(event.id));
+        span.record("event_type", event.event_type.as_str());
+        match self.apply(&event).await {
+            Ok(true) => Outcome::Ack,
+            Ok(false) => {
+                tracing::debug!("duplicate delivery; already applied");
+                Outcome::Ack
+            }
+            Err(HandlerError::Permanent(error)) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot apply event; dead-lettering");
+                Outcome::DeadLetter
+            }
+            Err(HandlerError::Transient(error)) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot apply event yet; will retry");
+                Outcome::Retry
+            }
+        }
+    }
+
+    /// Records the event in the inbox and applies it, atomically. `Ok(false)` is a duplicate.
+    async fn apply(&self, event: &IncomingEvent) -> Result<bool, HandlerError> {
+        let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.queue)
+        .bind(event.id)
+        .bind(&event.event_type)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| HandlerError::Transient(e.into()))?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        self.handler.handle(&mut tx, event).await?;
+        tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
+        Ok(true)
+    }
+}

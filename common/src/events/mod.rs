@@ -1,0 +1,18 @@
+//! The event bus: a transactional outbox with a relay, and idempotent consumers.
+//!
+//! Producers write events into their own `outbox` table in the same database transaction as
+//! the change ([`outbox::enqueue`]); the [`relay::OutboxRelay`] publishes them with publisher
+//! confirms. Consumers ([`consumer::EventConsumer`]) apply each event once, recording it in an
+//! `inbox` table in the same transaction as the effect.
+
+pub mod catalog;
+pub mod consumer;
+pub mod outbox;
+pub mod relay;
+pub mod topology;
+
+pub use catalog::DomainEvent;
+pub use consumer::{ConsumerSpec, EventConsumer, EventHandler, HandlerError, IncomingEvent};
+pub use outbox::{EventContext, enqueue};
+pub use relay::OutboxRelay;
+pub use topology::BusConfig;

@@ -1,0 +1,216 @@
+//! The outbox relay: publishes committed outbox rows with publisher confirms.
+//!
+//! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas share the work, and
+//! deleted only after the broker confirmed every message of the batch. A crash between the
+//! confirm and the commit republishes the batch: consumers are idempotent, so duplicates are
+//! harmless and nothing is ever lost.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::topology::{self, BusConfig};
+
+/// One claimed outbox row.
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: Uuid,
+    event_type: String,
+    event_version: i32,
+    routing_key: String,
+    user_id: Option<Uuid>,
+    payload: Vec<u8>,
+    correlation_id: Option<String>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    occurred_at: DateTime<Utc>,
+}
+
+/// A connected, confirm-mode channel.
+struct Publisher {
+    // Held so the connection stays open as long as the channel is in use.
+    _connection: Connection,
+    channel: Channel,
+}
+
+/// Publishes one service's outbox until shut down.
+pub struct OutboxRelay {
+    pool: PgPool,
+    bus: BusConfig,
+    app_id: String,
+    schema: String,
+    batch_size: i64,
+    poll_interval: Duration,
+}
+
+impl OutboxRelay {
+    /// A relay for the outbox in `schema`, publishing as `app_id`.
+    pub fn new(pool: PgPool, bus: BusConfig, app_id: &str, schema: &str) -> OutboxRelay {
+        OutboxRelay {
+            pool,
+            bus,
+            app_id: app_id.to_owned(),
+            schema: schema.to_owned(),
+            batch_size: 256,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// Runs until `shutdown`, then publishes what is left if the broker is reachable.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut publisher: Option<Publisher> = None;
+        let mut listener: Option<PgListener> = None;
+        let mut failures: u32 = 0;
+        loop {
+            match self.drain(&mut publisher).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    publisher = None;
+                    let delay = backoff(failures);
+                    tracing::warn!(error = %error, retry_in = ?delay, "outbox relay could not publish");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            // Wake on NOTIFY from a committing producer, or poll in case a notification was
+            // missed (listener reconnecting, rows left by a crashed replica).
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                result = notified => if result.is_err() { listener = None; },
+                _ = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+        // Flush: one last drain so events committed before SIGTERM go out now, not at restart.
+        if let Err(error) = self.drain(&mut publisher).await {
+            tracing::warn!(error = %error, "outbox not flushed at shutdown; it is published on restart");
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        listener.listen(&format!("{}_outbox", self.schema)).await.ok()?;
+        Some(listener)
+    }
+
+    /// Publishes batches until the outbox is empty.
+    async fn drain(&self, publisher: &mut Option<Publisher>) -> anyhow::Result<()> {
+        loop {
+            let published = self.publish_batch(publisher).await?;
+            if published < self.batch_size as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn publish_batch(&self, publisher: &mut Option<Publisher>) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, event_type, event_version, routing_key, user_id, payload, correlation_id, \
+             traceparent, tracestate, occurred_at FROM outbox ORDER BY id LIMIT $1 \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        if publisher.is_none() {
+            *publisher = Some(self.connect().await?);
+        }
+        let channel = &publisher.as_ref().expect("connected just above").channel;
+
+        // Send the whole batch, then wait for the confirms: one round trip, not one per row.
+        let mut confirms = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let confirm = channel
+                .basic_publish(
+                    self.bus.exchange.as_str().into(),
+                    row.routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &row.payload,
+                    self.properties(row),
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            if confirm.await?.is_nack() {
+                anyhow::bail!("the broker refused (nacked) a message");
+            }
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+        tx.commit().await?;
+        tracing::debug!(count = rows.len(), "published outbox batch");
+        Ok(rows.len())
+    }
+
+    fn properties(&self, row: &OutboxRow) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        headers.insert("event_version".into(), AMQPValue::LongInt(row.event_version));
+        let strings = [
+            ("user_id", row.user_id.map(|u| u.to_string())),
+            ("traceparent", row.traceparent.clone()),
+            ("tracestate", row.tracestate.clone()),
+        ];
+        for (name, value) in strings {
+            if let Some(value) = value {
+                headers.insert(name.into(), AMQPValue::LongString(value.into()));
+            }
+        }
+        let mut properties = BasicProperties::default()
+            .with_message_id(row.id.to_string().into())
+            .with_type(row.event_type.as_str().into())
+            .with_timestamp(row.occurred_at.timestamp().max(0) as u64)
+            .with_app_id(self.app_id.as_str().into())
+            .with_content_type("application/x-protobuf".into())
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        if let Some(correlation_id) = &row.correlation_id {
+            properties = properties.with_correlation_id(correlation_id.as_str().into());
+        }
+        properties
+    }
+
+    async fn connect(&self) -> anyhow::Result<Publisher> {
+        let connection = Connection::connect(
+            &self.bus.amqp_url,
+            ConnectionProperties::default().with_connection_name(format!("{}-outbox", self.app_id).into()),
+        )
+        .await?;
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        topology::declare_exchanges(&channel, &self.bus).await?;
+        tracing::info!("outbox relay connected to the broker");
+        Ok(Publisher { _connection: connection, channel })
+    }
+}
+
+/// Exponential backoff from 200 ms, capped at 10 s.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let millis = 200u64.saturating_mul(1u64 << attempt.min(6));
+    Duration::from_millis(millis.min(10_000))
+}

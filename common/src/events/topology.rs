@@ -1,0 +1,105 @@
+//! Exchange and queue names, and declaring them.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+
+use crate::config::{self, ConfigError};
+
+/// Where events go and how consumers' queues are named.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// AMQP URL of the broker.
+    pub amqp_url: String,
+    /// The durable topic exchange events are published to.
+    pub exchange: String,
+    /// The direct exchange rejected and exhausted messages are dead-lettered to.
+    pub dead_letter_exchange: String,
+    /// Prepended to every queue name; tests use a unique one so they can run in parallel.
+    pub queue_prefix: String,
+    /// Deliveries of one message before it is dead-lettered (quorum-queue delivery limit).
+    pub delivery_limit: i32,
+    /// Unacknowledged deliveries in flight per consumer.
+    pub prefetch: u16,
+}
+
+impl BusConfig {
+    /// Reads `AMQP_URL`, `EVENTS_EXCHANGE`, `EVENTS_DLX`, `EVENTS_QUEUE_PREFIX`,
+    /// `EVENTS_DELIVERY_LIMIT` and `EVENTS_PREFETCH`.
+    pub fn from_env() -> Result<BusConfig, ConfigError> {
+        Ok(BusConfig {
+            amqp_url: config::string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            exchange: config::string("EVENTS_EXCHANGE", "budgetsmart.events"),
+            dead_letter_exchange: config::string("EVENTS_DLX", "budgetsmart.dlx"),
+            queue_prefix: config::string("EVENTS_QUEUE_PREFIX", ""),
+            delivery_limit: config::parse("EVENTS_DELIVERY_LIMIT", 10)?,
+            prefetch: config::parse("EVENTS_PREFETCH", 32)?,
+        })
+    }
+
+    /// The full name of a consumer's queue, `<prefix><service>.<purpose>`.
+    pub fn queue_name(&self, queue: &str) -> String {
+        format!("{}{queue}", self.queue_prefix)
+    }
+}
+
+/// Declares both exchanges; idempotent, so every producer and consumer does it on connect.
+pub async fn declare_exchanges(channel: &Channel, bus: &BusConfig) -> lapin::Result<()> {
+    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    channel
+        .exchange_declare(bus.exchange.as_str().into(), ExchangeKind::Topic, durable, FieldTable::default())
+        .await?;
+    channel
+        .exchange_declare(
+            bus.dead_letter_exchange.as_str().into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// Declares a consumer's quorum queue, its dead-letter queue `<queue>.dlq`, and the bindings.
+pub async fn declare_queue(
+    channel: &Channel,
+    bus: &BusConfig,
+    queue: &str,
+    bindings: &[String],
+) -> lapin::Result<()> {
+    declare_exchanges(channel, bus).await?;
+    let dlq = format!("{queue}.dlq");
+    let mut dlq_args = FieldTable::default();
+    dlq_args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    channel.queue_declare(dlq.as_str().into(), QueueDeclareOptions::durable(), dlq_args).await?;
+    channel
+        .queue_bind(
+            dlq.as_str().into(),
+            bus.dead_letter_exchange.as_str().into(),
+            queue.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(bus.dead_letter_exchange.as_str().into()),
+    );
+    args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
+    args.insert("x-delivery-limit".into(), AMQPValue::LongInt(bus.delivery_limit));
+    channel.queue_declare(queue.into(), QueueDeclareOptions::durable(), args).await?;
+    for key in bindings {
+        channel
+            .queue_bind(
+                queue.into(),
+                bus.exchange.as_str().into(),
+                key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Plumbing shared by every BudgetSmart service. Nothing service-specific lives here.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod currency;
+pub mod database;
+pub mod events;
+pub mod grpc;
+pub mod jwt;
+pub mod keys;
+pub mod money;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,87 @@
+//! The Auth gRPC service: register, login, refresh, logout. No access token is needed here.
+
+use budgetsmart_common::grpc::event_context;
+use budgetsmart_proto::engine::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::error::AppError;
+use crate::passwords;
+use crate::sessions::RefreshFailure;
+use crate::state::AppState;
+use crate::users;
+
+/// Implements `budgetsmart.engine.v1.Auth`.
+pub struct AuthService {
+    state: AppState,
+}
+
+impl AuthService {
+    /// A service over `state`.
+    pub fn new(state: AppState) -> Self {
+        AuthService { state }
+    }
+
+    async fn token_pair(&self, user_id: uuid::Uuid, refresh_token: String) -> Result<pb::TokenPair, AppError> {
+        let access_token = self.state.signer.issue(user_id)?;
+        Ok(pb::TokenPair {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: self.state.signer.ttl_seconds(),
+            refresh_token,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl pb::auth_server::Auth for AuthService {
+    #[tracing::instrument(skip_all)]
+    async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::User>, Status> {
+        let ctx = event_context(&request, None);
+        let user = users::register(&self.state, ctx, request.into_inner()).await?;
+        Ok(Response::new(user.into()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let body = request.into_inner();
+        let throttle = &self.state.throttle;
+        throttle.check(&body.email, &body.client_ip).await?;
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        let user = users::find_by_email(&mut conn, &body.email).await?;
+        drop(conn);
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let valid = passwords::verify(body.password, stored).await?;
+        let user = match user {
+            Some(user) if valid => user,
+            _ => {
+                throttle.record_failure(&body.email, &body.client_ip).await?;
+                return Err(AppError::Unauthenticated("invalid email or password").into());
+            }
+        };
+        throttle.reset(&body.email).await?;
+        let refresh = self.state.sessions.create(user.id).await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok(Response::new(self.token_pair(user.id, refresh).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let token = request.into_inner().refresh_token;
+        match self.state.sessions.rotate(&token).await? {
+            Ok((user_id, next)) => Ok(Response::new(self.token_pair(user_id, next).await?)),
+            Err(RefreshFailure::Invalid) => {
+                Err(AppError::Unauthenticated("the refresh token is invalid or expired").into())
+            }
+            Err(RefreshFailure::Reused) => {
+                tracing::warn!("refresh token reuse detected; session family revoked");
+                Err(AppError::Unauthenticated("the refresh token was already used; the session is revoked").into())
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        self.state.sessions.revoke(&request.into_inner().refresh_token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+}

@@ -1,0 +1,489 @@
+//! Budgets: one per user, month and currency, with optional category limits, alert
+//! thresholds, and a status that shows spending against them.
+
+use std::collections::HashSet;
+
+use budgetsmart_common::currency::Currency;
+use budgetsmart_common::events;
+use budgetsmart_common::grpc::{caller, event_context};
+use budgetsmart_proto::engine::v1 as pb;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::categories::{self, path_id};
+use crate::convert::{money, percent, timestamp};
+use crate::error::{AppError, AppResult};
+use crate::pagination::{self, Page};
+use crate::state::AppState;
+use crate::thresholds;
+use crate::validation::{Violations, format_month, next_month};
+
+/// Thresholds when the client gives none: half-way, nearly there, and over.
+pub const DEFAULT_THRESHOLDS: [i32; 3] = [50, 80, 100];
+/// Largest threshold accepted, in percent.
+const MAX_THRESHOLD: u32 = 1000;
+/// Most thresholds per budget.
+const MAX_THRESHOLDS: usize = 10;
+/// Most category limits per budget.
+const MAX_CATEGORY_LIMITS: usize = 100;
+
+/// A budget row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub month: NaiveDate,
+    pub currency: String,
+    pub total_limit: Decimal,
+    pub alert_thresholds: Vec<i32>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of [`BudgetRow`], for `SELECT`/`RETURNING`.
+pub const COLUMNS: &str =
+    "id, user_id, month, currency, total_limit, alert_thresholds, version, created_at, updated_at";
+
+/// A budget with its category limits.
+pub struct Budget {
+    pub row: BudgetRow,
+    pub limits: Vec<(Uuid, Decimal)>,
+}
+
+impl Budget {
+    fn currency(&self) -> &str {
+        self.row.currency.trim()
+    }
+
+    fn to_proto(&self) -> pb::Budget {
+        pb::Budget {
+            id: self.row.id.to_string(),
+            month: format_month(self.row.month),
+            currency: self.currency().to_owned(),
+            total_limit: Some(money(self.row.total_limit, self.currency())),
+            category_limits: self
+                .limits
+                .iter()
+                .map(|(category, limit)| pb::CategoryLimit {
+                    category_id: category.to_string(),
+                    limit: Some(money(*limit, self.currency())),
+                })
+                .collect(),
+            alert_thresholds: self.row.alert_thresholds.iter().map(|t| *t as u32).collect(),
+            created_at: Some(timestamp(self.row.created_at)),
+            updated_at: Some(timestamp(self.row.updated_at)),
+        }
+    }
+
+    fn updated_event(&self, created: bool) -> ev::BudgetUpdated {
+        ev::BudgetUpdated {
+            budget_id: self.row.id.to_string(),
+            user_id: self.row.user_id.to_string(),
+            month: format_month(self.row.month),
+            currency: self.currency().to_owned(),
+            total_limit: Some(money(self.row.total_limit, self.currency())),
+            category_limits: self
+                .limits
+                .iter()
+                .map(|(category, limit)| ev::CategoryLimit {
+                    category_id: category.to_string(),
+                    limit: Some(money(*limit, self.currency())),
+                })
+                .collect(),
+            alert_thresholds: self.row.alert_thresholds.iter().map(|t| *t as u32).collect(),
+            version: self.row.version,
+            created,
+            occurred_at: Some(timestamp(Utc::now())),
+        }
+    }
+}
+
+/// Loads a budget of `user_id`, optionally locking it against concurrent spending checks.
+pub async fn find(conn: &mut PgConnection, user_id: Uuid, id: Uuid, lock: bool) -> AppResult<Budget> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM budgets WHERE user_id = $1 AND id = $2{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row: BudgetRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(AppError::NotFound("budget"))?;
+    let limits = load_limits(conn, row.id).await?;
+    Ok(Budget { row, limits })
+}
+
+/// The category limits of a budget, ordered by category id.
+pub async fn load_limits(conn: &mut PgConnection, budget_id: Uuid) -> AppResult<Vec<(Uuid, Decimal)>> {
+    Ok(sqlx::query_as(
+        "SELECT category_id, limit_amount FROM budget_category_limits WHERE budget_id = $1 ORDER BY category_id",
+    )
+    .bind(budget_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+fn check_thresholds(violations: &mut Violations, raw: &[u32]) -> Vec<i32> {
+    if raw.is_empty() {
+        return DEFAULT_THRESHOLDS.to_vec();
+    }
+    if raw.len() > MAX_THRESHOLDS {
+        violations.add("alert_thresholds", format!("must have at most {MAX_THRESHOLDS} entries"));
+    }
+    if raw.iter().any(|t| *t == 0 || *t > MAX_THRESHOLD) {
+        violations.add("alert_thresholds", format!("each must be a percentage from 1 to {MAX_THRESHOLD}"));
+    }
+    let mut thresholds: Vec<i32> = raw.iter().map(|t| (*t).min(MAX_THRESHOLD) as i32).collect();
+    thresholds.sort_unstable();
+    thresholds.dedup();
+    thresholds
+}
+
+/// Validates category limits: UUIDs, unique, positive amounts in the budget's currency, and
+/// categories the caller owns.
+async fn check_limits(
+    conn: &mut PgConnection,
+    violations: &mut Violations,
+    user_id: Uuid,
+    raw: &[pb::CategoryLimit],
+    currency: Option<Currency>,
+) -> AppResult<Vec<(Uuid, Decimal)>> {
+    if raw.len() > MAX_CATEGORY_LIMITS {
+        violations.add("category_limits", format!("must have at most {MAX_CATEGORY_LIMITS} entries"));
+        return Ok(Vec::new());
+    }
+    let mut limits = Vec::with_capacity(raw.len());
+    let mut seen = HashSet::new();
+    for (i, limit) in raw.iter().enumerate() {
+        let id = violations.uuid(&format!("category_limits[{i}].category_id"), &limit.category_id);
+        if let Some(id) = id
+            && !seen.insert(id)
+        {
+            violations.add(format!("category_limits[{i}].category_id"), "appears more than once");
+        }
+        if let Some(money) = &limit.limit
+            && let Some(currency) = currency
+            && money.currency_code.trim() != currency.code()
+        {
+            violations.add(format!("category_limits[{i}].limit"), "must be in the budget's currency");
+        }
+        let amount = violations.positive_amount(&format!("category_limits[{i}].limit"), limit.limit.as_ref(), currency);
+        if let (Some(id), Some(amount)) = (id, amount) {
+            limits.push((id, amount));
+        }
+    }
+    let ids: Vec<Uuid> = limits.iter().map(|(id, _)| *id).collect();
+    for missing in categories::missing(conn, user_id, &ids).await? {
+        if let Some(i) = raw.iter().position(|l| l.category_id.trim() == missing.to_string()) {
+            violations.add(format!("category_limits[{i}].category_id"), "no such category");
+        }
+    }
+    limits.sort_by_key(|(id, _)| *id);
+    Ok(limits)
+}
+
+async fn store_limits(conn: &mut PgConnection, budget: &BudgetRow, limits: &[(Uuid, Decimal)]) -> AppResult<()> {
+    sqlx::query("DELETE FROM budget_category_limits WHERE budget_id = $1")
+        .bind(budget.id)
+        .execute(&mut *conn)
+        .await?;
+    let ids: Vec<Uuid> = limits.iter().map(|(id, _)| *id).collect();
+    let amounts: Vec<Decimal> = limits.iter().map(|(_, amount)| *amount).collect();
+    sqlx::query(
+        "INSERT INTO budget_category_limits (budget_id, user_id, category_id, limit_amount) \
+         SELECT $1, $2, c, a FROM UNNEST($3::uuid[], $4::numeric[]) AS l(c, a)",
+    )
+    .bind(budget.id)
+    .bind(budget.user_id)
+    .bind(&ids)
+    .bind(&amounts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Spending of one month and currency: total debits and debits per category.
+pub struct Spending {
+    pub total: Decimal,
+    pub by_category: Vec<(Uuid, Decimal)>,
+}
+
+/// Sums the user's debits in `currency` during `month`.
+pub async fn spending(conn: &mut PgConnection, user_id: Uuid, month: NaiveDate, currency: &str) -> AppResult<Spending> {
+    let rows: Vec<(Option<Uuid>, Decimal)> = sqlx::query_as(
+        "SELECT category_id, SUM(amount) FROM transactions \
+         WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
+         GROUP BY category_id",
+    )
+    .bind(user_id)
+    .bind(currency)
+    .bind(month)
+    .bind(next_month(month))
+    .fetch_all(conn)
+    .await?;
+    let total = rows.iter().map(|(_, sum)| *sum).sum();
+    let by_category = rows.into_iter().filter_map(|(c, sum)| c.map(|c| (c, sum))).collect();
+    Ok(Spending { total, by_category })
+}
+
+/// Implements `budgetsmart.engine.v1.Budgets`.
+pub struct BudgetsService {
+    state: AppState,
+}
+
+impl BudgetsService {
+    /// A service over `state`.
+    pub fn new(state: AppState) -> Self {
+        BudgetsService { state }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::budgets_server::Budgets for BudgetsService {
+    #[tracing::instrument(skip_all)]
+    async fn list_budgets(
+        &self,
+        request: Request<pb::ListBudgetsRequest>,
+    ) -> Result<Response<pb::ListBudgetsResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let (after_month, after_id) = match page.after.as_deref() {
+            Some([month, id]) => (
+                Some(NaiveDate::parse_from_str(month, "%Y-%m-%d").map_err(|_| AppError::field("cursor", "is invalid"))?),
+                Some(Uuid::parse_str(id).map_err(|_| AppError::field("cursor", "is invalid"))?),
+            ),
+            Some(_) => return Err(AppError::field("cursor", "is invalid").into()),
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM budgets WHERE user_id = $1 \
+             AND ($2::date IS NULL OR (month, id) < ($2, $3)) ORDER BY month DESC, id DESC LIMIT $4"
+        );
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        let rows: Vec<BudgetRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(after_month)
+            .bind(after_id)
+            .bind(page.limit + 1)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(AppError::from)?;
+        let (rows, next_cursor) =
+            pagination::finish(rows, page.limit, |r| vec![r.month.to_string(), r.id.to_string()]);
+        let mut budgets = Vec::with_capacity(rows.len());
+        for row in rows {
+            let limits = load_limits(&mut conn, row.id).await?;
+            budgets.push(Budget { row, limits }.to_proto());
+        }
+        Ok(Response::new(pb::ListBudgetsResponse { budgets, next_cursor }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_budget(&self, request: Request<pb::CreateBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let body = request.into_inner();
+        let mut violations = Violations::default();
+        let month = violations.month("month", &body.month);
+        let currency = violations.currency("currency", &body.currency);
+        if let (Some(total), Some(currency)) = (&body.total_limit, currency)
+            && total.currency_code.trim() != currency.code()
+        {
+            violations.add("total_limit", "must be in the budget's currency");
+        }
+        let total = violations.positive_amount("total_limit", body.total_limit.as_ref(), currency);
+        let thresholds = check_thresholds(&mut violations, &body.alert_thresholds);
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let limits = check_limits(&mut tx, &mut violations, user_id, &body.category_limits, currency).await?;
+        violations.finish()?;
+        let (Some(month), Some(currency), Some(total)) = (month, currency, total) else {
+            return Err(AppError::Internal(anyhow::anyhow!("validated fields missing")).into());
+        };
+
+        let sql = format!(
+            "INSERT INTO budgets (id, user_id, month, currency, total_limit, alert_thresholds) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        );
+        let row: BudgetRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::now_v7())
+            .bind(user_id)
+            .bind(month)
+            .bind(currency.code())
+            .bind(total)
+            .bind(&thresholds)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(AppError::from)?;
+        store_limits(&mut tx, &row, &limits).await?;
+        let budget = Budget { row, limits };
+        events::enqueue(&mut tx, &ctx, &budget.updated_event(true)).await.map_err(AppError::from)?;
+        // Spending may already be past a threshold when the budget is created.
+        thresholds::evaluate(&mut tx, &ctx, &budget, None).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(budget.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_budget(&self, request: Request<pb::GetBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let id = path_id(&request.get_ref().id, "budget")?;
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(find(&mut conn, user_id, id, false).await?.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_budget(&self, request: Request<pb::UpdateBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let body = request.into_inner();
+        let id = path_id(&body.id, "budget")?;
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let mut budget = find(&mut tx, user_id, id, true).await?;
+        let currency = Currency::parse(budget.currency());
+        let mut violations = Violations::default();
+        if let (Some(total), Some(currency)) = (&body.total_limit, currency)
+            && total.currency_code.trim() != currency.code()
+        {
+            violations.add("total_limit", "must be in the budget's currency");
+        }
+        let total = match &body.total_limit {
+            Some(total) => violations.positive_amount("total_limit", Some(total), currency),
+            None => None,
+        };
+        let thresholds = body
+            .replace_alert_thresholds
+            .then(|| check_thresholds(&mut violations, &body.alert_thresholds));
+        let limits = if body.replace_category_limits {
+            Some(check_limits(&mut tx, &mut violations, user_id, &body.category_limits, currency).await?)
+        } else {
+            None
+        };
+        violations.finish()?;
+
+        let sql = format!(
+            "UPDATE budgets SET total_limit = COALESCE($3, total_limit), \
+             alert_thresholds = COALESCE($4, alert_thresholds), version = version + 1, updated_at = now() \
+             WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        budget.row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(id)
+            .bind(total)
+            .bind(thresholds)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(AppError::from)?;
+        if let Some(limits) = limits {
+            store_limits(&mut tx, &budget.row, &limits).await?;
+            budget.limits = limits;
+        }
+        events::enqueue(&mut tx, &ctx, &budget.updated_event(false)).await.map_err(AppError::from)?;
+        thresholds::evaluate(&mut tx, &ctx, &budget, None).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(budget.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_budget(
+        &self,
+        request: Request<pb::DeleteBudgetRequest>,
+    ) -> Result<Response<pb::DeleteBudgetResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let id = path_id(&request.get_ref().id, "budget")?;
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let sql = format!("DELETE FROM budgets WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
+        let row: BudgetRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("budget"))?;
+        let event = ev::BudgetDeleted {
+            budget_id: row.id.to_string(),
+            user_id: user_id.to_string(),
+            month: format_month(row.month),
+            currency: row.currency.trim().to_owned(),
+            occurred_at: Some(timestamp(Utc::now())),
+        };
+        events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(pb::DeleteBudgetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_budget_status(
+        &self,
+        request: Request<pb::GetBudgetStatusRequest>,
+    ) -> Result<Response<pb::BudgetStatus>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let id = path_id(&request.get_ref().id, "budget")?;
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        let budget = find(&mut conn, user_id, id, false).await?;
+        let spent = spending(&mut conn, user_id, budget.row.month, budget.currency()).await?;
+        let forecast = crate::forecasts::latest(&mut conn, budget.row.id, budget.currency()).await?;
+        Ok(Response::new(status(&budget, &spent, forecast)))
+    }
+}
+
+fn status(budget: &Budget, spent: &Spending, forecast: Option<pb::Forecast>) -> pb::BudgetStatus {
+    let currency = budget.currency();
+    let limit = budget.row.total_limit;
+    let categories = budget
+        .limits
+        .iter()
+        .map(|(category, category_limit)| {
+            let used = spent.by_category.iter().find(|(c, _)| c == category).map(|(_, s)| *s).unwrap_or_default();
+            pb::CategoryStatus {
+                category_id: category.to_string(),
+                limit: Some(money(*category_limit, currency)),
+                spent: Some(money(used, currency)),
+                percent_used: percent(used, *category_limit),
+            }
+        })
+        .collect();
+    pb::BudgetStatus {
+        budget_id: budget.row.id.to_string(),
+        month: format_month(budget.row.month),
+        currency: currency.to_owned(),
+        total_limit: Some(money(limit, currency)),
+        spent: Some(money(spent.total, currency)),
+        // Negative when overspent: clients show "12.00 over" rather than a clamped zero.
+        remaining: Some(money(limit - spent.total, currency)),
+        percent_used: percent(spent.total, limit),
+        categories,
+        forecast,
+    }
+}
+
+/// Locks and loads the budget covering `month` and `currency`, if the user has one.
+pub async fn find_for_spending(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    month: NaiveDate,
+    currency: &str,
+) -> AppResult<Option<Budget>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM budgets WHERE user_id = $1 AND month = $2 AND currency = $3 FOR UPDATE"
+    );
+    let row: Option<BudgetRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(month)
+        .bind(currency)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let limits = load_limits(conn, row.id).await?;
+            Ok(Some(Budget { row, limits }))
+        }
+    }
+}

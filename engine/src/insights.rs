@@ -1,0 +1,115 @@
+//! The insights feed: filled by `insight_generated`, read by the Insights service.
+
+use budgetsmart_common::events::{HandlerError, IncomingEvent};
+use budgetsmart_common::grpc::caller;
+use budgetsmart_proto::engine::v1 as pb;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::convert::timestamp;
+use crate::error::AppError;
+use crate::pagination::{self, Page};
+use crate::state::AppState;
+
+#[derive(sqlx::FromRow)]
+struct InsightRow {
+    id: Uuid,
+    kind: String,
+    title: String,
+    body: String,
+    data: serde_json::Value,
+    generated_at: DateTime<Utc>,
+}
+
+/// Stores an insight for its user; ignores users that no longer exist.
+pub async fn apply(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
+    let insight: ev::InsightGenerated = event.decode()?;
+    let bad = |what: &str| HandlerError::Permanent(anyhow::anyhow!("insight_generated: {what}"));
+    let id = Uuid::parse_str(&insight.insight_id).map_err(|_| bad("insight_id is not a UUID"))?;
+    let user_id = Uuid::parse_str(&insight.user_id).map_err(|_| bad("user_id is not a UUID"))?;
+    let data: serde_json::Value = if insight.data_json.trim().is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(&insight.data_json).map_err(|_| bad("data_json is not JSON"))?
+    };
+    let generated_at = insight
+        .generated_at
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .unwrap_or_else(Utc::now);
+    sqlx::query(
+        "INSERT INTO insights (id, user_id, kind, title, body, data, generated_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(&insight.kind)
+    .bind(&insight.title)
+    .bind(&insight.body)
+    .bind(data)
+    .bind(generated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Implements `budgetsmart.engine.v1.Insights`.
+pub struct InsightsService {
+    state: AppState,
+}
+
+impl InsightsService {
+    /// A service over `state`.
+    pub fn new(state: AppState) -> Self {
+        InsightsService { state }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::insights_server::Insights for InsightsService {
+    #[tracing::instrument(skip_all)]
+    async fn list_insights(
+        &self,
+        request: Request<pb::ListInsightsRequest>,
+    ) -> Result<Response<pb::ListInsightsResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let (after_at, after_id) = match page.after.as_deref() {
+            Some([at, id]) => (
+                Some(DateTime::parse_from_rfc3339(at).map_err(|_| AppError::field("cursor", "is invalid"))?.to_utc()),
+                Some(Uuid::parse_str(id).map_err(|_| AppError::field("cursor", "is invalid"))?),
+            ),
+            Some(_) => return Err(AppError::field("cursor", "is invalid").into()),
+            None => (None, None),
+        };
+        let rows: Vec<InsightRow> = sqlx::query_as(
+            "SELECT id, kind, title, body, data, generated_at FROM insights WHERE user_id = $1 \
+             AND ($2::timestamptz IS NULL OR (generated_at, id) < ($2, $3)) \
+             ORDER BY generated_at DESC, id DESC LIMIT $4",
+        )
+        .bind(user_id)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(page.limit + 1)
+        .fetch_all(&self.state.pool)
+        .await
+        .map_err(AppError::from)?;
+        let (rows, next_cursor) =
+            pagination::finish(rows, page.limit, |r| vec![r.generated_at.to_rfc3339(), r.id.to_string()]);
+        let insights = rows
+            .into_iter()
+            .map(|r| pb::Insight {
+                id: r.id.to_string(),
+                kind: r.kind,
+                title: r.title,
+                body: r.body,
+                data_json: r.data.to_string(),
+                generated_at: Some(timestamp(r.generated_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListInsightsResponse { insights, next_cursor }))
+    }
+}

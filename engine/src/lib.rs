@@ -1,0 +1,26 @@
+//! The engine: users and auth, categories, budgets and transactions, behind gRPC.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod budgets;
+pub mod categories;
+pub mod config;
+pub mod consumers;
+pub mod convert;
+pub mod error;
+pub mod forecasts;
+pub mod import;
+pub mod insights;
+pub mod pagination;
+pub mod passwords;
+pub mod sessions;
+pub mod startup;
+pub mod state;
+pub mod thresholds;
+pub mod throttle;
+pub mod transactions;
+pub mod users;
+pub mod validation;
+
+pub use config::EngineConfig;
+pub use startup::{Engine, SCHEMA, build};

@@ -1,0 +1,119 @@
+//! Budget alerts: `budget_threshold_reached` once per budget, scope and threshold.
+//!
+//! A row in `budget_alerts` marks a threshold that has fired. Spending is re-evaluated under a
+//! lock on the budget row whenever it may have changed; crossing a threshold inserts the row
+//! and the event in the same transaction, and dropping back below deletes the row, re-arming
+//! it. The lock serialises concurrent changes to one budget, so two debits racing past 80 %
+//! produce one event, not two or none.
+
+use budgetsmart_common::events::{self, EventContext};
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::budgets::{self, Budget};
+use crate::convert::{money, timestamp};
+use crate::error::AppResult;
+use crate::validation::format_month;
+
+/// Scope key of the whole-budget limit.
+const TOTAL: &str = "total";
+
+/// Re-evaluates the budgets covering each `(month, currency)` touched by a change.
+pub async fn after_change(
+    conn: &mut PgConnection,
+    ctx: &EventContext,
+    user_id: Uuid,
+    mut touched: Vec<(NaiveDate, String)>,
+    transaction_id: Option<Uuid>,
+) -> AppResult<()> {
+    // A stable order means two changes that touch the same two budgets lock them alike.
+    touched.sort();
+    touched.dedup();
+    for (month, currency) in touched {
+        if let Some(budget) = budgets::find_for_spending(conn, user_id, month, &currency).await? {
+            evaluate(conn, ctx, &budget, transaction_id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Fires and re-arms the thresholds of one budget, which the caller has locked.
+pub async fn evaluate(
+    conn: &mut PgConnection,
+    ctx: &EventContext,
+    budget: &Budget,
+    transaction_id: Option<Uuid>,
+) -> AppResult<()> {
+    let currency = budget.row.currency.trim();
+    let spent = budgets::spending(conn, budget.row.user_id, budget.row.month, currency).await?;
+    let fired: Vec<(String, i32)> =
+        sqlx::query_as("SELECT scope, threshold FROM budget_alerts WHERE budget_id = $1")
+            .bind(budget.row.id)
+            .fetch_all(&mut *conn)
+            .await?;
+
+    let mut scopes = vec![(TOTAL.to_owned(), None, budget.row.total_limit, spent.total)];
+    for (category, limit) in &budget.limits {
+        let used = spent.by_category.iter().find(|(c, _)| c == category).map(|(_, s)| *s).unwrap_or_default();
+        scopes.push((category.to_string(), Some(*category), *limit, used));
+    }
+
+    let mut fire = Vec::new();
+    let mut current = Vec::new();
+    for (scope, category, limit, used) in &scopes {
+        for threshold in &budget.row.alert_thresholds {
+            current.push((scope.clone(), *threshold));
+            let crossed = *used * Decimal::from(100) >= *limit * Decimal::from(*threshold);
+            if crossed && !fired.contains(&(scope.clone(), *threshold)) {
+                fire.push((scope.clone(), *category, *threshold, *limit, *used));
+            }
+        }
+    }
+    // Re-arm what spending fell back below, and forget thresholds or limits that were removed.
+    let rearm: Vec<&(String, i32)> = fired
+        .iter()
+        .filter(|key| {
+            let still_crossed = scopes.iter().any(|(scope, _, limit, used)| {
+                *scope == key.0 && *used * Decimal::from(100) >= *limit * Decimal::from(key.1)
+            });
+            !still_crossed || !current.contains(key)
+        })
+        .collect();
+    for (scope, threshold) in rearm {
+        sqlx::query("DELETE FROM budget_alerts WHERE budget_id = $1 AND scope = $2 AND threshold = $3")
+            .bind(budget.row.id)
+            .bind(scope)
+            .bind(threshold)
+            .execute(&mut *conn)
+            .await?;
+    }
+
+    for (scope, category, threshold, limit, used) in fire {
+        sqlx::query(
+            "INSERT INTO budget_alerts (budget_id, scope, threshold) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(budget.row.id)
+        .bind(&scope)
+        .bind(threshold)
+        .execute(&mut *conn)
+        .await?;
+        let event = ev::BudgetThresholdReached {
+            budget_id: budget.row.id.to_string(),
+            user_id: budget.row.user_id.to_string(),
+            month: format_month(budget.row.month),
+            scope: if category.is_some() { "category" } else { TOTAL }.to_owned(),
+            category_id: category.map(|c| c.to_string()),
+            threshold_percent: threshold as u32,
+            limit: Some(money(limit, currency)),
+            spent: Some(money(used, currency)),
+            transaction_id: transaction_id.map(|t| t.to_string()),
+            occurred_at: Some(timestamp(Utc::now())),
+        };
+        events::enqueue(conn, ctx, &event).await?;
+        tracing::info!(budget_id = %budget.row.id, scope, threshold, "budget threshold reached");
+    }
+    Ok(())
+}
