@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod consumer;
+pub mod journal;
 pub mod outbox;
 pub mod relay;
 pub mod topology;
