@@ -169,6 +169,7 @@ async fn check_limits(
         }
         if let Some(money) = &limit.limit
             && let Some(currency) = currency
+            && !money.currency_code.trim().is_empty()
             && money.currency_code.trim() != currency.code()
         {
             violations.add(format!("category_limits[{i}].limit"), "must be in the budget's currency");
@@ -347,7 +348,9 @@ impl pb::budgets_server::Budgets for BudgetsService {
         let mut budget = find(&mut tx, user_id, id, true).await?;
         let currency = Currency::parse(budget.currency());
         let mut violations = Violations::default();
+        // An empty currency code means "the budget's own", so a PATCH need not repeat it.
         if let (Some(total), Some(currency)) = (&body.total_limit, currency)
+            && !total.currency_code.trim().is_empty()
             && total.currency_code.trim() != currency.code()
         {
             violations.add("total_limit", "must be in the budget's currency");

@@ -352,9 +352,12 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let occurred_on = body.occurred_on.as_deref().and_then(|d| violations.date("occurred_on", d));
         let description = body.description.as_deref().map(|d| violations.text("description", d, MAX_DESCRIPTION));
         let kind = body.r#type.as_deref().map(|t| check_type(&mut violations, t));
+        // An amount with no currency code keeps the transaction's currency.
         let currency = match &body.amount {
-            Some(amount) => violations.currency("currency", &amount.currency_code),
-            None => Currency::parse(before.currency()),
+            Some(amount) if !amount.currency_code.trim().is_empty() => {
+                violations.currency("currency", &amount.currency_code)
+            }
+            _ => Currency::parse(before.currency()),
         };
         let amount = match &body.amount {
             Some(amount) => violations.positive_amount("amount", Some(amount), currency),

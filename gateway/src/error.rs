@@ -1,0 +1,175 @@
+//! RFC 9457 problem responses, and the one table that maps gRPC codes to HTTP.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// The JSON field, e.g. `amount` or `category_limits[0].limit`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error answer: status, a short title, detail for the client, and field errors.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    /// An error with a status and a client-safe detail.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError { status, detail: detail.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    /// A 422 naming the invalid fields.
+    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, detail: "the request is invalid".into(), errors, retry_after: None }
+    }
+
+    /// A 422 on one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::validation(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    /// Adds `Retry-After`.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// The gRPC → HTTP table. Every upstream error goes through here and nowhere else.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted | Code::FailedPrecondition => StatusCode::CONFLICT,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable | Code::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> ApiError {
+        let http = http_status(status.code());
+        let errors = status
+            .get_details_bad_request()
+            .map(|br| {
+                br.field_violations
+                    .into_iter()
+                    .map(|v| FieldError { field: v.field, message: v.description })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let retry_after = match http {
+            StatusCode::TOO_MANY_REQUESTS => Some(
+                status
+                    .metadata()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            ),
+            StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        };
+        // Server-side failures are logged with their cause and answered generically.
+        let detail = if http.is_server_error() {
+            tracing::error!(code = ?status.code(), message = status.message(), "upstream call failed");
+            match http {
+                StatusCode::SERVICE_UNAVAILABLE => "a backend service is unavailable; try again shortly".to_owned(),
+                StatusCode::GATEWAY_TIMEOUT => "a backend service took too long to answer".to_owned(),
+                _ => "an internal error occurred".to_owned(),
+            }
+        } else {
+            status.message().to_owned()
+        };
+        ApiError { status: http, detail, errors, retry_after }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let slug = title.to_lowercase().replace(' ', "-");
+        let problem = Problem {
+            kind: format!("https://budgetsmart.dev/problems/{slug}"),
+            title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_grpc_codes_to_http() {
+        assert_eq!(http_status(Code::InvalidArgument), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(http_status(Code::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(http_status(Code::AlreadyExists), StatusCode::CONFLICT);
+        assert_eq!(http_status(Code::FailedPrecondition), StatusCode::CONFLICT);
+        assert_eq!(http_status(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(http_status(Code::ResourceExhausted), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(http_status(Code::Unavailable), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(http_status(Code::Internal), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn hides_internal_detail_and_keeps_field_errors() {
+        let internal = ApiError::from(tonic::Status::internal("db password is hunter2"));
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!internal.detail.contains("hunter2"));
+
+        let invalid = tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "bad",
+            tonic_types::ErrorDetails::with_bad_request_violation("amount", "must be greater than zero"),
+        );
+        let mapped = ApiError::from(invalid);
+        assert_eq!(mapped.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(mapped.errors[0].field, "amount");
+    }
+}

@@ -1,0 +1,90 @@
+//! Extractors whose rejections are problem+json naming the field at fault.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body: 415 without a JSON content type, 400 when malformed, 422 naming the field
+/// when well-formed but wrong (missing field, wrong type).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !is_json {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json"));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserializes `bytes`, turning serde's error into a client-facing one.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {message}"));
+        }
+        // A missing field is reported at its parent's path; name the field itself.
+        let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            Some(missing) if path == "." => missing.to_owned(),
+            Some(missing) => format!("{path}.{missing}"),
+            None => path,
+        };
+        ApiError::validation(vec![FieldError { field, message }])
+    })
+}
+
+/// Query parameters as a flat map; each handler parses what it needs and names bad ones.
+pub struct QueryMap(pub std::collections::HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(QueryMap)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}")))
+    }
+}
+
+impl QueryMap {
+    /// A non-empty parameter.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// `limit` and `cursor` as the engine's page request.
+    pub fn page(&self) -> Result<budgetsmart_proto::common::v1::PageRequest, ApiError> {
+        let limit = match self.get("limit") {
+            None => 0,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(limit) if (1..=200).contains(&limit) => limit,
+                _ => return Err(ApiError::field("limit", "must be a whole number from 1 to 200")),
+            },
+        };
+        Ok(budgetsmart_proto::common::v1::PageRequest { limit, cursor: self.get("cursor").unwrap_or_default() })
+    }
+}

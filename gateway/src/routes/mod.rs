@@ -1,0 +1,44 @@
+//! The `/api/v1` router.
+
+pub mod auth;
+pub mod budgets;
+pub mod categories;
+pub mod insights;
+pub mod me;
+pub mod transactions;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::idempotency::{self, MAX_BODY};
+use crate::state::AppState;
+
+/// Every public route. Protected routes verify the token before idempotency runs, so
+/// idempotency records are scoped to the verified caller.
+pub fn api(state: AppState) -> Router<AppState> {
+    let public = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotent));
+
+    let protected = Router::new()
+        .route("/me", get(me::get).patch(me::update).delete(me::delete))
+        .route("/me/password", post(me::change_password))
+        .route("/categories", get(categories::list).post(categories::create))
+        .route("/categories/{id}", get(categories::get).patch(categories::update).delete(categories::delete))
+        .route("/budgets", get(budgets::list).post(budgets::create))
+        .route("/budgets/{id}", get(budgets::get).patch(budgets::update).delete(budgets::delete))
+        .route("/budgets/{id}/status", get(budgets::status))
+        .route("/transactions", get(transactions::list).post(transactions::create))
+        .route("/transactions/import", post(transactions::import))
+        .route("/transactions/{id}", get(transactions::get).patch(transactions::update).delete(transactions::delete))
+        .route("/insights", get(insights::list))
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .layer(from_fn_with_state(state, crate::auth::require_token));
+
+    public.merge(protected).layer(DefaultBodyLimit::max(MAX_BODY))
+}

@@ -1,0 +1,66 @@
+//! Shared handles: upstream gRPC clients, the token verifier and Redis.
+
+use std::sync::Arc;
+
+use budgetsmart_common::jwt::TokenVerifier;
+use budgetsmart_proto::engine::v1 as engine;
+use redis::aio::ConnectionManager;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::GatewayConfig;
+use crate::context::ForwardContext;
+
+/// A channel whose calls carry the current request's context.
+pub type Upstream = InterceptedService<Channel, ForwardContext>;
+
+/// The engine's services.
+#[derive(Clone)]
+pub struct EngineClients {
+    pub auth: engine::auth_client::AuthClient<Upstream>,
+    pub users: engine::users_client::UsersClient<Upstream>,
+    pub categories: engine::categories_client::CategoriesClient<Upstream>,
+    pub budgets: engine::budgets_client::BudgetsClient<Upstream>,
+    pub transactions: engine::transactions_client::TransactionsClient<Upstream>,
+    pub insights: engine::insights_client::InsightsClient<Upstream>,
+}
+
+/// Everything handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Engine clients.
+    pub engine: EngineClients,
+    /// Raw channels by upstream name, for readiness checks.
+    pub upstreams: Arc<Vec<(&'static str, Channel)>>,
+    /// Access-token verifier.
+    pub verifier: Arc<TokenVerifier>,
+    /// Redis, for idempotency records.
+    pub redis: ConnectionManager,
+    /// Settings.
+    pub config: Arc<GatewayConfig>,
+}
+
+/// A lazily connecting channel: the gateway starts even if a backend is still booting.
+pub fn channel(url: &str, config: &GatewayConfig, name: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())
+        .map_err(|e| anyhow::anyhow!("{name} is not a valid URL: {e}"))?
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .timeout(config.upstream_timeout)
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+impl EngineClients {
+    /// Clients over one shared channel (HTTP/2 multiplexes them).
+    pub fn new(channel: Channel) -> EngineClients {
+        let upstream = || InterceptedService::new(channel.clone(), ForwardContext);
+        EngineClients {
+            auth: engine::auth_client::AuthClient::new(upstream()),
+            users: engine::users_client::UsersClient::new(upstream()),
+            categories: engine::categories_client::CategoriesClient::new(upstream()),
+            budgets: engine::budgets_client::BudgetsClient::new(upstream()),
+            transactions: engine::transactions_client::TransactionsClient::new(upstream()),
+            insights: engine::insights_client::InsightsClient::new(upstream()),
+        }
+    }
+}
