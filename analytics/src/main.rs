@@ -1,9 +1,12 @@
-//! The analytics binary: read config, build, serve until SIGTERM.
+//! The analytics binary: read config, build, serve until SIGTERM. `analytics migrate` only migrates.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     budgetsmart_common::config::load_dotenv();
     budgetsmart_common::telemetry::init("analytics");
     let config = analytics::AnalyticsConfig::from_env()?;
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        return analytics::startup::migrate(&config.database_url).await;
+    }
     analytics::build(config).await?.run(budgetsmart_common::shutdown::on_signal()).await
 }

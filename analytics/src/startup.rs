@@ -28,10 +28,20 @@ pub struct Analytics {
     grpc_addr: SocketAddr,
 }
 
+/// Applies this service's migrations to the database at `database_url` (`migrate` command).
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let pool = budgetsmart_common::database::connect(database_url, SCHEMA, 1).await?;
+    apply_migrations(&pool).await
+}
+
+async fn apply_migrations(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    budgetsmart_common::database::migrate(pool, sqlx::migrate!("./migrations"), SCHEMA).await
+}
+
 /// Connects, migrates, declares the queue and binds the gRPC port.
 pub async fn build(config: AnalyticsConfig) -> anyhow::Result<Analytics> {
     let pool = budgetsmart_common::database::connect(&config.database_url, SCHEMA, 10).await?;
-    budgetsmart_common::database::migrate(&pool, sqlx::migrate!("./migrations"), SCHEMA).await?;
+    apply_migrations(&pool).await?;
     let verifier = Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?);
     EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec())
         .declare()
@@ -50,15 +60,21 @@ impl Analytics {
     /// Serves and consumes until `shutdown`, then drains.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Analytics { pool, config, verifier, listener, grpc_addr } = self;
-        let relay = tokio::spawn(OutboxRelay::new(pool.clone(), config.bus.clone(), "analytics", SCHEMA).run(shutdown.clone()));
-        let consumer = tokio::spawn(EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()));
+        let relay = tokio::spawn(
+            OutboxRelay::new(pool.clone(), config.bus.clone(), "analytics", SCHEMA).run(shutdown.clone()),
+        );
+        let consumer = tokio::spawn(
+            EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()),
+        );
         let mut server = Server::builder();
         let (health, router) = grpc::health_and_reflection(&mut server)?;
         let router = router.add_service(AnalyticsServer::with_interceptor(
             AnalyticsService::new(pool.clone()),
             AuthInterceptor::new(verifier),
         ));
-        health.set_service_status("budgetsmart.analytics.v1.Analytics", tonic_health::ServingStatus::Serving).await;
+        health
+            .set_service_status("budgetsmart.analytics.v1.Analytics", tonic_health::ServingStatus::Serving)
+            .await;
         tracing::info!(%grpc_addr, "analytics serving gRPC");
         let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();

@@ -71,11 +71,7 @@ impl Environment {
 }
 
 /// Fails with a message naming `name` when production mode lacks an explicit value.
-pub fn required_in_production(
-    env: Environment,
-    name: &str,
-    default: &str,
-) -> Result<String, ConfigError> {
+pub fn required_in_production(env: Environment, name: &str, default: &str) -> Result<String, ConfigError> {
     match (optional(name), env) {
         (Some(v), _) => Ok(v),
         (None, Environment::Development) => Ok(default.to_owned()),

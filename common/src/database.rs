@@ -6,8 +6,10 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-/// Connects a pool whose connections resolve unqualified names in `schema`.
+/// Connects a pool whose connections resolve unqualified names in `schema`, creating the
+/// database first if it does not exist yet (a fresh local server has only `postgres`).
 pub async fn connect(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    ensure_database(url).await?;
     let options: PgConnectOptions = url
         .parse::<PgConnectOptions>()
         .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL: {e}"))?
@@ -26,5 +28,20 @@ pub async fn migrate(pool: &PgPool, mut migrator: Migrator, schema: &'static str
     migrator.create_schema(schema);
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
     migrator.run(pool).await.map_err(|e| anyhow::anyhow!("migrating schema {schema}: {e}"))?;
+    Ok(())
+}
+
+async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    let unreachable = |e: sqlx::Error| anyhow::anyhow!("cannot reach PostgreSQL at DATABASE_URL: {e}");
+    if sqlx::Postgres::database_exists(url).await.map_err(unreachable)? {
+        return Ok(());
+    }
+    // Several services may race to create it; losing that race is fine.
+    if let Err(error) = sqlx::Postgres::create_database(url).await
+        && !sqlx::Postgres::database_exists(url).await.map_err(unreachable)?
+    {
+        return Err(anyhow::anyhow!("cannot create the database named in DATABASE_URL: {error}"));
+    }
     Ok(())
 }

@@ -66,9 +66,7 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 
 /// Request id and trace context of a call, for logs and for the events it causes.
 pub fn event_context<T>(request: &Request<T>, user_id: Option<Uuid>) -> EventContext {
-    let header = |name: &str| {
-        request.metadata().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-    };
+    let header = |name: &str| request.metadata().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     EventContext {
         user_id,
         correlation_id: header(REQUEST_ID),
@@ -93,9 +91,8 @@ pub fn health_and_reflection(
 
 /// Binds a TCP listener and reports the address actually bound (port 0 picks a free one).
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     Ok((listener, local))
 }

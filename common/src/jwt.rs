@@ -82,12 +82,12 @@ impl TokenVerifier {
         if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::Invalid(None));
         }
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|data| data.claims).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(Some(e)),
-            })
+            },
+        )
     }
 }
 

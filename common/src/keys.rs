@@ -48,10 +48,8 @@ impl KeyMaterial {
         if !need_private && let Some(public) = read_pem("JWT_PUBLIC_KEY")? {
             let public = public.expose_secret().to_owned();
             return Ok(KeyMaterial {
-                kid: kid_of_public_pem(&public).map_err(|problem| ConfigError {
-                    name: "JWT_PUBLIC_KEY".into(),
-                    problem,
-                })?,
+                kid: kid_of_public_pem(&public)
+                    .map_err(|problem| ConfigError { name: "JWT_PUBLIC_KEY".into(), problem })?,
                 private_pem: None,
                 public_pem: public,
             });
@@ -113,8 +111,8 @@ fn kid_of(raw_public: &[u8]) -> String {
 fn kid_of_public_pem(pem: &str) -> Result<String, String> {
     use ed25519_dalek::VerifyingKey;
     use ed25519_dalek::pkcs8::DecodePublicKey;
-    let key = VerifyingKey::from_public_key_pem(pem)
-        .map_err(|e| format!("not an SPKI Ed25519 public key: {e}"))?;
+    let key =
+        VerifyingKey::from_public_key_pem(pem).map_err(|e| format!("not an SPKI Ed25519 public key: {e}"))?;
     Ok(kid_of(key.as_bytes()))
 }
 

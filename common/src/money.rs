@@ -32,8 +32,7 @@ fn max_amount() -> Decimal {
 
 /// Parses a JSON decimal string such as `"12.34"`. Exponents and blanks are refused.
 pub fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
-    let ok = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
+    let ok = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+');
     if !ok {
         return Err(MoneyError::NotADecimal);
     }
@@ -54,10 +53,7 @@ pub fn validate_positive(amount: Decimal, currency: Currency) -> Result<Decimal,
         return Err(MoneyError::TooLarge);
     }
     if amount.normalize().scale() > currency.minor_units() {
-        return Err(MoneyError::TooPrecise {
-            currency: currency.code(),
-            places: currency.minor_units(),
-        });
+        return Err(MoneyError::TooPrecise { currency: currency.code(), places: currency.minor_units() });
     }
     Ok(amount.normalize())
 }
@@ -119,7 +115,7 @@ mod tests {
         assert_eq!(validate_positive(Decimal::ZERO, usd()), Err(MoneyError::NotPositive));
         assert_eq!(validate_positive(Decimal::new(-1, 0), usd()), Err(MoneyError::NotPositive));
         let jpy = Currency::parse("JPY").expect("JPY is in the table");
-        assert!(validate_positive(Decimal::new(1050, 1), jpy).is_err());
+        assert!(validate_positive(Decimal::new(1055, 1), jpy).is_err());
         assert_eq!(parse_decimal("1e5"), Err(MoneyError::NotADecimal));
         assert_eq!(parse_decimal(" 1"), Err(MoneyError::NotADecimal));
         assert_eq!(parse_decimal(""), Err(MoneyError::NotADecimal));

@@ -1,1 +1,391 @@
-//! placeholder
+//! The end-to-end harness: all four services on random ports against the real PostgreSQL,
+//! RabbitMQ and Redis, isolated per test by a fresh database, a unique exchange and queue
+//! prefix, and a unique Redis key prefix, so tests run in parallel.
+#![forbid(unsafe_code)]
+
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use budgetsmart_common::events::BusConfig;
+use budgetsmart_common::jwt::TokenSettings;
+use budgetsmart_common::keys::KeyMaterial;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// PostgreSQL server URL used to create per-test databases (`TEST_DATABASE_URL`).
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The broker (`AMQP_URL`).
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// The Redis server (`REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// How to start the system.
+#[derive(Default)]
+pub struct Options {
+    /// Point the engine (and only the engine) at this AMQP URL, e.g. a test-owned proxy.
+    pub engine_amqp_url: Option<String>,
+}
+
+/// A running system.
+pub struct TestSystem {
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// `http://<gateway>/api/v1`.
+    pub api: String,
+    /// The gateway's address.
+    pub gateway: SocketAddr,
+    /// The engine's gRPC address.
+    pub engine: SocketAddr,
+    /// The analytics gRPC address.
+    pub analytics: SocketAddr,
+    /// The notification gRPC address.
+    pub notification: SocketAddr,
+    /// The test's own database.
+    pub database_url: String,
+    /// The test's exchange names and queue prefix.
+    pub bus: BusConfig,
+    /// The signing keys all services trust.
+    pub keys: KeyMaterial,
+    /// Token issuer and audience.
+    pub tokens: TokenSettings,
+    database_name: String,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `field` names of a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the content type is problem+json.
+    pub fn is_problem(&self) -> bool {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()) == Some("application/problem+json")
+    }
+}
+
+/// A logged-in user.
+pub struct Session {
+    /// Access token.
+    pub token: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// User id.
+    pub user_id: String,
+    /// Email registered with.
+    pub email: String,
+    /// Password registered with.
+    pub password: String,
+}
+
+/// A test-owned queue bound to the test's exchange, for counting what was published.
+pub struct TestQueue {
+    _connection: Connection,
+    consumer: lapin::Consumer,
+}
+
+impl TestQueue {
+    /// Collects deliveries until none arrives for `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<lapin::message::Delivery> {
+        let mut deliveries = Vec::new();
+        while let Ok(Some(Ok(delivery))) = tokio::time::timeout(quiet, self.consumer.next()).await {
+            deliveries.push(delivery);
+        }
+        deliveries
+    }
+}
+
+impl TestSystem {
+    /// Starts everything with default options.
+    pub async fn start() -> TestSystem {
+        TestSystem::start_with(Options::default()).await
+    }
+
+    /// Starts analytics and notification first (they declare their queues), then the engine,
+    /// then the gateway.
+    pub async fn start_with(options: Options) -> TestSystem {
+        budgetsmart_common::telemetry::init("e2e");
+        let id = Uuid::now_v7().simple().to_string();
+        let database_name = format!("bs_test_{id}");
+        let admin = PgPool::connect(&admin_database_url()).await.expect("PostgreSQL is reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database_name}")))
+            .execute(&admin)
+            .await
+            .expect("creates the test database");
+        admin.close().await;
+        let database_url = {
+            let base = admin_database_url();
+            let cut = base.rfind('/').expect("the URL names a database");
+            format!("{}/{database_name}", &base[..cut])
+        };
+        let bus = BusConfig {
+            amqp_url: amqp_url(),
+            exchange: format!("test-{id}.events"),
+            dead_letter_exchange: format!("test-{id}.dlx"),
+            queue_prefix: format!("test-{id}."),
+            delivery_limit: 5,
+            prefetch: 32,
+        };
+        let keys = KeyMaterial::generate();
+        let tokens = TokenSettings::default();
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let analytics = analytics::build(analytics::AnalyticsConfig {
+            grpc_addr: loopback,
+            database_url: database_url.clone(),
+            bus: bus.clone(),
+            keys: public_only(&keys),
+            tokens: tokens.clone(),
+        })
+        .await
+        .expect("analytics builds");
+        let analytics_addr = analytics.grpc_addr();
+        tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
+
+        let notification = notification::build(notification::NotificationConfig {
+            grpc_addr: loopback,
+            database_url: database_url.clone(),
+            bus: bus.clone(),
+            keys: public_only(&keys),
+            tokens: tokens.clone(),
+        })
+        .await
+        .expect("notification builds");
+        let notification_addr = notification.grpc_addr();
+        tasks.push(tokio::spawn(notification.run(shutdown.child_token())));
+
+        let mut engine_bus = bus.clone();
+        if let Some(url) = options.engine_amqp_url {
+            engine_bus.amqp_url = url;
+        }
+        let engine = engine::build(engine::EngineConfig {
+            grpc_addr: loopback,
+            database_url: database_url.clone(),
+            database_max_connections: 10,
+            redis_url: redis_url(),
+            redis_key_prefix: format!("test-{id}:"),
+            bus: engine_bus,
+            keys: keys.clone(),
+            tokens: tokens.clone(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+            throttle: engine::config::ThrottleConfig {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 50,
+                window_secs: 900,
+            },
+        })
+        .await
+        .expect("engine builds");
+        let engine_addr = engine.grpc_addr();
+        tasks.push(tokio::spawn(engine.run(shutdown.child_token())));
+
+        let gateway = gateway::build(gateway::GatewayConfig {
+            addr: loopback,
+            engine_url: format!("http://{engine_addr}"),
+            analytics_url: format!("http://{analytics_addr}"),
+            notification_url: format!("http://{notification_addr}"),
+            redis_url: redis_url(),
+            redis_key_prefix: format!("test-{id}:"),
+            keys: public_only(&keys),
+            tokens: tokens.clone(),
+            upstream_timeout: Duration::from_secs(10),
+            idempotency_ttl_secs: 600,
+        })
+        .await
+        .expect("gateway builds");
+        let gateway_addr = gateway.addr();
+        tasks.push(tokio::spawn(gateway.run(shutdown.child_token())));
+
+        TestSystem {
+            http: reqwest::Client::new(),
+            api: format!("http://{gateway_addr}/api/v1"),
+            gateway: gateway_addr,
+            engine: engine_addr,
+            analytics: analytics_addr,
+            notification: notification_addr,
+            database_url,
+            bus,
+            keys,
+            tokens,
+            database_name,
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// Stops every service, then drops the test's database, queues and exchanges.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let result = tokio::time::timeout(Duration::from_secs(15), task).await;
+            assert!(matches!(result, Ok(Ok(Ok(())))), "a service did not stop cleanly: {result:?}");
+        }
+        if let Ok(admin) = PgPool::connect(&admin_database_url()).await {
+            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database_name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&admin).await;
+        }
+        if let Ok(connection) = Connection::connect(&self.bus.amqp_url, ConnectionProperties::default()).await
+            && let Ok(channel) = connection.create_channel().await
+        {
+            for queue in ["engine.events", "analytics.events", "notification.events"] {
+                for name in [self.bus.queue_name(queue), format!("{}.dlq", self.bus.queue_name(queue))] {
+                    let _ = channel.queue_delete(name.as_str().into(), QueueDeleteOptions::default()).await;
+                }
+            }
+            for exchange in [&self.bus.exchange, &self.bus.dead_letter_exchange] {
+                let _ =
+                    channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+            }
+        }
+    }
+
+    /// A pool on one service's schema of the test database.
+    pub async fn pool(&self, schema: &str) -> PgPool {
+        budgetsmart_common::database::connect(&self.database_url, schema, 2).await.expect("connects")
+    }
+
+    /// Sends a request to `/api/v1{path}`.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("the gateway answers")).await
+    }
+
+    /// Registers a fresh user and logs in.
+    pub async fn register_and_login(&self, name: &str) -> Session {
+        let email = format!("{name}-{}@example.com", Uuid::now_v7().simple());
+        let password = "correct horse battery staple".to_owned();
+        let body = serde_json::json!({ "email": email, "password": password, "name": name });
+        let registered = self.call(Method::POST, "/auth/register", None, Some(body)).await;
+        assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
+        let login = serde_json::json!({ "email": email, "password": password });
+        let tokens = self.call(Method::POST, "/auth/login", None, Some(login)).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{:?}", tokens.body);
+        Session {
+            token: tokens.body["access_token"].as_str().expect("access token").to_owned(),
+            refresh: tokens.body["refresh_token"].as_str().expect("refresh token").to_owned(),
+            user_id: registered.body["id"].as_str().expect("id").to_owned(),
+            email,
+            password,
+        }
+    }
+
+    /// A queue of the test's own, bound to `routing_keys` on the test exchange.
+    pub async fn listen(&self, routing_keys: &[&str]) -> TestQueue {
+        let connection =
+            Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+        let queue = channel.queue_declare("".into(), options, FieldTable::default()).await.expect("queue");
+        for key in routing_keys {
+            channel
+                .queue_bind(
+                    queue.name().clone(),
+                    self.bus.exchange.as_str().into(),
+                    (*key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("bind");
+        }
+        let consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "test".into(),
+                BasicConsumeOptions { no_ack: true, ..Default::default() },
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        TestQueue { _connection: connection, consumer }
+    }
+
+    /// A gRPC channel to a backend.
+    pub async fn grpc(&self, addr: SocketAddr) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("valid URI")
+            .connect()
+            .await
+            .expect("connects")
+    }
+}
+
+fn public_only(keys: &KeyMaterial) -> KeyMaterial {
+    KeyMaterial { private_pem: None, ..keys.clone() }
+}
+
+/// Reads a reqwest response into a [`Reply`].
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap_or_default();
+    Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+/// Polls `check` until it returns `Some`, for up to `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The current month as `YYYY-MM`.
+pub fn this_month() -> String {
+    chrono::Utc::now().format("%Y-%m").to_string()
+}

@@ -21,7 +21,11 @@ impl AuthService {
         AuthService { state }
     }
 
-    async fn token_pair(&self, user_id: uuid::Uuid, refresh_token: String) -> Result<pb::TokenPair, AppError> {
+    async fn token_pair(
+        &self,
+        user_id: uuid::Uuid,
+        refresh_token: String,
+    ) -> Result<pb::TokenPair, AppError> {
         let access_token = self.state.signer.issue(user_id)?;
         Ok(pb::TokenPair {
             access_token,
@@ -74,13 +78,17 @@ impl pb::auth_server::Auth for AuthService {
             }
             Err(RefreshFailure::Reused) => {
                 tracing::warn!("refresh token reuse detected; session family revoked");
-                Err(AppError::Unauthenticated("the refresh token was already used; the session is revoked").into())
+                Err(AppError::Unauthenticated("the refresh token was already used; the session is revoked")
+                    .into())
             }
         }
     }
 
     #[tracing::instrument(skip_all)]
-    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
         self.state.sessions.revoke(&request.into_inner().refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }

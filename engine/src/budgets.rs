@@ -174,7 +174,11 @@ async fn check_limits(
         {
             violations.add(format!("category_limits[{i}].limit"), "must be in the budget's currency");
         }
-        let amount = violations.positive_amount(&format!("category_limits[{i}].limit"), limit.limit.as_ref(), currency);
+        let amount = violations.positive_amount(
+            &format!("category_limits[{i}].limit"),
+            limit.limit.as_ref(),
+            currency,
+        );
         if let (Some(id), Some(amount)) = (id, amount) {
             limits.push((id, amount));
         }
@@ -189,7 +193,11 @@ async fn check_limits(
     Ok(limits)
 }
 
-async fn store_limits(conn: &mut PgConnection, budget: &BudgetRow, limits: &[(Uuid, Decimal)]) -> AppResult<()> {
+async fn store_limits(
+    conn: &mut PgConnection,
+    budget: &BudgetRow,
+    limits: &[(Uuid, Decimal)],
+) -> AppResult<()> {
     sqlx::query("DELETE FROM budget_category_limits WHERE budget_id = $1")
         .bind(budget.id)
         .execute(&mut *conn)
@@ -216,7 +224,12 @@ pub struct Spending {
 }
 
 /// Sums the user's debits in `currency` during `month`.
-pub async fn spending(conn: &mut PgConnection, user_id: Uuid, month: NaiveDate, currency: &str) -> AppResult<Spending> {
+pub async fn spending(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    month: NaiveDate,
+    currency: &str,
+) -> AppResult<Spending> {
     let rows: Vec<(Option<Uuid>, Decimal)> = sqlx::query_as(
         "SELECT category_id, SUM(amount) FROM transactions \
          WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
@@ -256,7 +269,10 @@ impl pb::budgets_server::Budgets for BudgetsService {
         let page = Page::from_request(request.get_ref().page.as_ref())?;
         let (after_month, after_id) = match page.after.as_deref() {
             Some([month, id]) => (
-                Some(NaiveDate::parse_from_str(month, "%Y-%m-%d").map_err(|_| AppError::field("cursor", "is invalid"))?),
+                Some(
+                    NaiveDate::parse_from_str(month, "%Y-%m-%d")
+                        .map_err(|_| AppError::field("cursor", "is invalid"))?,
+                ),
                 Some(Uuid::parse_str(id).map_err(|_| AppError::field("cursor", "is invalid"))?),
             ),
             Some(_) => return Err(AppError::field("cursor", "is invalid").into()),
@@ -286,7 +302,10 @@ impl pb::budgets_server::Budgets for BudgetsService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn create_budget(&self, request: Request<pb::CreateBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+    async fn create_budget(
+        &self,
+        request: Request<pb::CreateBudgetRequest>,
+    ) -> Result<Response<pb::Budget>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
         let body = request.into_inner();
@@ -331,7 +350,10 @@ impl pb::budgets_server::Budgets for BudgetsService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_budget(&self, request: Request<pb::GetBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+    async fn get_budget(
+        &self,
+        request: Request<pb::GetBudgetRequest>,
+    ) -> Result<Response<pb::Budget>, Status> {
         let user_id = caller(&request)?.user_id;
         let id = path_id(&request.get_ref().id, "budget")?;
         let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
@@ -339,7 +361,10 @@ impl pb::budgets_server::Budgets for BudgetsService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn update_budget(&self, request: Request<pb::UpdateBudgetRequest>) -> Result<Response<pb::Budget>, Status> {
+    async fn update_budget(
+        &self,
+        request: Request<pb::UpdateBudgetRequest>,
+    ) -> Result<Response<pb::Budget>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
         let body = request.into_inner();
@@ -359,9 +384,8 @@ impl pb::budgets_server::Budgets for BudgetsService {
             Some(total) => violations.positive_amount("total_limit", Some(total), currency),
             None => None,
         };
-        let thresholds = body
-            .replace_alert_thresholds
-            .then(|| check_thresholds(&mut violations, &body.alert_thresholds));
+        let thresholds =
+            body.replace_alert_thresholds.then(|| check_thresholds(&mut violations, &body.alert_thresholds));
         let limits = if body.replace_category_limits {
             Some(check_limits(&mut tx, &mut violations, user_id, &body.category_limits, currency).await?)
         } else {
@@ -443,7 +467,8 @@ fn status(budget: &Budget, spent: &Spending, forecast: Option<pb::Forecast>) -> 
         .limits
         .iter()
         .map(|(category, category_limit)| {
-            let used = spent.by_category.iter().find(|(c, _)| c == category).map(|(_, s)| *s).unwrap_or_default();
+            let used =
+                spent.by_category.iter().find(|(c, _)| c == category).map(|(_, s)| *s).unwrap_or_default();
             pb::CategoryStatus {
                 category_id: category.to_string(),
                 limit: Some(money(*category_limit, currency)),

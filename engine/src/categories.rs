@@ -74,7 +74,10 @@ pub async fn create_defaults(conn: &mut PgConnection, user_id: Uuid) -> AppResul
 }
 
 /// Maps the caller's category names (lower-cased) to ids, for CSV import.
-pub async fn ids_by_name(conn: &mut PgConnection, user_id: Uuid) -> AppResult<std::collections::HashMap<String, Uuid>> {
+pub async fn ids_by_name(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> AppResult<std::collections::HashMap<String, Uuid>> {
     let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM categories WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(conn)
@@ -84,11 +87,12 @@ pub async fn ids_by_name(conn: &mut PgConnection, user_id: Uuid) -> AppResult<st
 
 /// Which of `ids` are not categories of `user_id`.
 pub async fn missing(conn: &mut PgConnection, user_id: Uuid, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
-    let found: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM categories WHERE user_id = $1 AND id = ANY($2)")
-        .bind(user_id)
-        .bind(ids)
-        .fetch_all(conn)
-        .await?;
+    let found: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM categories WHERE user_id = $1 AND id = ANY($2)")
+            .bind(user_id)
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
     Ok(ids.iter().filter(|id| !found.contains(id)).copied().collect())
 }
 
@@ -141,7 +145,9 @@ impl pb::categories_server::Categories for CategoriesService {
             .fetch_all(&self.state.pool)
             .await
             .map_err(AppError::from)?;
-        Ok(Response::new(pb::ListCategoriesResponse { categories: rows.into_iter().map(Into::into).collect() }))
+        Ok(Response::new(pb::ListCategoriesResponse {
+            categories: rows.into_iter().map(Into::into).collect(),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -154,7 +160,8 @@ impl pb::categories_server::Categories for CategoriesService {
         let mut violations = Violations::default();
         let name = violations.text("name", &body.name, MAX_NAME);
         let kind = check_kind(&mut violations, &body.kind);
-        let description = violations.optional_text("description", body.description.as_deref(), MAX_DESCRIPTION);
+        let description =
+            violations.optional_text("description", body.description.as_deref(), MAX_DESCRIPTION);
         violations.finish()?;
         let sql = format!(
             "INSERT INTO categories (id, user_id, name, kind, description) VALUES ($1, $2, $3, $4, $5) \
@@ -173,7 +180,10 @@ impl pb::categories_server::Categories for CategoriesService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_category(&self, request: Request<pb::GetCategoryRequest>) -> Result<Response<pb::Category>, Status> {
+    async fn get_category(
+        &self,
+        request: Request<pb::GetCategoryRequest>,
+    ) -> Result<Response<pb::Category>, Status> {
         let user_id = caller(&request)?.user_id;
         let id = path_id(&request.get_ref().id, "category")?;
         let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
@@ -191,7 +201,8 @@ impl pb::categories_server::Categories for CategoriesService {
         let mut violations = Violations::default();
         let name = body.name.as_deref().map(|n| violations.text("name", n, MAX_NAME));
         let kind = body.kind.as_deref().map(|k| check_kind(&mut violations, k));
-        let description = violations.optional_text("description", body.description.as_deref(), MAX_DESCRIPTION);
+        let description =
+            violations.optional_text("description", body.description.as_deref(), MAX_DESCRIPTION);
         violations.finish()?;
         let sql = format!(
             "UPDATE categories SET name = COALESCE($3, name), kind = COALESCE($4, kind), \
@@ -223,8 +234,8 @@ impl pb::categories_server::Categories for CategoriesService {
         find(&mut tx, user_id, id).await?;
         match body.reassign_to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(target) => {
-                let target = Uuid::parse_str(target)
-                    .map_err(|_| AppError::field("reassign_to", "must be a UUID"))?;
+                let target =
+                    Uuid::parse_str(target).map_err(|_| AppError::field("reassign_to", "must be a UUID"))?;
                 if target == id {
                     return Err(AppError::field("reassign_to", "must be a different category").into());
                 }
@@ -245,7 +256,8 @@ impl pb::categories_server::Categories for CategoriesService {
                 .map_err(AppError::from)?;
                 if in_use {
                     return Err(AppError::Conflict(
-                        "the category is in use by transactions or budgets; pass reassign_to to move them".into(),
+                        "the category is in use by transactions or budgets; pass reassign_to to move them"
+                            .into(),
                     )
                     .into());
                 }

@@ -13,7 +13,11 @@ use crate::{forecasts, insights};
 struct EngineEvents;
 
 impl EventHandler for EngineEvents {
-    fn handle<'a>(&'a self, conn: &'a mut PgConnection, event: &'a IncomingEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             match event.event_type.as_str() {
                 ev::PredictionCompleted::NAME => forecasts::apply(conn, event).await,

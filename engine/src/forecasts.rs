@@ -26,7 +26,11 @@ struct ForecastRow {
 }
 
 /// The stored forecast of a budget, if any.
-pub async fn latest(conn: &mut PgConnection, budget_id: Uuid, currency: &str) -> AppResult<Option<pb::Forecast>> {
+pub async fn latest(
+    conn: &mut PgConnection,
+    budget_id: Uuid,
+    currency: &str,
+) -> AppResult<Option<pb::Forecast>> {
     let row: Option<ForecastRow> = sqlx::query_as(
         "SELECT projected_total, lower_80, upper_80, lower_95, upper_95, probability_over_budget, model, \
          generated_at FROM budget_forecasts WHERE budget_id = $1",
@@ -50,7 +54,8 @@ pub async fn latest(conn: &mut PgConnection, budget_id: Uuid, currency: &str) ->
 pub async fn apply(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
     let p: ev::PredictionCompleted = event.decode()?;
     let bad = |what: &str| HandlerError::Permanent(anyhow::anyhow!("prediction_completed: {what}"));
-    let uuid = |field: &str, value: &str| Uuid::parse_str(value).map_err(|_| bad(&format!("{field} is not a UUID")));
+    let uuid =
+        |field: &str, value: &str| Uuid::parse_str(value).map_err(|_| bad(&format!("{field} is not a UUID")));
     let amount = |field: &str, value: &Option<Money>| -> Result<Decimal, HandlerError> {
         let value = value.as_ref().ok_or_else(|| bad(&format!("{field} is missing")))?;
         money::from_proto(value).map(|(v, _)| v).map_err(|_| bad(&format!("{field} is malformed")))

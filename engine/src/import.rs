@@ -60,12 +60,18 @@ fn columns(headers: &csv::StringRecord) -> AppResult<Columns> {
     } else {
         Err(AppError::field(
             "csv",
-            format!("the header must name date,description,amount,currency[,category]; missing {}", missing.join(", ")),
+            format!(
+                "the header must name date,description,amount,currency[,category]; missing {}",
+                missing.join(", ")
+            ),
         ))
     }
 }
 
-fn parse_row(record: &csv::StringRecord, columns: &Columns) -> Result<(NewTransaction, Option<String>), String> {
+fn parse_row(
+    record: &csv::StringRecord,
+    columns: &Columns,
+) -> Result<(NewTransaction, Option<String>), String> {
     let field = |i: usize| record.get(i).unwrap_or("").trim();
     let mut violations = Violations::default();
     let occurred_on = violations.date("date", field(columns.date));
@@ -117,9 +123,15 @@ fn parse_row(record: &csv::StringRecord, columns: &Columns) -> Result<(NewTransa
 
 /// Imports `csv` for `user_id`.
 #[tracing::instrument(skip_all, fields(bytes = csv.len()))]
-pub async fn run(state: &AppState, ctx: &EventContext, user_id: Uuid, csv: &[u8]) -> AppResult<pb::ImportTransactionsResponse> {
+pub async fn run(
+    state: &AppState,
+    ctx: &EventContext,
+    user_id: Uuid,
+    csv: &[u8],
+) -> AppResult<pb::ImportTransactionsResponse> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(csv);
-    let headers = reader.headers().map_err(|e| AppError::field("csv", format!("cannot read the header: {e}")))?.clone();
+    let headers =
+        reader.headers().map_err(|e| AppError::field("csv", format!("cannot read the header: {e}")))?.clone();
     let columns = columns(&headers)?;
 
     let mut rows = Vec::new();
@@ -159,7 +171,10 @@ pub async fn run(state: &AppState, ctx: &EventContext, user_id: Uuid, csv: &[u8]
             match by_name.get(&name.to_lowercase()) {
                 Some(id) => row.transaction.category_id = Some(*id),
                 None => {
-                    errors.push(pb::ImportError { line: row.line, message: format!("unknown category {name:?}") });
+                    errors.push(pb::ImportError {
+                        line: row.line,
+                        message: format!("unknown category {name:?}"),
+                    });
                     continue;
                 }
             }

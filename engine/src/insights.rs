@@ -79,7 +79,11 @@ impl pb::insights_server::Insights for InsightsService {
         let page = Page::from_request(request.get_ref().page.as_ref())?;
         let (after_at, after_id) = match page.after.as_deref() {
             Some([at, id]) => (
-                Some(DateTime::parse_from_rfc3339(at).map_err(|_| AppError::field("cursor", "is invalid"))?.to_utc()),
+                Some(
+                    DateTime::parse_from_rfc3339(at)
+                        .map_err(|_| AppError::field("cursor", "is invalid"))?
+                        .to_utc(),
+                ),
                 Some(Uuid::parse_str(id).map_err(|_| AppError::field("cursor", "is invalid"))?),
             ),
             Some(_) => return Err(AppError::field("cursor", "is invalid").into()),

@@ -1,10 +1,13 @@
-//! The engine binary: read config, build, serve until SIGTERM.
+//! The engine binary: read config, build, serve until SIGTERM. `engine migrate` only migrates.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     budgetsmart_common::config::load_dotenv();
     budgetsmart_common::telemetry::init("engine");
     let config = engine::EngineConfig::from_env()?;
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        return engine::startup::migrate(&config.database_url).await;
+    }
     let engine = engine::build(config).await?;
     engine.run(budgetsmart_common::shutdown::on_signal()).await
 }

@@ -12,10 +12,30 @@ pub const MAX_LENGTH: usize = 128;
 
 /// Passwords that meet the length rule but are among the most breached ones.
 const COMMON: &[&str] = &[
-    "1234567890", "12345678910", "123456789a", "0123456789", "password12", "password123",
-    "password1234", "qwertyuiop", "qwerty1234", "qwerty12345", "iloveyou12", "1q2w3e4r5t",
-    "1qaz2wsx3edc", "abcdefghij", "aaaaaaaaaa", "passw0rd12", "letmein123", "welcome123",
-    "administrator", "football12", "baseball12", "sunshine12", "princess12", "monkey1234",
+    "1234567890",
+    "12345678910",
+    "123456789a",
+    "0123456789",
+    "password12",
+    "password123",
+    "password1234",
+    "qwertyuiop",
+    "qwerty1234",
+    "qwerty12345",
+    "iloveyou12",
+    "1q2w3e4r5t",
+    "1qaz2wsx3edc",
+    "abcdefghij",
+    "aaaaaaaaaa",
+    "passw0rd12",
+    "letmein123",
+    "welcome123",
+    "administrator",
+    "football12",
+    "baseball12",
+    "sunshine12",
+    "princess12",
+    "monkey1234",
 ];
 
 /// OWASP's argon2id minimum: 19 MiB, 2 iterations, parallelism 1.

@@ -15,13 +15,13 @@ use crate::auth::AuthService;
 use crate::budgets::BudgetsService;
 use crate::categories::CategoriesService;
 use crate::config::EngineConfig;
+use crate::consumers;
 use crate::insights::InsightsService;
 use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
 use crate::transactions::TransactionsService;
 use crate::users::UsersService;
-use crate::consumers;
 
 /// Postgres schema the engine owns.
 pub const SCHEMA: &str = "engine";
@@ -35,10 +35,22 @@ pub struct Engine {
     grpc_addr: SocketAddr,
 }
 
+/// Applies the engine's migrations to the database at `database_url` (`migrate` command).
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let pool = budgetsmart_common::database::connect(database_url, SCHEMA, 1).await?;
+    apply_migrations(&pool).await
+}
+
+async fn apply_migrations(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    budgetsmart_common::database::migrate(pool, sqlx::migrate!("./migrations"), SCHEMA).await
+}
+
 /// Connects to Postgres, Redis and RabbitMQ, applies migrations and binds the gRPC port.
 pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
-    let pool = budgetsmart_common::database::connect(&config.database_url, SCHEMA, config.database_max_connections).await?;
-    budgetsmart_common::database::migrate(&pool, sqlx::migrate!("./migrations"), SCHEMA).await?;
+    let pool =
+        budgetsmart_common::database::connect(&config.database_url, SCHEMA, config.database_max_connections)
+            .await?;
+    apply_migrations(&pool).await?;
     let client = redis::Client::open(config.redis_url.as_str())
         .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
     let redis = redis::aio::ConnectionManager::new(client)
@@ -70,9 +82,12 @@ impl Engine {
     /// Serves until `shutdown`, then drains calls, deliveries and the outbox.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Engine { state, config, verifier, listener, grpc_addr } = self;
-        let relay = tokio::spawn(OutboxRelay::new(state.pool.clone(), config.bus.clone(), "engine", SCHEMA).run(shutdown.clone()));
+        let relay = tokio::spawn(
+            OutboxRelay::new(state.pool.clone(), config.bus.clone(), "engine", SCHEMA).run(shutdown.clone()),
+        );
         let consumer = tokio::spawn(
-            EventConsumer::new(state.pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()),
+            EventConsumer::new(state.pool.clone(), config.bus.clone(), consumers::spec())
+                .run(shutdown.clone()),
         );
 
         let auth = AuthInterceptor::new(verifier);
@@ -80,17 +95,26 @@ impl Engine {
         let (health, router) = grpc::health_and_reflection(&mut server)?;
         let router = router
             .add_service(pb::auth_server::AuthServer::new(AuthService::new(state.clone())))
-            .add_service(pb::users_server::UsersServer::with_interceptor(UsersService::new(state.clone()), auth.clone()))
+            .add_service(pb::users_server::UsersServer::with_interceptor(
+                UsersService::new(state.clone()),
+                auth.clone(),
+            ))
             .add_service(pb::categories_server::CategoriesServer::with_interceptor(
                 CategoriesService::new(state.clone()),
                 auth.clone(),
             ))
-            .add_service(pb::budgets_server::BudgetsServer::with_interceptor(BudgetsService::new(state.clone()), auth.clone()))
+            .add_service(pb::budgets_server::BudgetsServer::with_interceptor(
+                BudgetsService::new(state.clone()),
+                auth.clone(),
+            ))
             .add_service(pb::transactions_server::TransactionsServer::with_interceptor(
                 TransactionsService::new(state.clone()),
                 auth.clone(),
             ))
-            .add_service(pb::insights_server::InsightsServer::with_interceptor(InsightsService::new(state.clone()), auth));
+            .add_service(pb::insights_server::InsightsServer::with_interceptor(
+                InsightsService::new(state.clone()),
+                auth,
+            ));
         for service in [
             "budgetsmart.engine.v1.Auth",
             "budgetsmart.engine.v1.Users",

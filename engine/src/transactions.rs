@@ -94,7 +94,13 @@ pub fn first_of_month(date: NaiveDate) -> NaiveDate {
 }
 
 /// The import dedup key: same day, amount, currency, direction and (normalised) description.
-pub fn fingerprint(date: NaiveDate, amount: Decimal, currency: &str, kind: &str, description: &str) -> Vec<u8> {
+pub fn fingerprint(
+    date: NaiveDate,
+    amount: Decimal,
+    currency: &str,
+    kind: &str,
+    description: &str,
+) -> Vec<u8> {
     let description = description.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let key = format!("{date}|{}|{currency}|{kind}|{description}", amount.normalize());
     Sha256::digest(key.as_bytes()).to_vec()
@@ -122,7 +128,12 @@ pub struct NewTransaction {
 }
 
 /// Inserts one transaction and its `transaction_created` event (thresholds are the caller's).
-pub async fn insert(conn: &mut PgConnection, ctx: &EventContext, user_id: Uuid, new: &NewTransaction) -> AppResult<TransactionRow> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    ctx: &EventContext,
+    user_id: Uuid,
+    new: &NewTransaction,
+) -> AppResult<TransactionRow> {
     let sql = format!(
         "INSERT INTO transactions (id, user_id, occurred_on, description, amount, currency, type, \
          category_id, notes, fingerprint, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -350,7 +361,8 @@ impl pb::transactions_server::Transactions for TransactionsService {
 
         let mut violations = Violations::default();
         let occurred_on = body.occurred_on.as_deref().and_then(|d| violations.date("occurred_on", d));
-        let description = body.description.as_deref().map(|d| violations.text("description", d, MAX_DESCRIPTION));
+        let description =
+            body.description.as_deref().map(|d| violations.text("description", d, MAX_DESCRIPTION));
         let kind = body.r#type.as_deref().map(|t| check_type(&mut violations, t));
         // An amount with no currency code keeps the transaction's currency.
         let currency = match &body.amount {
@@ -423,7 +435,10 @@ impl pb::transactions_server::Transactions for TransactionsService {
             .await
             .map_err(AppError::from)?
             .ok_or(AppError::NotFound("transaction"))?;
-        let event = ev::TransactionDeleted { transaction: Some(row.event_data()), occurred_at: Some(timestamp(Utc::now())) };
+        let event = ev::TransactionDeleted {
+            transaction: Some(row.event_data()),
+            occurred_at: Some(timestamp(Utc::now())),
+        };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         let touched = row.spending_key().into_iter().collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, None).await?;

@@ -86,11 +86,17 @@ pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> AppResult<UserRow> 
 
 /// Creates the account, its default categories and `user_registered`, in one transaction.
 #[tracing::instrument(skip_all)]
-pub async fn register(state: &AppState, ctx: EventContext, request: pb::RegisterRequest) -> AppResult<UserRow> {
+pub async fn register(
+    state: &AppState,
+    ctx: EventContext,
+    request: pb::RegisterRequest,
+) -> AppResult<UserRow> {
     let mut violations = Violations::default();
     let email = check_email(&mut violations, &request.email);
     let name = violations.text("name", &request.name, MAX_NAME);
-    if let Err(AppError::Validation(mut fields)) = passwords::check_policy("password", &request.password, &email) {
+    if let Err(AppError::Validation(mut fields)) =
+        passwords::check_policy("password", &request.password, &email)
+    {
         for (field, message) in fields.drain(..) {
             violations.add(field, message);
         }
@@ -180,7 +186,10 @@ impl pb::users_server::Users for UsersService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn delete_me(&self, request: Request<pb::DeleteMeRequest>) -> Result<Response<pb::DeleteMeResponse>, Status> {
+    async fn delete_me(
+        &self,
+        request: Request<pb::DeleteMeRequest>,
+    ) -> Result<Response<pb::DeleteMeResponse>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
@@ -194,7 +203,8 @@ impl pb::users_server::Users for UsersService {
         if deleted == 0 {
             return Err(AppError::NotFound("user").into());
         }
-        let event = ev::UserDeleted { user_id: user_id.to_string(), occurred_at: Some(timestamp(Utc::now())) };
+        let event =
+            ev::UserDeleted { user_id: user_id.to_string(), occurred_at: Some(timestamp(Utc::now())) };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         tx.commit().await.map_err(AppError::from)?;
         self.state.sessions.revoke_all(user_id).await?;

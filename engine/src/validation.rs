@@ -53,9 +53,9 @@ impl Violations {
 
     /// Parses a `YYYY-MM-DD` date.
     pub fn date(&mut self, field: &str, value: &str) -> Option<NaiveDate> {
-        let parsed = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").ok().filter(|d| {
-            (1900..=2999).contains(&d.year()) && value.trim().len() == 10
-        });
+        let parsed = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1900..=2999).contains(&d.year()) && value.trim().len() == 10);
         if parsed.is_none() {
             self.add(field, "must be a date in the form YYYY-MM-DD");
         }
@@ -107,7 +107,13 @@ impl Violations {
                 return None;
             }
         };
-        let currency = currency?;
+        let Some(currency) = currency else {
+            // The currency is wrong too, but a non-positive amount is worth saying anyway.
+            if value <= Decimal::ZERO {
+                self.add(field, money::MoneyError::NotPositive.to_string());
+            }
+            return None;
+        };
         match money::validate_positive(value, currency) {
             Ok(value) => Some(value),
             Err(error) => {

@@ -9,8 +9,8 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tonic::metadata::MetadataValue;
-use tracing::Instrument;
 use tonic::service::Interceptor;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// The request id header, set here when the client did not send one.

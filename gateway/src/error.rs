@@ -43,7 +43,12 @@ impl ApiError {
 
     /// A 422 naming the invalid fields.
     pub fn validation(errors: Vec<FieldError>) -> ApiError {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, detail: "the request is invalid".into(), errors, retry_after: None }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: "the request is invalid".into(),
+            errors,
+            retry_after: None,
+        }
     }
 
     /// A 422 on one field.
@@ -108,7 +113,9 @@ impl From<tonic::Status> for ApiError {
         let detail = if http.is_server_error() {
             tracing::error!(code = ?status.code(), message = status.message(), "upstream call failed");
             match http {
-                StatusCode::SERVICE_UNAVAILABLE => "a backend service is unavailable; try again shortly".to_owned(),
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "a backend service is unavailable; try again shortly".to_owned()
+                }
                 StatusCode::GATEWAY_TIMEOUT => "a backend service took too long to answer".to_owned(),
                 _ => "an internal error occurred".to_owned(),
             }

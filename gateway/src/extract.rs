@@ -26,7 +26,10 @@ where
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
         if !is_json {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as application/json",
+            ));
         }
         let bytes = Bytes::from_request(request, state)
             .await
@@ -64,9 +67,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(QueryMap)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}")))
+        serde_urlencoded::from_str(query).map(QueryMap).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}"))
+        })
     }
 }
 
@@ -85,6 +88,9 @@ impl QueryMap {
                 _ => return Err(ApiError::field("limit", "must be a whole number from 1 to 200")),
             },
         };
-        Ok(budgetsmart_proto::common::v1::PageRequest { limit, cursor: self.get("cursor").unwrap_or_default() })
+        Ok(budgetsmart_proto::common::v1::PageRequest {
+            limit,
+            cursor: self.get("cursor").unwrap_or_default(),
+        })
     }
 }

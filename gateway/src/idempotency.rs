@@ -44,13 +44,22 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
 }
 
 async fn handle(state: AppState, key: String, request: Request, next: Next) -> Result<Response, Response> {
-    let owner = request.extensions().get::<AuthUser>().map(|u| u.user_id.to_string()).unwrap_or_else(|| "anonymous".into());
+    let owner = request
+        .extensions()
+        .get::<AuthUser>()
+        .map(|u| u.user_id.to_string())
+        .unwrap_or_else(|| "anonymous".into());
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response())?;
     let fingerprint = hex(&Sha256::digest(&bytes));
-    let redis_key = format!("{}idem:{owner}:{}:{}", state.config.redis_key_prefix, parts.uri.path(), hex(&Sha256::digest(key.as_bytes())));
+    let redis_key = format!(
+        "{}idem:{owner}:{}:{}",
+        state.config.redis_key_prefix,
+        parts.uri.path(),
+        hex(&Sha256::digest(key.as_bytes()))
+    );
     let mut redis = state.redis.clone();
     let unavailable = |e: redis::RedisError| {
         tracing::error!(error = %e, "idempotency store unavailable");
@@ -59,7 +68,8 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
             .into_response()
     };
 
-    let pending = serde_json::to_string(&Record::Pending { fingerprint: fingerprint.clone() }).unwrap_or_default();
+    let pending =
+        serde_json::to_string(&Record::Pending { fingerprint: fingerprint.clone() }).unwrap_or_default();
     let claimed: bool = redis::cmd("SET")
         .arg(&redis_key)
         .arg(&pending)
@@ -71,10 +81,14 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
         .map_err(unavailable)?
         .is_some();
     if !claimed {
-        let existing: Option<String> = redis::cmd("GET").arg(&redis_key).query_async(&mut redis).await.map_err(unavailable)?;
+        let existing: Option<String> =
+            redis::cmd("GET").arg(&redis_key).query_async(&mut redis).await.map_err(unavailable)?;
         return Err(match existing.and_then(|r| serde_json::from_str::<Record>(&r).ok()) {
-            Some(Record::Done { fingerprint: stored, status, content_type, body }) if stored == fingerprint => {
-                let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+            Some(Record::Done { fingerprint: stored, status, content_type, body })
+                if stored == fingerprint =>
+            {
+                let mut response =
+                    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
                 if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     response.headers_mut().insert("content-type", content_type);
                 }
@@ -83,9 +97,12 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
             }
             Some(Record::Done { .. }) => mismatch(),
             Some(Record::Pending { fingerprint: stored }) if stored != fingerprint => mismatch(),
-            _ => ApiError::new(StatusCode::CONFLICT, "a request with this Idempotency-Key is still being processed")
-                .retry_after(1)
-                .into_response(),
+            _ => ApiError::new(
+                StatusCode::CONFLICT,
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .retry_after(1)
+            .into_response(),
         });
     }
 
@@ -119,8 +136,11 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
 }
 
 fn mismatch() -> Response {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different request body")
-        .into_response()
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "this Idempotency-Key was used with a different request body",
+    )
+    .into_response()
 }
 
 fn hex(bytes: &[u8]) -> String {

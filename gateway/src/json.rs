@@ -43,7 +43,10 @@ pub fn amount(money: &Option<Money>) -> String {
 
 /// A percentage string from upstream as a JSON number (percentages are not money).
 pub fn percent(text: &str) -> serde_json::Value {
-    text.parse::<f64>().ok().and_then(|v| serde_json::Number::from_f64(v).map(Into::into)).unwrap_or(serde_json::Value::Null)
+    text.parse::<f64>()
+        .ok()
+        .and_then(|v| serde_json::Number::from_f64(v).map(Into::into))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Field errors found while turning JSON into a request.

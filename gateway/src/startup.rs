@@ -34,7 +34,11 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
     let state = AppState {
         engine: EngineClients::new(engine.clone()),
-        upstreams: Arc::new(vec![("engine", engine), ("analytics", analytics), ("notification", notification)]),
+        upstreams: Arc::new(vec![
+            ("engine", engine),
+            ("analytics", analytics),
+            ("notification", notification),
+        ]),
         verifier: Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?),
         redis,
         config: Arc::new(config.clone()),
@@ -43,7 +47,9 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .nest("/api/v1", routes::api(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such route").into_response() })
+        .fallback(|| async {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such route").into_response()
+        })
         .layer(axum::middleware::from_fn(context::propagate))
         .with_state(state);
     let listener = TcpListener::bind(config.addr)

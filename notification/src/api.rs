@@ -2,8 +2,8 @@
 
 use budgetsmart_common::events::journal;
 use budgetsmart_common::grpc::caller;
-use budgetsmart_proto::notification::v1::notifications_server::Notifications;
 use budgetsmart_proto::common::v1 as common;
+use budgetsmart_proto::notification::v1::notifications_server::Notifications;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 

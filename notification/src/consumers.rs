@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use budgetsmart_common::events::{ConsumerSpec, DomainEvent, EventHandler, HandlerError, IncomingEvent, journal};
+use budgetsmart_common::events::{
+    ConsumerSpec, DomainEvent, EventHandler, HandlerError, IncomingEvent, journal,
+};
 use budgetsmart_proto::events::v1 as ev;
 use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
@@ -11,7 +13,11 @@ use sqlx::PgConnection;
 struct NotificationEvents;
 
 impl EventHandler for NotificationEvents {
-    fn handle<'a>(&'a self, conn: &'a mut PgConnection, event: &'a IncomingEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             if event.event_type == ev::UserDeleted::NAME
                 && let Some(user_id) = event.user_id

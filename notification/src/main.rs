@@ -1,9 +1,12 @@
-//! The notification binary: read config, build, serve until SIGTERM.
+//! The notification binary: read config, build, serve until SIGTERM. `notification migrate` only migrates.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     budgetsmart_common::config::load_dotenv();
     budgetsmart_common::telemetry::init("notification");
     let config = notification::NotificationConfig::from_env()?;
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        return notification::startup::migrate(&config.database_url).await;
+    }
     notification::build(config).await?.run(budgetsmart_common::shutdown::on_signal()).await
 }

@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ConnectionProperties};
 use sqlx::{PgConnection, PgPool};
@@ -43,9 +45,8 @@ pub struct IncomingEvent {
 impl IncomingEvent {
     /// Decodes the payload; a payload that does not decode is permanent, so it dead-letters.
     pub fn decode<E: DomainEvent>(&self) -> Result<E, HandlerError> {
-        E::decode(self.payload.as_slice()).map_err(|e| {
-            HandlerError::Permanent(anyhow::anyhow!("cannot decode {} payload: {e}", E::NAME))
-        })
+        E::decode(self.payload.as_slice())
+            .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("cannot decode {} payload: {e}", E::NAME)))
     }
 
     fn from_delivery(delivery: &Delivery) -> Result<IncomingEvent, String> {
@@ -86,7 +87,8 @@ fn header_string(delivery: &Delivery, name: &str) -> Option<String> {
 }
 
 fn delivery_count(delivery: &Delivery) -> u32 {
-    let value = delivery.properties.headers().as_ref().and_then(|h| h.inner().get("x-delivery-count").cloned());
+    let value =
+        delivery.properties.headers().as_ref().and_then(|h| h.inner().get("x-delivery-count").cloned());
     match value {
         Some(AMQPValue::LongLongInt(v)) => u32::try_from(v).unwrap_or(u32::MAX),
         Some(AMQPValue::LongInt(v)) => u32::try_from(v).unwrap_or(u32::MAX),
@@ -110,11 +112,7 @@ impl From<sqlx::Error> for HandlerError {
     fn from(error: sqlx::Error) -> Self {
         let permanent = matches!(&error, sqlx::Error::Database(db)
             if db.is_check_violation() || db.is_foreign_key_violation() || db.is_unique_violation());
-        if permanent {
-            HandlerError::Permanent(error.into())
-        } else {
-            HandlerError::Transient(error.into())
-        }
+        if permanent { HandlerError::Permanent(error.into()) } else { HandlerError::Transient(error.into()) }
     }
 }
 

@@ -59,7 +59,10 @@ pub async fn list(
             .map(|(id, event_type, at, summary)| pb::ReceivedEvent {
                 event_id: id.to_string(),
                 event_type,
-                received_at: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }),
+                received_at: Some(prost_types::Timestamp {
+                    seconds: at.timestamp(),
+                    nanos: at.timestamp_subsec_nanos() as i32,
+                }),
                 summary,
             })
             .collect(),
@@ -108,7 +111,9 @@ fn summarize(event: &IncomingEvent) -> Result<String, HandlerError> {
             .trim_end()
             .to_owned()
         }
-        ev::UserRegistered::NAME => format!("user registered: {}", decode::<ev::UserRegistered>(event)?.email),
+        ev::UserRegistered::NAME => {
+            format!("user registered: {}", decode::<ev::UserRegistered>(event)?.email)
+        }
         ev::UserDeleted::NAME => "user deleted".to_owned(),
         ev::PredictionCompleted::NAME => {
             let p = decode::<ev::PredictionCompleted>(event)?;

@@ -41,7 +41,12 @@ pub struct TokenJson {
 
 impl From<pb::TokenPair> for TokenJson {
     fn from(t: pb::TokenPair) -> Self {
-        TokenJson { access_token: t.access_token, token_type: t.token_type, expires_in: t.expires_in, refresh_token: t.refresh_token }
+        TokenJson {
+            access_token: t.access_token,
+            token_type: t.token_type,
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+        }
     }
 }
 
@@ -61,18 +66,25 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenJson>, ApiError> {
-    let request = pb::LoginRequest { email: body.email, password: body.password, client_ip: peer.ip().to_string() };
+    let request =
+        pb::LoginRequest { email: body.email, password: body.password, client_ip: peer.ip().to_string() };
     Ok(Json(state.engine.auth.clone().login(request).await?.into_inner().into()))
 }
 
 /// POST /auth/refresh.
-pub async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Json<TokenJson>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenJson>, ApiError> {
     let request = pb::RefreshRequest { refresh_token: body.refresh_token };
     Ok(Json(state.engine.auth.clone().refresh(request).await?.into_inner().into()))
 }
 
 /// POST /auth/logout → 204.
-pub async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<StatusCode, ApiError> {
     state.engine.auth.clone().logout(pb::LogoutRequest { refresh_token: body.refresh_token }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

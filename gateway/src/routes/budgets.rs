@@ -78,8 +78,18 @@ fn limits(errors: &mut FieldErrors, raw: &[CategoryLimitJson], currency: &str) -
 }
 
 /// GET /budgets, newest month first.
-pub async fn list(State(state): State<AppState>, _user: AuthUser, query: QueryMap) -> Result<Json<ListPage<BudgetJson>>, ApiError> {
-    let listed = state.engine.budgets.clone().list_budgets(pb::ListBudgetsRequest { page: Some(query.page()?) }).await?.into_inner();
+pub async fn list(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    query: QueryMap,
+) -> Result<Json<ListPage<BudgetJson>>, ApiError> {
+    let listed = state
+        .engine
+        .budgets
+        .clone()
+        .list_budgets(pb::ListBudgetsRequest { page: Some(query.page()?) })
+        .await?
+        .into_inner();
     Ok(Json(ListPage::new(listed.budgets.into_iter().map(Into::into).collect(), listed.next_cursor)))
 }
 
@@ -105,7 +115,11 @@ pub async fn create(
 }
 
 /// GET /budgets/{id}.
-pub async fn get(State(state): State<AppState>, _user: AuthUser, Path(id): Path<String>) -> Result<Json<BudgetJson>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<BudgetJson>, ApiError> {
     Ok(Json(state.engine.budgets.clone().get_budget(pb::GetBudgetRequest { id }).await?.into_inner().into()))
 }
 
@@ -133,7 +147,11 @@ pub async fn update(
 }
 
 /// DELETE /budgets/{id} → 204.
-pub async fn delete(State(state): State<AppState>, _user: AuthUser, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.engine.budgets.clone().delete_budget(pb::DeleteBudgetRequest { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -144,7 +162,8 @@ pub async fn status(
     _user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let s = state.engine.budgets.clone().get_budget_status(pb::GetBudgetStatusRequest { id }).await?.into_inner();
+    let s =
+        state.engine.budgets.clone().get_budget_status(pb::GetBudgetStatusRequest { id }).await?.into_inner();
     let categories: Vec<serde_json::Value> = s
         .categories
         .iter()

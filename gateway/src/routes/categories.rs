@@ -51,8 +51,12 @@ pub struct UpdateBody {
 }
 
 /// GET /categories (the whole set: it is small).
-pub async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<ListPage<CategoryJson>>, ApiError> {
-    let listed = state.engine.categories.clone().list_categories(pb::ListCategoriesRequest {}).await?.into_inner();
+pub async fn list(
+    State(state): State<AppState>,
+    _user: AuthUser,
+) -> Result<Json<ListPage<CategoryJson>>, ApiError> {
+    let listed =
+        state.engine.categories.clone().list_categories(pb::ListCategoriesRequest {}).await?.into_inner();
     Ok(Json(ListPage::new(listed.categories.into_iter().map(Into::into).collect(), String::new())))
 }
 
@@ -62,14 +66,28 @@ pub async fn create(
     _user: AuthUser,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<CategoryJson>), ApiError> {
-    let request = pb::CreateCategoryRequest { name: body.name, kind: body.kind, description: body.description };
+    let request =
+        pb::CreateCategoryRequest { name: body.name, kind: body.kind, description: body.description };
     let created = state.engine.categories.clone().create_category(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// GET /categories/{id}.
-pub async fn get(State(state): State<AppState>, _user: AuthUser, Path(id): Path<String>) -> Result<Json<CategoryJson>, ApiError> {
-    Ok(Json(state.engine.categories.clone().get_category(pb::GetCategoryRequest { id }).await?.into_inner().into()))
+pub async fn get(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<CategoryJson>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .categories
+            .clone()
+            .get_category(pb::GetCategoryRequest { id })
+            .await?
+            .into_inner()
+            .into(),
+    ))
 }
 
 /// PATCH /categories/{id}; `"description": null` clears it.

@@ -22,7 +22,11 @@ pub struct InsightJson {
 }
 
 /// GET /insights, newest first.
-pub async fn list(State(state): State<AppState>, _user: AuthUser, query: QueryMap) -> Result<Json<ListPage<InsightJson>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    query: QueryMap,
+) -> Result<Json<ListPage<InsightJson>>, ApiError> {
     let request = pb::ListInsightsRequest { page: Some(query.page()?) };
     let listed = state.engine.insights.clone().list_insights(request).await?.into_inner();
     let data = listed

@@ -61,7 +61,11 @@ pub async fn update(
     _user: AuthUser,
     ApiJson(body): ApiJson<UpdateMeBody>,
 ) -> Result<Json<UserJson>, ApiError> {
-    let request = pb::UpdateMeRequest { name: body.name, default_currency: body.default_currency, timezone: body.timezone };
+    let request = pb::UpdateMeRequest {
+        name: body.name,
+        default_currency: body.default_currency,
+        timezone: body.timezone,
+    };
     Ok(Json(state.engine.users.clone().update_me(request).await?.into_inner().into()))
 }
 
@@ -77,7 +81,10 @@ pub async fn change_password(
     _user: AuthUser,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    let request = pb::ChangePasswordRequest { current_password: body.current_password, new_password: body.new_password };
+    let request = pb::ChangePasswordRequest {
+        current_password: body.current_password,
+        new_password: body.new_password,
+    };
     state.engine.users.clone().change_password(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }

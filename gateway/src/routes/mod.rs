@@ -35,7 +35,10 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/budgets/{id}/status", get(budgets::status))
         .route("/transactions", get(transactions::list).post(transactions::create))
         .route("/transactions/import", post(transactions::import))
-        .route("/transactions/{id}", get(transactions::get).patch(transactions::update).delete(transactions::delete))
+        .route(
+            "/transactions/{id}",
+            get(transactions::get).patch(transactions::update).delete(transactions::delete),
+        )
         .route("/insights", get(insights::list))
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));

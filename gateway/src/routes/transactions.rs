@@ -126,8 +126,18 @@ pub async fn create(
 }
 
 /// GET /transactions/{id}.
-pub async fn get(State(state): State<AppState>, _user: AuthUser, Path(id): Path<String>) -> Result<Json<TransactionJson>, ApiError> {
-    let found = state.engine.transactions.clone().get_transaction(pb::GetTransactionRequest { id }).await?.into_inner();
+pub async fn get(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<TransactionJson>, ApiError> {
+    let found = state
+        .engine
+        .transactions
+        .clone()
+        .get_transaction(pb::GetTransactionRequest { id })
+        .await?
+        .into_inner();
     Ok(Json(found.into()))
 }
 
@@ -160,7 +170,11 @@ pub async fn update(
 }
 
 /// DELETE /transactions/{id} → 204.
-pub async fn delete(State(state): State<AppState>, _user: AuthUser, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.engine.transactions.clone().delete_transaction(pb::DeleteTransactionRequest { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,6 +200,10 @@ pub async fn import(
     Ok(Json(ImportJson {
         imported: result.imported,
         duplicates: result.duplicates,
-        errors: result.errors.into_iter().map(|e| ImportErrorJson { line: e.line, message: e.message }).collect(),
+        errors: result
+            .errors
+            .into_iter()
+            .map(|e| ImportErrorJson { line: e.line, message: e.message })
+            .collect(),
     }))
 }

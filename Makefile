@@ -1,0 +1,30 @@
+# BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
+CARGO ?= cargo
+
+.PHONY: run test bench migrate build lint fmt check-infra
+
+run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
+	@scripts/run.sh
+
+test: check-infra ## Every test, against the real PostgreSQL, Redis and RabbitMQ
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
+	@scripts/bench.sh
+
+migrate: check-infra ## Apply every service's migrations and exit
+	$(CARGO) build --bins -p engine -p analytics -p notification
+	@for s in engine analytics notification; do "$${CARGO_TARGET_DIR:-target}/debug/$$s" migrate || exit 1; done
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+check-infra:
+	@scripts/check-infra.sh

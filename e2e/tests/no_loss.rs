@@ -1,0 +1,192 @@
+//! Faults lose nothing: events of changes made while the broker is unreachable are published
+//! once it returns, and a message delivered twice is applied once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use budgetsmart_proto::common::v1::Money;
+use budgetsmart_proto::events::v1::{TransactionCreated, TransactionData};
+use e2e::proxy::TcpProxy;
+use e2e::{Options, TestSystem, amqp_url, eventually, this_month};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use prost::Message;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+/// The broker's address, from `AMQP_URL`.
+fn broker_addr() -> SocketAddr {
+    let url = amqp_url();
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5672") };
+    let authority = authority.replace("localhost", "127.0.0.1");
+    authority.parse().expect("AMQP_URL has host:port")
+}
+
+#[tokio::test]
+async fn changes_made_while_the_broker_is_down_are_published_once_it_returns() {
+    let proxy = TcpProxy::start(broker_addr()).await;
+    let system = TestSystem::start_with(Options {
+        engine_amqp_url: Some(format!("amqp://guest:guest@{}/%2f", proxy.addr())),
+    })
+    .await;
+    let mut published = system.listen(&["transaction_created.v1"]).await;
+    let ana = system.register_and_login("ana").await;
+    let month = this_month();
+
+    proxy.cut();
+    for i in 0..3 {
+        let body = json!({"occurred_on": format!("{month}-0{}", i + 1), "description": format!("Lunch {i}"), "amount": "12.50", "currency": "USD", "type": "debit"});
+        let created = system.call(Method::POST, "/transactions", Some(&ana.token), Some(body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "writes do not depend on the broker");
+    }
+    let engine_db = system.pool("engine").await;
+    let waiting: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'transaction_created'")
+            .fetch_one(&engine_db)
+            .await
+            .expect("counts");
+    assert_eq!(waiting, 3, "the events wait in the outbox");
+    assert!(published.drain(Duration::from_millis(1500)).await.is_empty());
+
+    proxy.restore();
+    let mut deliveries = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while deliveries.len() < 3 && tokio::time::Instant::now() < deadline {
+        deliveries.extend(published.drain(Duration::from_millis(500)).await);
+    }
+    assert!(deliveries.len() >= 3, "all three are published after the broker returns");
+    deliveries.extend(published.drain(Duration::from_secs(2)).await);
+    let mut ids: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.properties.message_id().as_ref().expect("message id").to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((deliveries.len(), ids.len()), (3, 3), "published once each");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&engine_db).await.expect("counts");
+    assert_eq!(left, 0);
+
+    // And the consumer applied each exactly once.
+    let analytics_db = system.pool("analytics").await;
+    let applied = eventually(Duration::from_secs(10), || {
+        let db = analytics_db.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM received_events WHERE event_type = 'transaction_created'",
+            )
+            .fetch_one(&db)
+            .await
+            .ok()?;
+            (n == 3).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(applied, Some(3));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
+    let system = TestSystem::start().await;
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    channel.confirm_select(Default::default()).await.expect("confirms");
+    let user_id = Uuid::now_v7();
+    let event_id = Uuid::now_v7();
+    let payload = TransactionCreated {
+        transaction: Some(TransactionData {
+            transaction_id: Uuid::now_v7().to_string(),
+            user_id: user_id.to_string(),
+            occurred_on: "2026-11-01".into(),
+            description: "Coffee".into(),
+            amount: Some(Money { currency_code: "USD".into(), units: 3, nanos: 500_000_000 }),
+            r#type: "debit".into(),
+            category_id: None,
+            version: 1,
+        }),
+        source: "api".into(),
+        occurred_at: None,
+    }
+    .encode_to_vec();
+    let properties = |id: Uuid| {
+        let mut headers = FieldTable::default();
+        headers.insert("user_id".into(), AMQPValue::LongString(user_id.to_string().into()));
+        BasicProperties::default()
+            .with_message_id(id.to_string().into())
+            .with_type("transaction_created".into())
+            .with_headers(headers)
+    };
+    for body in [&payload, &payload] {
+        channel
+            .basic_publish(
+                system.bus.exchange.as_str().into(),
+                "transaction_created.v1".into(),
+                BasicPublishOptions::default(),
+                body,
+                properties(event_id),
+            )
+            .await
+            .expect("publishes")
+            .await
+            .expect("confirmed");
+    }
+    channel
+        .basic_publish(
+            system.bus.exchange.as_str().into(),
+            "transaction_created.v1".into(),
+            BasicPublishOptions::default(),
+            b"\xff\xfe not protobuf",
+            properties(Uuid::now_v7()),
+        )
+        .await
+        .expect("publishes")
+        .await
+        .expect("confirmed");
+
+    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
+    let dead = eventually(Duration::from_secs(10), || {
+        let (channel, dlq) = (channel.clone(), dlq.clone());
+        async move {
+            let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+            let queue =
+                channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.ok()?;
+            (queue.message_count() == 1).then_some(())
+        }
+    })
+    .await;
+    assert!(dead.is_some(), "the undecodable message lands in the dead-letter queue at once");
+
+    let analytics_db = system.pool("analytics").await;
+    let count = |table: &'static str| {
+        let db = analytics_db.clone();
+        async move {
+            let sql = format!("SELECT count(*) FROM {table} WHERE event_id = $1");
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .bind(event_id)
+                .fetch_one(&db)
+                .await
+                .expect("counts")
+        }
+    };
+    let applied =
+        eventually(Duration::from_secs(10), || async { (count("received_events").await == 1).then_some(()) })
+            .await;
+    assert!(applied.is_some());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count("received_events").await, 1, "applied once");
+    assert_eq!(count("inbox").await, 1, "recorded once in the inbox");
+    system.stop().await;
+}

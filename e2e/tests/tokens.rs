@@ -1,0 +1,141 @@
+//! Token handling: bad access tokens get 401 at the gateway, backends refuse calls without a
+//! valid token, and a reused refresh token revokes its whole family.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use budgetsmart_common::jwt::{Claims, TokenSigner};
+use budgetsmart_common::keys::KeyMaterial;
+use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
+use budgetsmart_proto::common::v1::ListReceivedEventsRequest;
+use budgetsmart_proto::engine::v1::GetMeRequest;
+use budgetsmart_proto::engine::v1::users_client::UsersClient;
+use e2e::TestSystem;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn bad_access_tokens_are_refused_everywhere() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let user = Uuid::parse_str(&ana.user_id).expect("uuid");
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64, aud: &str| Claims {
+        iss: system.tokens.issuer.clone(),
+        aud: aud.to_owned(),
+        sub: user,
+        exp,
+        iat: now - 60,
+        jti: Uuid::now_v7(),
+    };
+    let signer = TokenSigner::new(&system.keys, &system.tokens, 900).expect("signer");
+    let stranger = TokenSigner::new(&KeyMaterial::generate(), &system.tokens, 900).expect("signer");
+
+    let expired = signer.sign(&claims(now - 3600, &system.tokens.audience)).expect("signs");
+    let wrong_audience = signer.sign(&claims(now + 600, "another-api")).expect("signs");
+    let foreign_key = stranger.sign(&claims(now + 600, &system.tokens.audience)).expect("signs");
+    // A real token whose payload was edited (another user): the signature no longer matches.
+    let valid = signer.sign(&claims(now + 600, &system.tokens.audience)).expect("signs");
+    let parts: Vec<&str> = valid.split('.').collect();
+    let forged_body = URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&claims(now + 600, &system.tokens.audience)).expect("json"));
+    let tampered = format!("{}.{forged_body}.{}", parts[0], parts[2]);
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&claims(now + 600, &system.tokens.audience)).expect("json"))
+    );
+
+    assert_eq!(system.call(Method::GET, "/me", Some(&valid), None).await.status, StatusCode::OK);
+    for (name, token) in [
+        ("expired", expired.as_str()),
+        ("wrong audience", &wrong_audience),
+        ("wrong key", &foreign_key),
+        ("tampered", &tampered),
+        ("alg none", &unsigned),
+        ("garbage", "not-a-jwt"),
+    ] {
+        let reply = system.call(Method::GET, "/me", Some(token), None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(reply.is_problem(), "{name}");
+        assert!(reply.headers.contains_key("www-authenticate"), "{name}");
+    }
+    assert_eq!(system.call(Method::GET, "/transactions", None, None).await.status, StatusCode::UNAUTHORIZED);
+
+    // Straight to the backends, past the gateway: still refused.
+    let engine = system.grpc(system.engine).await;
+    let no_token = UsersClient::new(engine.clone()).get_me(GetMeRequest {}).await.expect_err("refused");
+    assert_eq!(no_token.code(), tonic::Code::Unauthenticated);
+    let mut forged = tonic::Request::new(GetMeRequest {});
+    forged.metadata_mut().insert("authorization", format!("Bearer {foreign_key}").parse().expect("ascii"));
+    assert_eq!(
+        UsersClient::new(engine.clone()).get_me(forged).await.expect_err("refused").code(),
+        tonic::Code::Unauthenticated
+    );
+    let analytics = system.grpc(system.analytics).await;
+    let refused = AnalyticsClient::new(analytics)
+        .list_received_events(ListReceivedEventsRequest::default())
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let mut good = tonic::Request::new(GetMeRequest {});
+    good.metadata_mut().insert("authorization", format!("Bearer {}", ana.token).parse().expect("ascii"));
+    assert_eq!(UsersClient::new(engine).get_me(good).await.expect("allowed").into_inner().id, ana.user_id);
+
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+
+    let rotated =
+        system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": ana.refresh}))).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    assert_eq!(rotated.body["token_type"], "Bearer");
+    let second = rotated.body["refresh_token"].as_str().expect("new token").to_owned();
+    assert_ne!(second, ana.refresh);
+    let access = rotated.body["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(system.call(Method::GET, "/me", Some(&access), None).await.status, StatusCode::OK);
+
+    // The old token comes back: that is theft or a bug, so the whole family dies.
+    let reused =
+        system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": ana.refresh}))).await;
+    assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
+    let after =
+        system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": second}))).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "the newest token of the family is revoked too");
+
+    // Logout revokes; another login's family is unaffected by the first one's fate.
+    let login = system
+        .call(Method::POST, "/auth/login", None, Some(json!({"email": ana.email, "password": ana.password})))
+        .await;
+    let fresh = login.body["refresh_token"].as_str().expect("token").to_owned();
+    let logout = system.call(Method::POST, "/auth/logout", None, Some(json!({"refresh_token": fresh}))).await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let dead = system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": fresh}))).await;
+    assert_eq!(dead.status, StatusCode::UNAUTHORIZED);
+
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_account() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let wrong = json!({"email": ana.email, "password": "not the password at all"});
+    for _ in 0..5 {
+        let reply = system.call(Method::POST, "/auth/login", None, Some(wrong.clone())).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let throttled = system
+        .call(Method::POST, "/auth/login", None, Some(json!({"email": ana.email, "password": ana.password})))
+        .await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 =
+        throttled.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!(retry_after > 0 && retry_after <= 900);
+    system.stop().await;
+}

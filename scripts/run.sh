@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make run`: build and start all four services in this terminal. Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/check-infra.sh
+cargo build --bins -p engine -p analytics -p notification -p gateway
+bin="${CARGO_TARGET_DIR:-target}/debug"
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  echo "all services stopped"
+}
+trap stop INT TERM EXIT
+# Consumers first: they declare their queues at start, so no event published later is dropped.
+for service in analytics notification engine gateway; do
+  "$bin/$service" &
+  pids+=($!)
+done
+echo "BudgetSmart is starting: gateway on http://127.0.0.1:8080 (Ctrl-C stops everything)"
+# If any service exits, stop the rest rather than run half a system.
+wait -n "${pids[@]}" || true
