@@ -138,6 +138,7 @@ async fn categories_start_with_defaults_and_refuse_deletion_while_in_use() {
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.is_problem());
 
+    let mut announced = system.listen(&["transaction_updated.v1"]).await;
     let moved = system
         .call(
             Method::DELETE,
@@ -156,6 +157,11 @@ async fn categories_start_with_defaults_and_refuse_deletion_while_in_use() {
         )
         .await;
     assert_eq!(txn.body["category_id"], groceries.as_str());
+    assert_eq!(
+        announced.drain(std::time::Duration::from_secs(2)).await.len(),
+        1,
+        "consumers hear of the move"
+    );
     let status = system
         .call(
             Method::GET,

@@ -491,27 +491,34 @@ fn status(budget: &Budget, spent: &Spending, forecast: Option<pb::Forecast>) -> 
     }
 }
 
-/// Locks and loads the budget covering `month` and `currency`, if the user has one.
+/// Locks and loads the budget covering `month` and `currency`, with its limits, if the user
+/// has one. One round trip: this runs on every transaction write.
 pub async fn find_for_spending(
     conn: &mut PgConnection,
     user_id: Uuid,
     month: NaiveDate,
     currency: &str,
 ) -> AppResult<Option<Budget>> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        row: BudgetRow,
+        limit_ids: Vec<Uuid>,
+        limit_amounts: Vec<Decimal>,
+    }
     let sql = format!(
-        "SELECT {COLUMNS} FROM budgets WHERE user_id = $1 AND month = $2 AND currency = $3 FOR UPDATE"
+        "SELECT {COLUMNS}, \
+         ARRAY(SELECT category_id FROM budget_category_limits l WHERE l.budget_id = b.id ORDER BY category_id) \
+         AS limit_ids, \
+         ARRAY(SELECT limit_amount FROM budget_category_limits l WHERE l.budget_id = b.id ORDER BY category_id) \
+         AS limit_amounts \
+         FROM budgets b WHERE user_id = $1 AND month = $2 AND currency = $3 FOR UPDATE OF b"
     );
-    let row: Option<BudgetRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let locked: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
         .bind(month)
         .bind(currency)
         .fetch_optional(&mut *conn)
         .await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let limits = load_limits(conn, row.id).await?;
-            Ok(Some(Budget { row, limits }))
-        }
-    }
+    Ok(locked.map(|l| Budget { row: l.row, limits: l.limit_ids.into_iter().zip(l.limit_amounts).collect() }))
 }

@@ -1,7 +1,9 @@
 //! Categories: the default set, CRUD, and deletion with reassignment.
 
-use budgetsmart_common::grpc::caller;
+use budgetsmart_common::events::{self, EventContext};
+use budgetsmart_common::grpc::{caller, event_context};
 use budgetsmart_proto::engine::v1 as pb;
+use budgetsmart_proto::events::v1 as ev;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
@@ -10,6 +12,7 @@ use uuid::Uuid;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::transactions::{self, TransactionRow};
 use crate::validation::{MAX_DESCRIPTION, MAX_NAME, Violations};
 
 /// What a new account starts with; enough to categorise a typical month out of the box.
@@ -228,6 +231,7 @@ impl pb::categories_server::Categories for CategoriesService {
         request: Request<pb::DeleteCategoryRequest>,
     ) -> Result<Response<pb::DeleteCategoryResponse>, Status> {
         let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
         let body = request.into_inner();
         let id = path_id(&body.id, "category")?;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
@@ -242,7 +246,7 @@ impl pb::categories_server::Categories for CategoriesService {
                 if !missing(&mut tx, user_id, &[target]).await?.is_empty() {
                     return Err(AppError::field("reassign_to", "no such category").into());
                 }
-                reassign(&mut tx, user_id, id, target).await?;
+                reassign(&mut tx, &ctx, user_id, id, target).await?;
             }
             None => {
                 let in_use: bool = sqlx::query_scalar(
@@ -276,16 +280,34 @@ impl pb::categories_server::Categories for CategoriesService {
 
 /// Moves transactions and budget limits from `from` to `to`. Where a budget limits both, the
 /// limits are added, so the budget's total allowance for the merged category is unchanged.
-async fn reassign(conn: &mut PgConnection, user_id: Uuid, from: Uuid, to: Uuid) -> AppResult<()> {
-    sqlx::query(
+async fn reassign(
+    conn: &mut PgConnection,
+    ctx: &EventContext,
+    user_id: Uuid,
+    from: Uuid,
+    to: Uuid,
+) -> AppResult<()> {
+    let sql = format!(
         "UPDATE transactions SET category_id = $3, version = version + 1, updated_at = now() \
-         WHERE user_id = $1 AND category_id = $2",
-    )
-    .bind(user_id)
-    .bind(from)
-    .bind(to)
-    .execute(&mut *conn)
-    .await?;
+         WHERE user_id = $1 AND category_id = $2 RETURNING {}",
+        transactions::COLUMNS
+    );
+    let moved: Vec<TransactionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+    // Consumers keep their own copies of transactions: tell them each one moved.
+    for row in &moved {
+        let previous = TransactionRow { category_id: Some(from), version: row.version - 1, ..row.clone() };
+        let event = ev::TransactionUpdated {
+            transaction: Some(row.event_data()),
+            previous: Some(previous.event_data()),
+            occurred_at: Some(timestamp(chrono::Utc::now())),
+        };
+        events::enqueue(conn, ctx, &event).await?;
+    }
     sqlx::query(
         "UPDATE budget_category_limits t SET limit_amount = t.limit_amount + f.limit_amount \
          FROM budget_category_limits f \

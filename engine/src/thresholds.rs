@@ -13,10 +13,11 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::budgets::{self, Budget};
+use crate::budgets::{self, Budget, Spending};
 use crate::convert::{money, timestamp};
 use crate::error::AppResult;
 use crate::validation::format_month;
+use crate::validation::next_month;
 
 /// Scope key of the whole-budget limit.
 const TOTAL: &str = "total";
@@ -48,13 +49,7 @@ pub async fn evaluate(
     transaction_id: Option<Uuid>,
 ) -> AppResult<()> {
     let currency = budget.row.currency.trim();
-    let spent = budgets::spending(conn, budget.row.user_id, budget.row.month, currency).await?;
-    let fired: Vec<(String, i32)> =
-        sqlx::query_as("SELECT scope, threshold FROM budget_alerts WHERE budget_id = $1")
-            .bind(budget.row.id)
-            .fetch_all(&mut *conn)
-            .await?;
-
+    let (spent, fired) = spending_and_fired(conn, budget).await?;
     let mut scopes = vec![(TOTAL.to_owned(), None, budget.row.total_limit, spent.total)];
     for (category, limit) in &budget.limits {
         let used = spent.by_category.iter().find(|(c, _)| c == category).map(|(_, s)| *s).unwrap_or_default();
@@ -116,4 +111,38 @@ pub async fn evaluate(
         tracing::info!(budget_id = %budget.row.id, scope, threshold, "budget threshold reached");
     }
     Ok(())
+}
+
+/// Spending per category and the fired alerts, in one round trip: this runs on every write.
+async fn spending_and_fired(
+    conn: &mut PgConnection,
+    budget: &Budget,
+) -> AppResult<(Spending, Vec<(String, i32)>)> {
+    let rows: Vec<(bool, Option<String>, Option<Decimal>, Option<i32>)> = sqlx::query_as(
+        "SELECT true, category_id::text, SUM(amount), NULL::int FROM transactions \
+         WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
+         GROUP BY category_id \
+         UNION ALL SELECT false, scope, NULL, threshold FROM budget_alerts WHERE budget_id = $5",
+    )
+    .bind(budget.row.user_id)
+    .bind(budget.row.currency.trim())
+    .bind(budget.row.month)
+    .bind(next_month(budget.row.month))
+    .bind(budget.row.id)
+    .fetch_all(conn)
+    .await?;
+    let mut spending = Spending { total: Decimal::ZERO, by_category: Vec::new() };
+    let mut fired = Vec::new();
+    for (is_spending, key, sum, threshold) in rows {
+        if is_spending {
+            let sum = sum.unwrap_or_default();
+            spending.total += sum;
+            if let Some(category) = key.and_then(|k| Uuid::parse_str(&k).ok()) {
+                spending.by_category.push((category, sum));
+            }
+        } else if let (Some(scope), Some(threshold)) = (key, threshold) {
+            fired.push((scope, threshold));
+        }
+    }
+    Ok((spending, fired))
 }

@@ -29,9 +29,12 @@ pub async fn enqueue<E: DomainEvent>(
     event: &E,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
+    // One round trip: the insert, and a notification delivered at commit (Postgres folds the
+    // notifications of one transaction into one).
     sqlx::query(
-        "INSERT INTO outbox (id, event_type, event_version, routing_key, user_id, payload, \
-         correlation_id, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "WITH queued AS (INSERT INTO outbox (id, event_type, event_version, routing_key, user_id, payload, \
+         correlation_id, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id) \
+         SELECT pg_notify(current_schema() || '_outbox', '') FROM queued",
     )
     .bind(id)
     .bind(E::NAME)
@@ -44,7 +47,5 @@ pub async fn enqueue<E: DomainEvent>(
     .bind(&ctx.tracestate)
     .execute(&mut *conn)
     .await?;
-    // Delivered at commit, and folded into one notification per transaction by Postgres.
-    sqlx::query("SELECT pg_notify(current_schema() || '_outbox', '')").execute(&mut *conn).await?;
     Ok(id)
 }
