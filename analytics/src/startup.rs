@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use budgetsmart_common::events::{EventConsumer, OutboxRelay};
+use budgetsmart_common::events::{EventConsumer, OutboxRelay, OutboxWaker};
 use budgetsmart_common::grpc::{self, AuthInterceptor};
 use budgetsmart_common::jwt::TokenVerifier;
 use budgetsmart_proto::analytics::v1::analytics_server::AnalyticsServer;
@@ -61,7 +61,8 @@ impl Analytics {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Analytics { pool, config, verifier, listener, grpc_addr } = self;
         let relay = tokio::spawn(
-            OutboxRelay::new(pool.clone(), config.bus.clone(), "analytics", SCHEMA).run(shutdown.clone()),
+            OutboxRelay::new(pool.clone(), config.bus.clone(), "analytics", SCHEMA, OutboxWaker::default())
+                .run(shutdown.clone()),
         );
         let consumer = tokio::spawn(
             EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()),

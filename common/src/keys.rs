@@ -128,7 +128,8 @@ fn load_or_create_dev_key(dir: &Path) -> Result<KeyMaterial, ConfigError> {
         std::fs::create_dir_all(dir).map_err(|e| problem("cannot create the folder of", e))?;
         let fresh = KeyMaterial::generate();
         let pem = fresh.private_pem.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".ed25519-{}.tmp", std::process::id()));
+        // A random name, not the pid: containers sharing the folder are all pid 1.
+        let tmp = dir.join(format!(".ed25519-{}.tmp", uuid::Uuid::now_v7().simple()));
         std::fs::write(&tmp, pem).map_err(|e| problem("cannot write next to", e))?;
         // hard_link fails if the target exists, so exactly one process's key wins.
         let _ = std::fs::hard_link(&tmp, &path);

@@ -345,7 +345,7 @@ impl pb::budgets_server::Budgets for BudgetsService {
         events::enqueue(&mut tx, &ctx, &budget.updated_event(true)).await.map_err(AppError::from)?;
         // Spending may already be past a threshold when the budget is created.
         thresholds::evaluate(&mut tx, &ctx, &budget, None).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(budget.to_proto()))
     }
 
@@ -412,7 +412,7 @@ impl pb::budgets_server::Budgets for BudgetsService {
         }
         events::enqueue(&mut tx, &ctx, &budget.updated_event(false)).await.map_err(AppError::from)?;
         thresholds::evaluate(&mut tx, &ctx, &budget, None).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(budget.to_proto()))
     }
 
@@ -441,7 +441,7 @@ impl pb::budgets_server::Budgets for BudgetsService {
             occurred_at: Some(timestamp(Utc::now())),
         };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(pb::DeleteBudgetResponse {}))
     }
 

@@ -273,7 +273,7 @@ impl pb::categories_server::Categories for CategoriesService {
             .execute(&mut *tx)
             .await
             .map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(pb::DeleteCategoryResponse {}))
     }
 }

@@ -214,7 +214,7 @@ pub async fn run(
         imported += 1;
     }
     thresholds::after_change(&mut tx, ctx, user_id, touched, None).await?;
-    tx.commit().await?;
+    state.commit(tx).await?;
     errors.sort_by_key(|e| e.line);
     tracing::info!(imported, duplicates, errors = errors.len(), "import finished");
     Ok(pb::ImportTransactionsResponse { imported, duplicates, errors })

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use budgetsmart_common::events::{EventConsumer, OutboxRelay};
+use budgetsmart_common::events::{EventConsumer, OutboxRelay, OutboxWaker};
 use budgetsmart_common::grpc::{self, AuthInterceptor};
 use budgetsmart_common::jwt::{TokenSigner, TokenVerifier};
 use budgetsmart_proto::engine::v1 as pb;
@@ -62,6 +62,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         sessions: Sessions::new(redis.clone(), &config.redis_key_prefix, config.refresh_token_ttl_secs),
         throttle: LoginThrottle::new(redis, &config.redis_key_prefix, config.throttle.clone()),
         signer: Arc::new(signer),
+        outbox: OutboxWaker::default(),
         pool,
     };
     // Declare our queue before serving, so no forecast published meanwhile is dropped.
@@ -83,7 +84,8 @@ impl Engine {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Engine { state, config, verifier, listener, grpc_addr } = self;
         let relay = tokio::spawn(
-            OutboxRelay::new(state.pool.clone(), config.bus.clone(), "engine", SCHEMA).run(shutdown.clone()),
+            OutboxRelay::new(state.pool.clone(), config.bus.clone(), "engine", SCHEMA, state.outbox.clone())
+                .run(shutdown.clone()),
         );
         let consumer = tokio::spawn(
             EventConsumer::new(state.pool.clone(), config.bus.clone(), consumers::spec())

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use budgetsmart_common::events::OutboxWaker;
 use budgetsmart_common::jwt::TokenSigner;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::error::AppResult;
 
 use crate::sessions::Sessions;
 use crate::throttle::LoginThrottle;
@@ -19,4 +22,15 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Access-token issuer.
     pub signer: Arc<TokenSigner>,
+    /// Wakes the outbox relay after commits that queued events.
+    pub outbox: OutboxWaker,
+}
+
+impl AppState {
+    /// Commits a transaction that may have queued events, then wakes the relay.
+    pub async fn commit(&self, tx: Transaction<'static, Postgres>) -> AppResult<()> {
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
 }

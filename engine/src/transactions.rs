@@ -332,7 +332,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let row = insert(&mut tx, &ctx, user_id, &new).await?;
         let touched = row.spending_key().into_iter().collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(row.id)).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(row.into()))
     }
 
@@ -414,7 +414,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         let touched = before.spending_key().into_iter().chain(after.spending_key()).collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(after.id)).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(after.into()))
     }
 
@@ -442,7 +442,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         let touched = row.spending_key().into_iter().collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, None).await?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         Ok(Response::new(pb::DeleteTransactionResponse {}))
     }
 

@@ -126,7 +126,7 @@ pub async fn register(
         occurred_at: Some(timestamp(Utc::now())),
     };
     events::enqueue(&mut tx, &EventContext { user_id: Some(id), ..ctx }, &event).await?;
-    tx.commit().await?;
+    state.commit(tx).await?;
     tracing::info!(user_id = %id, "user registered");
     Ok(user)
 }
@@ -206,7 +206,7 @@ impl pb::users_server::Users for UsersService {
         let event =
             ev::UserDeleted { user_id: user_id.to_string(), occurred_at: Some(timestamp(Utc::now())) };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
         self.state.sessions.revoke_all(user_id).await?;
         tracing::info!(%user_id, "account deleted");
         Ok(Response::new(pb::DeleteMeResponse {}))

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use budgetsmart_common::events::{EventConsumer, OutboxRelay};
+use budgetsmart_common::events::{EventConsumer, OutboxRelay, OutboxWaker};
 use budgetsmart_common::grpc::{self, AuthInterceptor};
 use budgetsmart_common::jwt::TokenVerifier;
 use budgetsmart_proto::notification::v1::notifications_server::NotificationsServer;
@@ -61,7 +61,14 @@ impl Notification {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Notification { pool, config, verifier, listener, grpc_addr } = self;
         let relay = tokio::spawn(
-            OutboxRelay::new(pool.clone(), config.bus.clone(), "notification", SCHEMA).run(shutdown.clone()),
+            OutboxRelay::new(
+                pool.clone(),
+                config.bus.clone(),
+                "notification",
+                SCHEMA,
+                OutboxWaker::default(),
+            )
+            .run(shutdown.clone()),
         );
         let consumer = tokio::spawn(
             EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()),

@@ -14,6 +14,6 @@ pub mod topology;
 
 pub use catalog::DomainEvent;
 pub use consumer::{ConsumerSpec, EventConsumer, EventHandler, HandlerError, IncomingEvent};
-pub use outbox::{EventContext, enqueue};
+pub use outbox::{EventContext, OutboxWaker, enqueue};
 pub use relay::OutboxRelay;
 pub use topology::BusConfig;

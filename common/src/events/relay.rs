@@ -16,6 +16,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::outbox::OutboxWaker;
 use super::topology::{self, BusConfig};
 
 /// One claimed outbox row.
@@ -46,18 +47,20 @@ pub struct OutboxRelay {
     bus: BusConfig,
     app_id: String,
     schema: String,
+    waker: OutboxWaker,
     batch_size: i64,
     poll_interval: Duration,
 }
 
 impl OutboxRelay {
-    /// A relay for the outbox in `schema`, publishing as `app_id`.
-    pub fn new(pool: PgPool, bus: BusConfig, app_id: &str, schema: &str) -> OutboxRelay {
+    /// A relay for the outbox in `schema`, publishing as `app_id`, woken by `waker`.
+    pub fn new(pool: PgPool, bus: BusConfig, app_id: &str, schema: &str, waker: OutboxWaker) -> OutboxRelay {
         OutboxRelay {
             pool,
             bus,
             app_id: app_id.to_owned(),
             schema: schema.to_owned(),
+            waker,
             batch_size: 256,
             poll_interval: Duration::from_secs(1),
         }
@@ -88,8 +91,8 @@ impl OutboxRelay {
             if listener.is_none() {
                 listener = self.listen().await;
             }
-            // Wake on NOTIFY from a committing producer, or poll in case a notification was
-            // missed (listener reconnecting, rows left by a crashed replica).
+            // Wake when a producer in this process commits, on NOTIFY from elsewhere, or on the
+            // poll, which also finds rows left by other replicas or a crash.
             let notified = async {
                 match listener.as_mut() {
                     Some(l) => l.recv().await.map(|_| ()),
@@ -98,6 +101,7 @@ impl OutboxRelay {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = self.waker.woken() => {}
                 result = notified => if result.is_err() { listener = None; },
                 _ = tokio::time::sleep(self.poll_interval) => {}
             }
@@ -126,6 +130,9 @@ impl OutboxRelay {
 
     async fn publish_batch(&self, publisher: &mut Option<Publisher>) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
+        // Losing this commit in a crash only republishes the batch (consumers dedup), so it
+        // need not wait for the WAL flush.
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT id, event_type, event_version, routing_key, user_id, payload, correlation_id, \
              traceparent, tracestate, occurred_at FROM outbox ORDER BY id LIMIT $1 \
