@@ -118,8 +118,17 @@ async fn spending_and_fired(
     conn: &mut PgConnection,
     budget: &Budget,
 ) -> AppResult<(Spending, Vec<(String, i32)>)> {
-    let rows: Vec<(bool, Option<String>, Option<Decimal>, Option<i32>)> = sqlx::query_as(
-        "SELECT true, category_id::text, SUM(amount), NULL::int FROM transactions \
+    /// Either a spending sum (`key` = category, `sum`) or a fired alert (`key` = scope, `threshold`).
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        is_spending: bool,
+        key: Option<String>,
+        sum: Option<Decimal>,
+        threshold: Option<i32>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT true AS is_spending, category_id::text AS key, SUM(amount) AS sum, NULL::int AS threshold \
+         FROM transactions \
          WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
          GROUP BY category_id \
          UNION ALL SELECT false, scope, NULL, threshold FROM budget_alerts WHERE budget_id = $5",
@@ -133,7 +142,7 @@ async fn spending_and_fired(
     .await?;
     let mut spending = Spending { total: Decimal::ZERO, by_category: Vec::new() };
     let mut fired = Vec::new();
-    for (is_spending, key, sum, threshold) in rows {
+    for Row { is_spending, key, sum, threshold } in rows {
         if is_spending {
             let sum = sum.unwrap_or_default();
             spending.total += sum;
