@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     budgetsmart_common::telemetry::init("analytics");
     let config = analytics::AnalyticsConfig::from_env()?;
     if std::env::args().nth(1).as_deref() == Some("migrate") {
-        return analytics::startup::migrate(&config.database_url).await;
+        return analytics::startup::migrate(&config.backend.database_url).await;
     }
     analytics::build(config).await?.run(budgetsmart_common::shutdown::on_signal()).await
 }

@@ -9,5 +9,6 @@ pub mod grpc;
 pub mod jwt;
 pub mod keys;
 pub mod money;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;

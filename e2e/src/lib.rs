@@ -11,6 +11,7 @@ use std::time::Duration;
 use budgetsmart_common::events::BusConfig;
 use budgetsmart_common::jwt::TokenSettings;
 use budgetsmart_common::keys::KeyMaterial;
+use budgetsmart_common::service::BackendConfig;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -168,12 +169,16 @@ impl TestSystem {
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
-        let analytics = analytics::build(analytics::AnalyticsConfig {
+        let backend = |bus: BusConfig, keys: KeyMaterial| BackendConfig {
             grpc_addr: loopback,
             database_url: database_url.clone(),
-            bus: bus.clone(),
-            keys: public_only(&keys),
+            database_max_connections: 10,
+            bus,
+            keys,
             tokens: tokens.clone(),
+        };
+        let analytics = analytics::build(analytics::AnalyticsConfig {
+            backend: backend(bus.clone(), public_only(&keys)),
         })
         .await
         .expect("analytics builds");
@@ -181,11 +186,7 @@ impl TestSystem {
         tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
 
         let notification = notification::build(notification::NotificationConfig {
-            grpc_addr: loopback,
-            database_url: database_url.clone(),
-            bus: bus.clone(),
-            keys: public_only(&keys),
-            tokens: tokens.clone(),
+            backend: backend(bus.clone(), public_only(&keys)),
         })
         .await
         .expect("notification builds");
@@ -197,14 +198,9 @@ impl TestSystem {
             engine_bus.amqp_url = url;
         }
         let engine = engine::build(engine::EngineConfig {
-            grpc_addr: loopback,
-            database_url: database_url.clone(),
-            database_max_connections: 10,
+            backend: backend(engine_bus, keys.clone()),
             redis_url: redis_url(),
             redis_key_prefix: format!("test-{id}:"),
-            bus: engine_bus,
-            keys: keys.clone(),
-            tokens: tokens.clone(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
             throttle: engine::config::ThrottleConfig {

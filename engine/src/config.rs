@@ -1,31 +1,18 @@
 //! The engine's settings, read once from the environment.
 
-use std::net::SocketAddr;
-
 use budgetsmart_common::config::{self, ConfigError, Environment};
-use budgetsmart_common::events::BusConfig;
-use budgetsmart_common::jwt::TokenSettings;
-use budgetsmart_common::keys::KeyMaterial;
+use budgetsmart_common::service::BackendConfig;
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Where gRPC is served (`ENGINE_GRPC_ADDR`, default 127.0.0.1:50051; port 0 picks one).
-    pub grpc_addr: SocketAddr,
-    /// `DATABASE_URL`.
-    pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`.
-    pub database_max_connections: u32,
+    /// Database, bus, keys (with the private one); gRPC on `ENGINE_GRPC_ADDR`
+    /// (default 127.0.0.1:50051).
+    pub backend: BackendConfig,
     /// `REDIS_URL`.
     pub redis_url: String,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a server.
     pub redis_key_prefix: String,
-    /// The event bus.
-    pub bus: BusConfig,
-    /// Signing and verification keys.
-    pub keys: KeyMaterial,
-    /// `iss` and `aud` of access tokens.
-    pub tokens: TokenSettings,
     /// `ACCESS_TOKEN_TTL_SECS`, default 900.
     pub access_token_ttl_secs: i64,
     /// `REFRESH_TOKEN_TTL_SECS`, default 30 days.
@@ -50,21 +37,9 @@ impl EngineConfig {
     pub fn from_env() -> Result<EngineConfig, ConfigError> {
         let env = Environment::from_env()?;
         Ok(EngineConfig {
-            grpc_addr: config::parse("ENGINE_GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], 50051)))?,
-            database_url: config::required_in_production(
-                env,
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/budgetsmart",
-            )?,
-            database_max_connections: config::parse("DATABASE_MAX_CONNECTIONS", 20)?,
+            backend: BackendConfig::from_env(env, "ENGINE_GRPC_ADDR", 50051, true)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
-            bus: BusConfig::from_env()?,
-            keys: KeyMaterial::from_env(env, true)?,
-            tokens: TokenSettings {
-                issuer: config::string("JWT_ISSUER", budgetsmart_common::jwt::DEFAULT_ISSUER),
-                audience: config::string("JWT_AUDIENCE", budgetsmart_common::jwt::DEFAULT_AUDIENCE),
-            },
             access_token_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_secs: config::parse("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
             throttle: ThrottleConfig {

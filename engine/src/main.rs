@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     budgetsmart_common::telemetry::init("engine");
     let config = engine::EngineConfig::from_env()?;
     if std::env::args().nth(1).as_deref() == Some("migrate") {
-        return engine::startup::migrate(&config.database_url).await;
+        return engine::startup::migrate(&config.backend.database_url).await;
     }
     let engine = engine::build(config).await?;
     engine.run(budgetsmart_common::shutdown::on_signal()).await

@@ -1,25 +1,13 @@
 //! The notification service's settings, read once from the environment.
 
-use std::net::SocketAddr;
-
-use budgetsmart_common::config::{self, ConfigError, Environment};
-use budgetsmart_common::events::BusConfig;
-use budgetsmart_common::jwt::TokenSettings;
-use budgetsmart_common::keys::KeyMaterial;
+use budgetsmart_common::config::{ConfigError, Environment};
+use budgetsmart_common::service::BackendConfig;
 
 /// Everything the notification service needs to start.
 #[derive(Debug, Clone)]
 pub struct NotificationConfig {
-    /// `NOTIFICATION_GRPC_ADDR`, default 127.0.0.1:50053.
-    pub grpc_addr: SocketAddr,
-    /// `DATABASE_URL`.
-    pub database_url: String,
-    /// The event bus.
-    pub bus: BusConfig,
-    /// The public key access tokens are checked with.
-    pub keys: KeyMaterial,
-    /// Expected `iss` and `aud`.
-    pub tokens: TokenSettings,
+    /// Database, bus, keys; gRPC on `NOTIFICATION_GRPC_ADDR` (default 127.0.0.1:50053).
+    pub backend: BackendConfig,
 }
 
 impl NotificationConfig {
@@ -27,18 +15,7 @@ impl NotificationConfig {
     pub fn from_env() -> Result<NotificationConfig, ConfigError> {
         let env = Environment::from_env()?;
         Ok(NotificationConfig {
-            grpc_addr: config::parse("NOTIFICATION_GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], 50053)))?,
-            database_url: config::required_in_production(
-                env,
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/budgetsmart",
-            )?,
-            bus: BusConfig::from_env()?,
-            keys: KeyMaterial::from_env(env, false)?,
-            tokens: TokenSettings {
-                issuer: config::string("JWT_ISSUER", budgetsmart_common::jwt::DEFAULT_ISSUER),
-                audience: config::string("JWT_AUDIENCE", budgetsmart_common::jwt::DEFAULT_AUDIENCE),
-            },
+            backend: BackendConfig::from_env(env, "NOTIFICATION_GRPC_ADDR", 50053, false)?,
         })
     }
 }

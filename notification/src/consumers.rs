@@ -2,34 +2,12 @@
 
 use std::sync::Arc;
 
-use budgetsmart_common::events::{
-    ConsumerSpec, DomainEvent, EventHandler, HandlerError, IncomingEvent, journal,
-};
+use budgetsmart_common::events::journal::JournalHandler;
+use budgetsmart_common::events::{ConsumerSpec, DomainEvent};
 use budgetsmart_proto::events::v1 as ev;
-use futures_util::future::BoxFuture;
-use sqlx::PgConnection;
 
-/// Records each event; templates and email delivery build on these records.
-struct NotificationEvents;
-
-impl EventHandler for NotificationEvents {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        event: &'a IncomingEvent,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            if event.event_type == ev::UserDeleted::NAME
-                && let Some(user_id) = event.user_id
-            {
-                return journal::forget_user(conn, user_id).await;
-            }
-            journal::record(conn, event).await
-        })
-    }
-}
-
-/// The notification queue, `notification.events`.
+/// The notification queue, `notification.events`. Templates and email delivery build on these
+/// events in later work; for now they are journaled.
 pub fn spec() -> ConsumerSpec {
     ConsumerSpec {
         queue: "notification.events".into(),
@@ -41,6 +19,6 @@ pub fn spec() -> ConsumerSpec {
             ev::UserRegistered::routing_key(),
             ev::UserDeleted::routing_key(),
         ],
-        handler: Arc::new(NotificationEvents),
+        handler: Arc::new(JournalHandler),
     }
 }

@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     budgetsmart_common::telemetry::init("notification");
     let config = notification::NotificationConfig::from_env()?;
     if std::env::args().nth(1).as_deref() == Some("migrate") {
-        return notification::startup::migrate(&config.database_url).await;
+        return notification::startup::migrate(&config.backend.database_url).await;
     }
     notification::build(config).await?.run(budgetsmart_common::shutdown::on_signal()).await
 }

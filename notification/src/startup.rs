@@ -1,16 +1,10 @@
 //! Building and running the notification service.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use budgetsmart_common::events::{EventConsumer, OutboxRelay, OutboxWaker};
-use budgetsmart_common::grpc::{self, AuthInterceptor};
-use budgetsmart_common::jwt::TokenVerifier;
+use budgetsmart_common::service::{self, Backend};
 use budgetsmart_proto::notification::v1::notifications_server::NotificationsServer;
-use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Server;
 
 use crate::api::NotificationsService;
 use crate::config::NotificationConfig;
@@ -21,75 +15,37 @@ pub const SCHEMA: &str = "notification";
 
 /// A built service: connected, migrated, queue declared, port bound.
 pub struct Notification {
-    pool: PgPool,
-    config: NotificationConfig,
-    verifier: Arc<TokenVerifier>,
-    listener: TcpListener,
-    grpc_addr: SocketAddr,
+    backend: Backend,
 }
 
-/// Applies this service's migrations to the database at `database_url` (`migrate` command).
+/// Applies the notification migrations to the database at `database_url` (`migrate` command).
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    let pool = budgetsmart_common::database::connect(database_url, SCHEMA, 1).await?;
-    apply_migrations(&pool).await
-}
-
-async fn apply_migrations(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    budgetsmart_common::database::migrate(pool, sqlx::migrate!("./migrations"), SCHEMA).await
+    service::migrate_only(SCHEMA, database_url, sqlx::migrate!("./migrations")).await
 }
 
 /// Connects, migrates, declares the queue and binds the gRPC port.
 pub async fn build(config: NotificationConfig) -> anyhow::Result<Notification> {
-    let pool = budgetsmart_common::database::connect(&config.database_url, SCHEMA, 10).await?;
-    apply_migrations(&pool).await?;
-    let verifier = Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?);
-    EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec())
-        .declare()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach RabbitMQ at AMQP_URL: {e}"))?;
-    let (listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
-    Ok(Notification { pool, config, verifier, listener, grpc_addr })
+    let backend =
+        Backend::prepare(SCHEMA, &config.backend, sqlx::migrate!("./migrations"), consumers::spec()).await?;
+    Ok(Notification { backend })
 }
 
 impl Notification {
     /// The address gRPC is served on.
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
+        self.backend.grpc_addr()
     }
 
     /// Serves and consumes until `shutdown`, then drains.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Notification { pool, config, verifier, listener, grpc_addr } = self;
-        let relay = tokio::spawn(
-            OutboxRelay::new(
-                pool.clone(),
-                config.bus.clone(),
-                "notification",
-                SCHEMA,
-                OutboxWaker::default(),
-            )
-            .run(shutdown.clone()),
+        let service = NotificationsServer::with_interceptor(
+            NotificationsService::new(self.backend.pool().clone()),
+            self.backend.auth(),
         );
-        let consumer = tokio::spawn(
-            EventConsumer::new(pool.clone(), config.bus.clone(), consumers::spec()).run(shutdown.clone()),
-        );
-        let mut server = Server::builder();
-        let (health, router) = grpc::health_and_reflection(&mut server)?;
-        let router = router.add_service(NotificationsServer::with_interceptor(
-            NotificationsService::new(pool.clone()),
-            AuthInterceptor::new(verifier),
-        ));
-        health
-            .set_service_status(
-                "budgetsmart.notification.v1.Notifications",
-                tonic_health::ServingStatus::Serving,
-            )
-            .await;
-        tracing::info!(%grpc_addr, "notification serving gRPC");
-        let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
-        shutdown.cancel();
-        let _ = tokio::join!(relay, consumer);
-        pool.close().await;
-        served
+        self.backend
+            .serve(shutdown, &["budgetsmart.notification.v1.Notifications"], |router| {
+                router.add_service(service)
+            })
+            .await
     }
 }

@@ -128,6 +128,7 @@ pub trait EventHandler: Send + Sync + 'static {
 }
 
 /// One durable queue and what it listens to.
+#[derive(Clone)]
 pub struct ConsumerSpec {
     /// `<service>.<purpose>`, e.g. `notification.events`; the bus prefix is added.
     pub queue: String,

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{DomainEvent, HandlerError, IncomingEvent};
+use futures_util::future::BoxFuture;
+
+use super::{DomainEvent, EventHandler, HandlerError, IncomingEvent};
 
 /// Records `event` in the `received_events` table of the connection's schema.
 pub async fn record(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
@@ -126,4 +128,25 @@ fn summarize(event: &IncomingEvent) -> Result<String, HandlerError> {
         }
         other => format!("{other} ({} bytes)", event.payload.len()),
     })
+}
+
+/// A handler that journals every event and forgets users who delete their account: the whole
+/// job of a service whose own use of the events comes later.
+pub struct JournalHandler;
+
+impl EventHandler for JournalHandler {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            if event.event_type == ev::UserDeleted::NAME
+                && let Some(user_id) = event.user_id
+            {
+                return forget_user(conn, user_id).await;
+            }
+            record(conn, event).await
+        })
+    }
 }
