@@ -33,6 +33,21 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_another_body() {
     assert!(conflict.is_problem());
     let listed = system.call(Method::GET, "/transactions", Some(&ana.token), None).await;
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1));
+
+    // Logins are never replayed from a record: each one is a new session.
+    let login = |_: ()| {
+        system
+            .http
+            .post(format!("{}/auth/login", system.api))
+            .header("idempotency-key", "login-1")
+            .json(&json!({"email": ana.email, "password": ana.password}))
+            .send()
+    };
+    let first = e2e::reply(login(()).await.expect("answers")).await;
+    let second = e2e::reply(login(()).await.expect("answers")).await;
+    assert_eq!((first.status, second.status), (StatusCode::OK, StatusCode::OK));
+    assert_ne!(first.body["refresh_token"], second.body["refresh_token"]);
+    assert!(!second.headers.contains_key("idempotent-replayed"));
     system.stop().await;
 }
 

@@ -18,12 +18,15 @@ use crate::state::AppState;
 /// Every public route. Protected routes verify the token before idempotency runs, so
 /// idempotency records are scoped to the verified caller.
 pub fn api(state: AppState) -> Router<AppState> {
-    let public = Router::new()
+    // Only registration creates something. Login and refresh answers hold live tokens, which
+    // must never sit in an idempotency record (refresh tokens are stored only hashed).
+    let register = Router::new()
         .route("/auth/register", post(auth::register))
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotent));
+    let sessions = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .layer(from_fn_with_state(state.clone(), idempotency::idempotent));
+        .route("/auth/logout", post(auth::logout));
 
     let protected = Router::new()
         .route("/me", get(me::get).patch(me::update).delete(me::delete))
@@ -43,5 +46,5 @@ pub fn api(state: AppState) -> Router<AppState> {
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 
-    public.merge(protected).layer(DefaultBodyLimit::max(MAX_BODY))
+    register.merge(sessions).merge(protected).layer(DefaultBodyLimit::max(MAX_BODY))
 }
