@@ -46,6 +46,24 @@ pub fn redis_url() -> String {
 pub struct Options {
     /// Point the engine (and only the engine) at this AMQP URL, e.g. a test-owned proxy.
     pub engine_amqp_url: Option<String>,
+    /// Reach PostgreSQL from analytics (only) through this address, e.g. a test-owned proxy.
+    pub analytics_postgres: Option<SocketAddr>,
+}
+
+/// The `host:port` a server URL points at (`localhost` read as 127.0.0.1).
+pub fn url_addr(url: &str, default_port: u16) -> SocketAddr {
+    let authority = url.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("").replace("localhost", "127.0.0.1");
+    let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:{default_port}") };
+    host_port.parse().expect("the URL names host:port")
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@")).unwrap_or_default();
+    format!("{scheme}://{credentials}{addr}/{path}")
 }
 
 /// A running system.
@@ -177,11 +195,13 @@ impl TestSystem {
             keys,
             tokens: tokens.clone(),
         };
-        let analytics = analytics::build(analytics::AnalyticsConfig {
-            backend: backend(bus.clone(), public_only(&keys)),
-        })
-        .await
-        .expect("analytics builds");
+        let mut analytics_backend = backend(bus.clone(), public_only(&keys));
+        if let Some(proxy) = options.analytics_postgres {
+            analytics_backend.database_url = via(&database_url, proxy);
+        }
+        let analytics = analytics::build(analytics::AnalyticsConfig { backend: analytics_backend })
+            .await
+            .expect("analytics builds");
         let analytics_addr = analytics.grpc_addr();
         tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
 

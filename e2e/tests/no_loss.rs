@@ -7,7 +7,7 @@ use std::time::Duration;
 use budgetsmart_proto::common::v1::Money;
 use budgetsmart_proto::events::v1::{TransactionCreated, TransactionData};
 use e2e::proxy::TcpProxy;
-use e2e::{Options, TestSystem, amqp_url, eventually, this_month};
+use e2e::{Options, TestSystem, admin_database_url, amqp_url, eventually, this_month, url_addr};
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -18,20 +18,7 @@ use uuid::Uuid;
 
 /// The broker's address, from `AMQP_URL`.
 fn broker_addr() -> SocketAddr {
-    let url = amqp_url();
-    let authority = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .rsplit('@')
-        .next()
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5672") };
-    let authority = authority.replace("localhost", "127.0.0.1");
-    authority.parse().expect("AMQP_URL has host:port")
+    url_addr(&amqp_url(), 5672)
 }
 
 #[tokio::test]
@@ -39,6 +26,7 @@ async fn changes_made_while_the_broker_is_down_are_published_once_it_returns() {
     let proxy = TcpProxy::start(broker_addr()).await;
     let system = TestSystem::start_with(Options {
         engine_amqp_url: Some(format!("amqp://guest:guest@{}/%2f", proxy.addr())),
+        ..Options::default()
     })
     .await;
     let mut published = system.listen(&["transaction_created.v1"]).await;
@@ -188,5 +176,51 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(count("received_events").await, 1, "applied once");
     assert_eq!(count("inbox").await, 1, "recorded once in the inbox");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_consumer_waits_out_a_database_outage_instead_of_dead_lettering() {
+    let proxy = TcpProxy::start(url_addr(&admin_database_url(), 5432)).await;
+    let system =
+        TestSystem::start_with(Options { analytics_postgres: Some(proxy.addr()), ..Options::default() })
+            .await;
+    let ana = system.register_and_login("ana").await;
+    let month = this_month();
+
+    // Analytics loses its database; the engine (direct connection) keeps publishing.
+    proxy.cut();
+    for description in ["Books", "Train"] {
+        let body = json!({"occurred_on": format!("{month}-02"), "description": description, "amount": "9.00", "currency": "USD", "type": "debit"});
+        let created = system.call(Method::POST, "/transactions", Some(&ana.token), Some(body)).await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    // Longer than the test bus's five deliveries would last if each failure were requeued.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    proxy.restore();
+
+    let analytics_db = system.pool("analytics").await;
+    let applied = eventually(Duration::from_secs(30), || {
+        let db = analytics_db.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM received_events WHERE event_type = 'transaction_created'",
+            )
+            .fetch_one(&db)
+            .await
+            .ok()?;
+            (n == 2).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(applied, Some(2), "both events are applied once the database is back");
+
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    let queue =
+        channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.expect("exists");
+    assert_eq!(queue.message_count(), 0, "an outage is not a poison message");
     system.stop().await;
 }
