@@ -158,11 +158,6 @@ impl EventConsumer {
         }
     }
 
-    /// The full queue name.
-    pub fn queue(&self) -> &str {
-        &self.queue
-    }
-
     /// Declares the queue and bindings now, so events published from here on are kept even
     /// before [`run`](Self::run) starts consuming.
     pub async fn declare(&self) -> anyhow::Result<()> {

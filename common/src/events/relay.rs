@@ -144,10 +144,10 @@ impl OutboxRelay {
         if rows.is_empty() {
             return Ok(0);
         }
-        if publisher.is_none() {
-            *publisher = Some(self.connect().await?);
-        }
-        let channel = &publisher.as_ref().expect("connected just above").channel;
+        let channel = match publisher {
+            Some(connected) => &connected.channel,
+            None => &publisher.insert(self.connect().await?).channel,
+        };
 
         // Send the whole batch, then wait for the confirms: one round trip, not one per row.
         let mut confirms = Vec::with_capacity(rows.len());
