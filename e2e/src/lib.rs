@@ -119,6 +119,15 @@ impl Reply {
     }
 }
 
+/// A consuming backend, for [`TestSystem::received_events`].
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// The analytics service.
+    Analytics,
+    /// The notification service.
+    Notification,
+}
+
 /// A logged-in user.
 pub struct Session {
     /// Access token.
@@ -359,6 +368,69 @@ impl TestSystem {
             .await
             .expect("consume");
         TestQueue { _connection: connection, consumer }
+    }
+
+    /// Waits up to `limit` until analytics has journaled exactly `expected` events of
+    /// `event_type`; returns the count it last saw.
+    pub async fn analytics_journaled(&self, event_type: &str, expected: i64, limit: Duration) -> i64 {
+        let db = self.pool("analytics").await;
+        let mut seen = -1;
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            seen = sqlx::query_scalar("SELECT count(*) FROM received_events WHERE event_type = $1")
+                .bind(event_type)
+                .fetch_one(&db)
+                .await
+                .unwrap_or(-1);
+            if seen == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        db.close().await;
+        seen
+    }
+
+    /// Waits up to 10 s for a backend's `ListReceivedEvents` to return at least `at_least`
+    /// events of `event_type` for the holder of `token`, asked over real gRPC.
+    pub async fn received_events(
+        &self,
+        service: Backend,
+        token: &str,
+        event_type: &str,
+        at_least: usize,
+    ) -> Vec<budgetsmart_proto::common::v1::ReceivedEvent> {
+        use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
+        use budgetsmart_proto::common::v1::ListReceivedEventsRequest;
+        use budgetsmart_proto::notification::v1::notifications_client::NotificationsClient;
+        let channel = self
+            .grpc(match service {
+                Backend::Analytics => self.analytics,
+                Backend::Notification => self.notification,
+            })
+            .await;
+        let authorization: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {token}").parse().expect("a token is ASCII");
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while events.len() < at_least && tokio::time::Instant::now() < deadline {
+            let mut request =
+                tonic::Request::new(ListReceivedEventsRequest { event_type: event_type.into(), limit: 50 });
+            request.metadata_mut().insert("authorization", authorization.clone());
+            let answer = match service {
+                Backend::Analytics => {
+                    AnalyticsClient::new(channel.clone()).list_received_events(request).await
+                }
+                Backend::Notification => {
+                    NotificationsClient::new(channel.clone()).list_received_events(request).await
+                }
+            };
+            events = answer.map(|r| r.into_inner().events).unwrap_or_default();
+            if events.len() < at_least {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        events
     }
 
     /// A gRPC channel to a backend.

@@ -4,11 +4,8 @@
 
 use std::time::Duration;
 
-use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
-use budgetsmart_proto::common::v1::ListReceivedEventsRequest;
 use budgetsmart_proto::events::v1::BudgetThresholdReached;
-use budgetsmart_proto::notification::v1::notifications_client::NotificationsClient;
-use e2e::{TestSystem, eventually, this_month};
+use e2e::{Backend, TestSystem, this_month};
 use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -68,50 +65,17 @@ async fn budget_alerts_flow_from_rest_to_the_notification_service() {
     assert!(envelope.correlation_id().is_some(), "the request id travels as correlation_id");
 
     // The notification service recorded both, asked over real gRPC with the user's token.
-    let channel = system.grpc(system.notification).await;
-    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {}", ana.token).parse().expect("ascii");
-    let recorded = eventually(Duration::from_secs(10), || {
-        let (channel, token) = (channel.clone(), token.clone());
-        async move {
-            let mut request = tonic::Request::new(ListReceivedEventsRequest {
-                event_type: "budget_threshold_reached".into(),
-                limit: 10,
-            });
-            request.metadata_mut().insert("authorization", token);
-            let events = NotificationsClient::new(channel)
-                .list_received_events(request)
-                .await
-                .ok()?
-                .into_inner()
-                .events;
-            (events.len() >= 2).then_some(events)
-        }
-    })
-    .await
-    .expect("notification records both alerts");
-    assert_eq!(recorded.len(), 2);
+    let recorded =
+        system.received_events(Backend::Notification, &ana.token, "budget_threshold_reached", 2).await;
+    assert_eq!(recorded.len(), 2, "notification records both alerts");
     let mut summaries: Vec<String> = recorded.iter().map(|e| e.summary.clone()).collect();
     summaries.sort();
     assert!(summaries[0].starts_with("threshold 50%"), "{summaries:?}");
     assert!(summaries[1].starts_with("threshold 80%"), "{summaries:?}");
 
-    // Analytics saw both transactions.
-    let channel = system.grpc(system.analytics).await;
-    let seen = eventually(Duration::from_secs(10), || {
-        let (channel, token) = (channel.clone(), token.clone());
-        async move {
-            let mut request = tonic::Request::new(ListReceivedEventsRequest {
-                event_type: "transaction_created".into(),
-                limit: 10,
-            });
-            request.metadata_mut().insert("authorization", token);
-            let events =
-                AnalyticsClient::new(channel).list_received_events(request).await.ok()?.into_inner().events;
-            (events.len() == 2).then_some(events)
-        }
-    })
-    .await;
-    assert!(seen.is_some(), "analytics records both transaction_created events");
+    // Analytics saw both transactions, and only those.
+    let seen = system.received_events(Backend::Analytics, &ana.token, "transaction_created", 2).await;
+    assert_eq!(seen.len(), 2, "analytics records both transaction_created events");
 
     system.stop().await;
 }

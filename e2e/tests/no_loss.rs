@@ -68,21 +68,7 @@ async fn changes_made_while_the_broker_is_down_are_published_once_it_returns() {
     assert_eq!(left, 0);
 
     // And the consumer applied each exactly once.
-    let analytics_db = system.pool("analytics").await;
-    let applied = eventually(Duration::from_secs(10), || {
-        let db = analytics_db.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM received_events WHERE event_type = 'transaction_created'",
-            )
-            .fetch_one(&db)
-            .await
-            .ok()?;
-            (n == 3).then_some(n)
-        }
-    })
-    .await;
-    assert_eq!(applied, Some(3));
+    assert_eq!(system.analytics_journaled("transaction_created", 3, Duration::from_secs(10)).await, 3);
     system.stop().await;
 }
 
@@ -199,21 +185,8 @@ async fn a_consumer_waits_out_a_database_outage_instead_of_dead_lettering() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     proxy.restore();
 
-    let analytics_db = system.pool("analytics").await;
-    let applied = eventually(Duration::from_secs(30), || {
-        let db = analytics_db.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM received_events WHERE event_type = 'transaction_created'",
-            )
-            .fetch_one(&db)
-            .await
-            .ok()?;
-            (n == 2).then_some(n)
-        }
-    })
-    .await;
-    assert_eq!(applied, Some(2), "both events are applied once the database is back");
+    let applied = system.analytics_journaled("transaction_created", 2, Duration::from_secs(30)).await;
+    assert_eq!(applied, 2, "both events are applied once the database is back");
 
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
     let channel = connection.create_channel().await.expect("channel");

@@ -1,7 +1,6 @@
 //! The Notifications gRPC service.
 
 use budgetsmart_common::events::journal;
-use budgetsmart_common::grpc::caller;
 use budgetsmart_proto::common::v1 as common;
 use budgetsmart_proto::notification::v1::notifications_server::Notifications;
 use sqlx::PgPool;
@@ -26,11 +25,6 @@ impl Notifications for NotificationsService {
         &self,
         request: Request<common::ListReceivedEventsRequest>,
     ) -> Result<Response<common::ListReceivedEventsResponse>, Status> {
-        let user_id = caller(&request)?.user_id;
-        let listed = journal::list(&self.pool, user_id, request.get_ref()).await.map_err(|e| {
-            tracing::error!(error = %e, "listing received events");
-            Status::internal("internal error")
-        })?;
-        Ok(Response::new(listed))
+        journal::answer(&self.pool, request).await
     }
 }

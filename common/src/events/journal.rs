@@ -34,6 +34,19 @@ pub async fn forget_user(conn: &mut PgConnection, user_id: Uuid) -> Result<(), H
     Ok(())
 }
 
+/// Answers `ListReceivedEvents` for the authenticated caller; both consuming services serve it.
+pub async fn answer(
+    pool: &PgPool,
+    request: tonic::Request<pb::ListReceivedEventsRequest>,
+) -> Result<tonic::Response<pb::ListReceivedEventsResponse>, tonic::Status> {
+    let user_id = crate::grpc::caller(&request)?.user_id;
+    let listed = list(pool, user_id, request.get_ref()).await.map_err(|e| {
+        tracing::error!(error = %e, "listing received events");
+        tonic::Status::internal("internal error")
+    })?;
+    Ok(tonic::Response::new(listed))
+}
+
 /// The caller's recorded events, newest first.
 pub async fn list(
     pool: &PgPool,
