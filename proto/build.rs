@@ -5,6 +5,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "proto/budgetsmart/common/v1/money.proto",
     "proto/budgetsmart/common/v1/received_events.proto",
+    "proto/budgetsmart/common/v1/forecast.proto",
     "proto/budgetsmart/engine/v1/engine.proto",
     "proto/budgetsmart/analytics/v1/analytics.proto",
     "proto/budgetsmart/notification/v1/notification.proto",

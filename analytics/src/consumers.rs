@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use budgetsmart_common::events::journal::JournalHandler;
 use budgetsmart_common::events::{ConsumerSpec, DomainEvent};
 use budgetsmart_proto::events::v1 as ev;
 
-/// The analytics queue, `analytics.events`. Its models learn from these events in later work;
-/// for now they are journaled.
-pub fn spec() -> ConsumerSpec {
+use crate::cache::Cache;
+use crate::readmodel::ReadModel;
+
+/// The analytics queue, `analytics.events`, feeding the read model.
+pub fn spec(cache: Cache) -> ConsumerSpec {
     ConsumerSpec {
         queue: "analytics.events".into(),
         bindings: vec![
@@ -20,6 +21,6 @@ pub fn spec() -> ConsumerSpec {
             ev::UserRegistered::routing_key(),
             ev::UserDeleted::routing_key(),
         ],
-        handler: Arc::new(JournalHandler),
+        handler: Arc::new(ReadModel::new(cache)),
     }
 }

@@ -1,11 +1,25 @@
-//! The analytics service. This cut consumes and journals the event stream; forecasting,
-//! anomaly detection and model comparison build on it.
+//! The analytics service: a read model of every user's money fed by the engine's events,
+//! reports and charts over it, and month-end forecasts from models chosen per series by
+//! backtest, kept in a registry and retrained when the data changes.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cache;
+pub mod charts;
 pub mod config;
 pub mod consumers;
+pub mod error;
+pub mod forecasting;
+pub mod history;
+pub mod merchant;
+pub mod monthend;
+pub mod profile;
+pub mod readmodel;
+pub mod registry;
+pub mod reports;
+pub mod retraining;
 pub mod startup;
+pub mod trainer;
 
 pub use config::AnalyticsConfig;
 pub use startup::{Analytics, SCHEMA, build};

@@ -7,8 +7,10 @@ use budgetsmart_proto::analytics::v1::analytics_server::AnalyticsServer;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::AnalyticsService;
+use crate::cache::Cache;
 use crate::config::AnalyticsConfig;
 use crate::consumers;
+use crate::trainer::Trainer;
 
 /// Postgres schema the analytics service owns.
 pub const SCHEMA: &str = "analytics";
@@ -16,6 +18,8 @@ pub const SCHEMA: &str = "analytics";
 /// A built service: connected, migrated, queue declared, port bound.
 pub struct Analytics {
     backend: Backend,
+    cache: Cache,
+    config: AnalyticsConfig,
 }
 
 /// Applies the analytics migrations to the database at `database_url` (`migrate` command).
@@ -25,9 +29,15 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
 
 /// Connects, migrates, declares the queue and binds the gRPC port.
 pub async fn build(config: AnalyticsConfig) -> anyhow::Result<Analytics> {
-    let backend =
-        Backend::prepare(SCHEMA, &config.backend, sqlx::migrate!("./migrations"), consumers::spec()).await?;
-    Ok(Analytics { backend })
+    let cache = Cache::connect(&config.redis_url, &config.redis_key_prefix).await?;
+    let backend = Backend::prepare(
+        SCHEMA,
+        &config.backend,
+        sqlx::migrate!("./migrations"),
+        consumers::spec(cache.clone()),
+    )
+    .await?;
+    Ok(Analytics { backend, cache, config })
 }
 
 impl Analytics {
@@ -36,14 +46,27 @@ impl Analytics {
         self.backend.grpc_addr()
     }
 
-    /// Serves and consumes until `shutdown`, then drains.
+    /// Serves, consumes and retrains until `shutdown`, then drains.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let service = AnalyticsServer::with_interceptor(
-            AnalyticsService::new(self.backend.pool().clone()),
-            self.backend.auth(),
+        let pool = self.backend.pool().clone();
+        let trainer = Trainer::new(
+            pool.clone(),
+            self.cache.clone(),
+            self.backend.outbox().clone(),
+            self.config.train_debounce,
+            self.config.train_max_wait,
         );
-        self.backend
-            .serve(shutdown, &["budgetsmart.analytics.v1.Analytics"], |router| router.add_service(service))
-            .await
+        let trainer = tokio::spawn(trainer.run(shutdown.clone()));
+        let service =
+            AnalyticsServer::with_interceptor(AnalyticsService::new(pool, self.cache), self.backend.auth());
+        let served = self
+            .backend
+            .serve(shutdown.clone(), &["budgetsmart.analytics.v1.Analytics"], |router| {
+                router.add_service(service)
+            })
+            .await;
+        shutdown.cancel();
+        let _ = trainer.await;
+        served
     }
 }

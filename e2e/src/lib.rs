@@ -48,6 +48,8 @@ pub struct Options {
     pub engine_amqp_url: Option<String>,
     /// Reach PostgreSQL from analytics (only) through this address, e.g. a test-owned proxy.
     pub analytics_postgres: Option<SocketAddr>,
+    /// Analytics' retraining debounce; 300 ms unless set.
+    pub train_debounce: Option<Duration>,
 }
 
 /// The `host:port` a server URL points at (`localhost` read as 127.0.0.1).
@@ -117,15 +119,6 @@ impl Reply {
     pub fn is_problem(&self) -> bool {
         self.headers.get("content-type").and_then(|v| v.to_str().ok()) == Some("application/problem+json")
     }
-}
-
-/// A consuming backend, for [`TestSystem::received_events`].
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    /// The analytics service.
-    Analytics,
-    /// The notification service.
-    Notification,
 }
 
 /// A logged-in user.
@@ -208,9 +201,17 @@ impl TestSystem {
         if let Some(proxy) = options.analytics_postgres {
             analytics_backend.database_url = via(&database_url, proxy);
         }
-        let analytics = analytics::build(analytics::AnalyticsConfig { backend: analytics_backend })
-            .await
-            .expect("analytics builds");
+        let train_debounce = options.train_debounce;
+        let analytics = analytics::build(analytics::AnalyticsConfig {
+            backend: analytics_backend,
+            redis_url: redis_url(),
+            redis_key_prefix: format!("test-{id}:"),
+            // Short, so tests see retraining quickly; the debounce itself has its own test.
+            train_debounce: train_debounce.unwrap_or(Duration::from_millis(300)),
+            train_max_wait: Duration::from_secs(30),
+        })
+        .await
+        .expect("analytics builds");
         let analytics_addr = analytics.grpc_addr();
         tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
 
@@ -370,15 +371,14 @@ impl TestSystem {
         TestQueue { _connection: connection, consumer }
     }
 
-    /// Waits up to `limit` until analytics has journaled exactly `expected` events of
-    /// `event_type`; returns the count it last saw.
-    pub async fn analytics_journaled(&self, event_type: &str, expected: i64, limit: Duration) -> i64 {
+    /// Waits up to `limit` until the analytics read model holds exactly `expected` live
+    /// transactions; returns the count it last saw.
+    pub async fn analytics_transactions(&self, expected: i64, limit: Duration) -> i64 {
         let db = self.pool("analytics").await;
         let mut seen = -1;
         let deadline = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < deadline {
-            seen = sqlx::query_scalar("SELECT count(*) FROM received_events WHERE event_type = $1")
-                .bind(event_type)
+            seen = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE NOT deleted")
                 .fetch_one(&db)
                 .await
                 .unwrap_or(-1);
@@ -391,24 +391,17 @@ impl TestSystem {
         seen
     }
 
-    /// Waits up to 10 s for a backend's `ListReceivedEvents` to return at least `at_least`
-    /// events of `event_type` for the holder of `token`, asked over real gRPC.
-    pub async fn received_events(
+    /// Waits up to 10 s for the notification service's `ListReceivedEvents` to return at
+    /// least `at_least` events of `event_type` for the holder of `token`, asked over real gRPC.
+    pub async fn notification_received(
         &self,
-        service: Backend,
         token: &str,
         event_type: &str,
         at_least: usize,
     ) -> Vec<budgetsmart_proto::common::v1::ReceivedEvent> {
-        use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
         use budgetsmart_proto::common::v1::ListReceivedEventsRequest;
         use budgetsmart_proto::notification::v1::notifications_client::NotificationsClient;
-        let channel = self
-            .grpc(match service {
-                Backend::Analytics => self.analytics,
-                Backend::Notification => self.notification,
-            })
-            .await;
+        let channel = self.grpc(self.notification).await;
         let authorization: tonic::metadata::MetadataValue<_> =
             format!("Bearer {token}").parse().expect("a token is ASCII");
         let mut events = Vec::new();
@@ -417,14 +410,7 @@ impl TestSystem {
             let mut request =
                 tonic::Request::new(ListReceivedEventsRequest { event_type: event_type.into(), limit: 50 });
             request.metadata_mut().insert("authorization", authorization.clone());
-            let answer = match service {
-                Backend::Analytics => {
-                    AnalyticsClient::new(channel.clone()).list_received_events(request).await
-                }
-                Backend::Notification => {
-                    NotificationsClient::new(channel.clone()).list_received_events(request).await
-                }
-            };
+            let answer = NotificationsClient::new(channel.clone()).list_received_events(request).await;
             events = answer.map(|r| r.into_inner().events).unwrap_or_default();
             if events.len() < at_least {
                 tokio::time::sleep(Duration::from_millis(100)).await;

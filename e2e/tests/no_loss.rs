@@ -68,7 +68,7 @@ async fn changes_made_while_the_broker_is_down_are_published_once_it_returns() {
     assert_eq!(left, 0);
 
     // And the consumer applied each exactly once.
-    assert_eq!(system.analytics_journaled("transaction_created", 3, Duration::from_secs(10)).await, 3);
+    assert_eq!(system.analytics_transactions(3, Duration::from_secs(10)).await, 3);
     system.stop().await;
 }
 
@@ -144,24 +144,30 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
     assert!(dead.is_some(), "the undecodable message lands in the dead-letter queue at once");
 
     let analytics_db = system.pool("analytics").await;
-    let count = |table: &'static str| {
+    let count = |sql: &'static str, id: Uuid| {
         let db = analytics_db.clone();
-        async move {
-            let sql = format!("SELECT count(*) FROM {table} WHERE event_id = $1");
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-                .bind(event_id)
-                .fetch_one(&db)
-                .await
-                .expect("counts")
-        }
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_one(&db).await.expect("counts") }
     };
+    let held = "SELECT count(*) FROM transactions WHERE user_id = $1";
     let applied =
-        eventually(Duration::from_secs(10), || async { (count("received_events").await == 1).then_some(()) })
+        eventually(Duration::from_secs(10), || async { (count(held, user_id).await == 1).then_some(()) })
             .await;
     assert!(applied.is_some());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(count("received_events").await, 1, "applied once");
-    assert_eq!(count("inbox").await, 1, "recorded once in the inbox");
+    assert_eq!(count(held, user_id).await, 1, "applied once");
+    // Exact to the cent: the duplicate added nothing to the daily total.
+    let spent: rust_decimal::Decimal =
+        sqlx::query_scalar("SELECT sum(spent) FROM daily_totals WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&analytics_db)
+            .await
+            .expect("sums");
+    assert_eq!(spent, rust_decimal::Decimal::new(35, 1));
+    assert_eq!(
+        count("SELECT count(*) FROM inbox WHERE event_id = $1", event_id).await,
+        1,
+        "recorded once in the inbox"
+    );
     system.stop().await;
 }
 
@@ -185,7 +191,7 @@ async fn a_consumer_waits_out_a_database_outage_instead_of_dead_lettering() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     proxy.restore();
 
-    let applied = system.analytics_journaled("transaction_created", 2, Duration::from_secs(30)).await;
+    let applied = system.analytics_transactions(2, Duration::from_secs(30)).await;
     assert_eq!(applied, 2, "both events are applied once the database is back");
 
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");

@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use budgetsmart_common::jwt::{Claims, TokenSigner};
 use budgetsmart_common::keys::KeyMaterial;
+use budgetsmart_proto::analytics::v1::ListModelsRequest;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
-use budgetsmart_proto::common::v1::ListReceivedEventsRequest;
 use budgetsmart_proto::engine::v1::GetMeRequest;
 use budgetsmart_proto::engine::v1::users_client::UsersClient;
 use e2e::TestSystem;
@@ -74,10 +74,8 @@ async fn bad_access_tokens_are_refused_everywhere() {
         tonic::Code::Unauthenticated
     );
     let analytics = system.grpc(system.analytics).await;
-    let refused = AnalyticsClient::new(analytics)
-        .list_received_events(ListReceivedEventsRequest::default())
-        .await
-        .expect_err("refused");
+    let refused =
+        AnalyticsClient::new(analytics).list_models(ListModelsRequest::default()).await.expect_err("refused");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     let mut good = tonic::Request::new(GetMeRequest {});
     good.metadata_mut().insert("authorization", format!("Bearer {}", ana.token).parse().expect("ascii"));

@@ -2,10 +2,11 @@
 
 use budgetsmart_common::events::{HandlerError, IncomingEvent};
 use budgetsmart_common::money;
-use budgetsmart_proto::common::v1::Money;
+use budgetsmart_proto::common::v1::{Money, MonthEndForecast};
 use budgetsmart_proto::engine::v1 as pb;
 use budgetsmart_proto::events::v1 as ev;
 use chrono::{DateTime, Utc};
+use prost::Message;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -23,6 +24,7 @@ struct ForecastRow {
     probability_over_budget: Decimal,
     model: String,
     generated_at: DateTime<Utc>,
+    detail: Option<Vec<u8>>,
 }
 
 /// The stored forecast of a budget, if any.
@@ -33,7 +35,7 @@ pub async fn latest(
 ) -> AppResult<Option<pb::Forecast>> {
     let row: Option<ForecastRow> = sqlx::query_as(
         "SELECT projected_total, lower_80, upper_80, lower_95, upper_95, probability_over_budget, model, \
-         generated_at FROM budget_forecasts WHERE budget_id = $1",
+         generated_at, detail FROM budget_forecasts WHERE budget_id = $1",
     )
     .bind(budget_id)
     .fetch_optional(conn)
@@ -47,6 +49,8 @@ pub async fn latest(
         probability_over_budget: r.probability_over_budget.normalize().to_string(),
         model: r.model,
         generated_at: Some(timestamp(r.generated_at)),
+        // A detail that no longer decodes is dropped rather than failing the status.
+        detail: r.detail.and_then(|bytes| MonthEndForecast::decode(bytes.as_slice()).ok()),
     }))
 }
 
@@ -72,14 +76,14 @@ pub async fn apply(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(),
         .ok_or_else(|| bad("generated_at is missing"))?;
     sqlx::query(
         "INSERT INTO budget_forecasts (budget_id, prediction_id, projected_total, lower_80, upper_80, lower_95, \
-         upper_95, probability_over_budget, model, generated_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS \
+         upper_95, probability_over_budget, model, generated_at, detail) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12 WHERE EXISTS \
          (SELECT 1 FROM budgets WHERE id = $1 AND user_id = $11) \
          ON CONFLICT (budget_id) DO UPDATE SET prediction_id = EXCLUDED.prediction_id, \
          projected_total = EXCLUDED.projected_total, lower_80 = EXCLUDED.lower_80, upper_80 = EXCLUDED.upper_80, \
          lower_95 = EXCLUDED.lower_95, upper_95 = EXCLUDED.upper_95, \
          probability_over_budget = EXCLUDED.probability_over_budget, model = EXCLUDED.model, \
-         generated_at = EXCLUDED.generated_at WHERE budget_forecasts.generated_at < EXCLUDED.generated_at",
+         generated_at = EXCLUDED.generated_at, detail = EXCLUDED.detail WHERE budget_forecasts.generated_at < EXCLUDED.generated_at",
     )
     .bind(uuid("budget_id", &p.budget_id)?)
     .bind(uuid("prediction_id", &p.prediction_id)?)
@@ -92,6 +96,7 @@ pub async fn apply(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(),
     .bind(&p.model)
     .bind(generated_at)
     .bind(uuid("user_id", &p.user_id)?)
+    .bind(p.forecast.as_ref().map(Message::encode_to_vec))
     .execute(conn)
     .await?;
     Ok(())

@@ -7,10 +7,13 @@ use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use budgetsmart_common::jwt::TokenVerifier;
+use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::config::GatewayConfig;
+use crate::context::ForwardContext;
 use crate::error::ApiError;
 use crate::state::{self, AppState, EngineClients};
 use crate::{context, health, routes};
@@ -34,6 +37,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
     let state = AppState {
         engine: EngineClients::new(engine.clone()),
+        analytics: AnalyticsClient::new(InterceptedService::new(analytics.clone(), ForwardContext)),
         upstreams: Arc::new(vec![
             ("engine", engine),
             ("analytics", analytics),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use budgetsmart_common::jwt::TokenVerifier;
+use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use budgetsmart_proto::engine::v1 as engine;
 use redis::aio::ConnectionManager;
 use tonic::service::interceptor::InterceptedService;
@@ -30,6 +31,8 @@ pub struct EngineClients {
 pub struct AppState {
     /// Engine clients.
     pub engine: EngineClients,
+    /// The analytics service.
+    pub analytics: AnalyticsClient<Upstream>,
     /// Raw channels by upstream name, for readiness checks.
     pub upstreams: Arc<Vec<(&'static str, Channel)>>,
     /// Access-token verifier.

@@ -114,6 +114,13 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Runs once the transaction that applied `event` has committed (never for a duplicate):
+    /// for effects outside the database that must not precede the commit, such as
+    /// invalidating a cache. It cannot fail the delivery, which is already applied.
+    fn committed<'a>(&'a self, _event: &'a IncomingEvent) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// One durable queue and what it listens to.
@@ -311,6 +318,7 @@ impl EventConsumer {
         }
         self.handler.handle(&mut tx, event).await?;
         tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
+        self.handler.committed(event).await;
         Ok(true)
     }
 }

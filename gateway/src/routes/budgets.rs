@@ -176,15 +176,17 @@ pub async fn status(
             })
         })
         .collect();
-    let forecast = s.forecast.map(|f| {
-        serde_json::json!({
+    // Analytics sends the whole projection; older forecasts only had the totals.
+    let forecast = s.forecast.map(|f| match &f.detail {
+        Some(detail) => super::analytics::forecast_json(detail),
+        None => serde_json::json!({
             "projected_total": amount(&f.projected_total),
             "interval_80": { "lower": amount(&f.lower_80), "upper": amount(&f.upper_80) },
             "interval_95": { "lower": amount(&f.lower_95), "upper": amount(&f.upper_95) },
             "probability_over_budget": percent(&f.probability_over_budget),
             "model": f.model,
             "generated_at": timestamp(f.generated_at),
-        })
+        }),
     });
     Ok(Json(serde_json::json!({
         "budget_id": s.budget_id,

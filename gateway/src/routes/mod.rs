@@ -1,5 +1,6 @@
 //! The `/api/v1` router.
 
+pub mod analytics;
 pub mod auth;
 pub mod budgets;
 pub mod categories;
@@ -43,6 +44,11 @@ pub fn api(state: AppState) -> Router<AppState> {
             get(transactions::get).patch(transactions::update).delete(transactions::delete),
         )
         .route("/insights", get(insights::list))
+        .route("/analytics/summary", get(analytics::summary))
+        .route("/analytics/trends", get(analytics::trends))
+        .route("/analytics/forecast", get(analytics::forecast))
+        .route("/analytics/models", get(analytics::models))
+        .route("/analytics/charts/{file}", get(analytics::chart))
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 

@@ -1,0 +1,134 @@
+//! Reading spending history out of the daily totals: per day and category, and the calendar
+//! arithmetic over months that reports and forecasts share.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Months, NaiveDate};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// One day's totals in one category (`None`: uncategorised).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DayTotal {
+    /// The day.
+    pub day: NaiveDate,
+    /// The category, if any.
+    pub category_id: Option<Uuid>,
+    /// Sum of debits.
+    pub spent: Decimal,
+    /// Sum of credits.
+    pub income: Decimal,
+    /// Transactions counted.
+    pub count: i64,
+}
+
+/// The user's daily totals in `currency` between `from` and `to`, inclusive.
+pub async fn daily(
+    conn: &mut PgConnection,
+    user: Uuid,
+    currency: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DayTotal>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT day, NULLIF(category_id, '00000000-0000-0000-0000-000000000000'::uuid) AS category_id, \
+         spent, income, (debit_count + credit_count)::bigint AS count FROM daily_totals \
+         WHERE user_id = $1 AND currency = $2 AND day BETWEEN $3 AND $4 \
+         AND (debit_count <> 0 OR credit_count <> 0) ORDER BY day",
+    )
+    .bind(user)
+    .bind(currency)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+/// Spending per day of one series (the total, or one category).
+pub type DailySpend = BTreeMap<NaiveDate, Decimal>;
+
+/// Daily spending summed over every category.
+pub fn total_spend(rows: &[DayTotal]) -> DailySpend {
+    let mut out = DailySpend::new();
+    for row in rows.iter().filter(|r| !r.spent.is_zero()) {
+        *out.entry(row.day).or_default() += row.spent;
+    }
+    out
+}
+
+/// Daily spending of one category.
+pub fn category_spend(rows: &[DayTotal], category: Option<Uuid>) -> DailySpend {
+    let mut out = DailySpend::new();
+    for row in rows.iter().filter(|r| r.category_id == category && !r.spent.is_zero()) {
+        *out.entry(row.day).or_default() += row.spent;
+    }
+    out
+}
+
+/// The first day of `day`'s month.
+pub fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The last day of `day`'s month.
+pub fn month_end(day: NaiveDate) -> NaiveDate {
+    month_start(day).checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(day)
+}
+
+/// Adds (or with a negative `n` subtracts) whole months to a month's first day.
+pub fn shift_months(month: NaiveDate, n: i32) -> NaiveDate {
+    let start = month_start(month);
+    let shifted = if n >= 0 {
+        start.checked_add_months(Months::new(n.unsigned_abs()))
+    } else {
+        start.checked_sub_months(Months::new(n.unsigned_abs()))
+    };
+    shifted.unwrap_or(start)
+}
+
+/// `YYYY-MM` of a day.
+pub fn month_label(day: NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+/// Parses `YYYY-MM` into the month's first day.
+pub fn parse_month(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d").ok()
+}
+
+/// Sums `spend` per month over `[first, last]` (first days of months), zero-filled.
+pub fn monthly_totals(spend: &DailySpend, first: NaiveDate, last: NaiveDate) -> Vec<(NaiveDate, Decimal)> {
+    let mut months = Vec::new();
+    let mut month = month_start(first);
+    while month <= last {
+        let sum = spend.range(month..=month_end(month)).map(|(_, v)| *v).sum();
+        months.push((month, sum));
+        month = shift_months(month, 1);
+    }
+    months
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn month_arithmetic() {
+        assert_eq!(month_end(day("2024-02-10")), day("2024-02-29"));
+        assert_eq!(shift_months(day("2024-01-31"), -2), day("2023-11-01"));
+        assert_eq!(parse_month("2025-13"), None);
+        let mut spend = DailySpend::new();
+        spend.insert(day("2024-01-05"), Decimal::new(1000, 2));
+        spend.insert(day("2024-03-31"), Decimal::new(250, 2));
+        let months = monthly_totals(&spend, day("2024-01-01"), day("2024-03-01"));
+        assert_eq!(
+            months.iter().map(|m| m.1).collect::<Vec<_>>(),
+            vec![Decimal::new(1000, 2), Decimal::ZERO, Decimal::new(250, 2)]
+        );
+    }
+}

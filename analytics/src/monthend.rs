@@ -1,0 +1,435 @@
+//! Month-end projections: what is booked is known, only the rest of the month is forecast.
+//!
+//! A series with half a year of complete months is modelled monthly: the chosen model
+//! forecasts the month's total, and the share of a month's spending that usually comes after
+//! today's day of the month (from the user's own past months) says how much of it is still
+//! to come. A younger series is modelled daily (weekly seasonality), and the forecasts of the
+//! remaining days are summed. Less than two weeks of history is `insufficient_data`.
+
+use std::collections::HashMap;
+
+use budgetsmart_common::currency::Currency;
+use budgetsmart_common::money;
+use budgetsmart_proto::common::v1 as pb;
+use chrono::{Datelike, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::forecasting::metrics::{Z80, Z95, normal_cdf};
+use crate::forecasting::{Selection, Settings, select};
+use crate::history::{self, DailySpend};
+use crate::readmodel::budgets::Budget;
+
+/// Complete months needed before a series is modelled monthly.
+pub const MIN_MONTHS: usize = 6;
+/// Days of history needed for any projection.
+pub const MIN_DAYS: i64 = 14;
+/// Months of history the monthly models see.
+const MONTHLY_HISTORY: i32 = 36;
+/// Days of history the daily models see.
+const DAILY_HISTORY: i64 = 120;
+/// Categories projected besides those with a limit: the largest recent ones.
+const MAX_EXTRA_CATEGORIES: usize = 8;
+
+/// A selection made for one series, for the registry.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// "monthly" or "daily".
+    pub granularity: &'static str,
+    /// The backtest evidence and the chosen model.
+    pub selection: Selection,
+}
+
+/// One series' month-end projection, in the series' currency as `f64`.
+#[derive(Debug, Clone)]
+pub struct Projected {
+    /// Expected month-end total (booked plus expected remaining).
+    pub total: f64,
+    /// 80 % interval of the total.
+    pub interval_80: (f64, f64),
+    /// 95 % interval of the total.
+    pub interval_95: (f64, f64),
+    /// Standard deviation of the remaining spending.
+    pub sigma: f64,
+    /// Expected spending on each remaining day.
+    pub daily_mean: Vec<(NaiveDate, f64)>,
+    /// The model that made it.
+    pub model: String,
+}
+
+/// A series' booked spending, and its projection when there is enough history.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Booked in the month up to and including the as-of day (exact).
+    pub spent: Decimal,
+    /// `None`: insufficient data.
+    pub projected: Option<Projected>,
+    /// The model selection behind it.
+    pub trained: Option<Trained>,
+}
+
+impl Projected {
+    /// Probability that the month-end total exceeds `limit`.
+    pub fn probability_over(&self, spent: f64, limit: f64) -> f64 {
+        let p = if spent > limit {
+            1.0
+        } else if self.sigma <= 0.0 {
+            if self.total > limit { 1.0 } else { 0.0 }
+        } else {
+            1.0 - normal_cdf((limit - self.total) / self.sigma)
+        };
+        (p.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0
+    }
+
+    /// The first remaining day on which the expected cumulative spending exceeds `limit`.
+    pub fn breach_date(&self, spent: f64, limit: f64) -> Option<NaiveDate> {
+        let mut cumulative = spent;
+        self.daily_mean.iter().find_map(|(day, mean)| {
+            cumulative += mean;
+            (cumulative > limit).then_some(*day)
+        })
+    }
+}
+
+fn days(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    from.iter_days().take_while(|d| *d <= to).collect()
+}
+
+fn f64_of(value: Decimal) -> f64 {
+    value.to_f64().unwrap_or(0.0)
+}
+
+/// Projects one series' spending for `month` (its first day) as seen on `as_of`.
+pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcome {
+    let (start, end) = (history::month_start(month), history::month_end(month));
+    let spent: Decimal = if as_of < start {
+        Decimal::ZERO
+    } else {
+        spend.range(start..=as_of.min(end)).map(|(_, v)| *v).sum()
+    };
+    let spent_f = f64_of(spent);
+    if end < as_of {
+        // A past month is known, not forecast.
+        let exact = Projected {
+            total: spent_f,
+            interval_80: (spent_f, spent_f),
+            interval_95: (spent_f, spent_f),
+            sigma: 0.0,
+            daily_mean: Vec::new(),
+            model: "actual".into(),
+        };
+        return Outcome { spent, projected: Some(exact), trained: None };
+    }
+    let insufficient = Outcome { spent, projected: None, trained: None };
+    let Some(first) = spend.range(..=as_of).next().map(|(d, _)| *d) else { return insufficient };
+    if (as_of - first).num_days() + 1 < MIN_DAYS {
+        return insufficient;
+    }
+    let remaining_days = days(start.max(as_of.succ_opt().unwrap_or(as_of)), end);
+    let current = history::month_start(as_of);
+    let first_full =
+        if first.day() <= 7 { history::month_start(first) } else { history::shift_months(first, 1) };
+    let first_full = first_full.max(history::shift_months(current, -MONTHLY_HISTORY));
+    let last_full = history::shift_months(current, -1);
+    let months = if first_full <= last_full {
+        history::monthly_totals(spend, first_full, last_full)
+    } else {
+        Vec::new()
+    };
+    let modelled = if months.len() >= MIN_MONTHS {
+        monthly(spend, &months, start, as_of, &remaining_days)
+    } else {
+        daily(spend, first, as_of, &remaining_days)
+    };
+    let Some((remaining, trained)) = modelled else { return insufficient };
+    let interval = |(lower, upper): (f64, f64)| (spent_f + lower, spent_f + upper);
+    let projected = Projected {
+        total: spent_f + remaining.mean,
+        interval_80: interval(remaining.interval_80),
+        interval_95: interval(remaining.interval_95),
+        sigma: remaining.sigma,
+        daily_mean: remaining.daily_mean,
+        model: trained.selection.chosen.name().to_owned(),
+    };
+    Outcome { spent, projected: Some(projected), trained: Some(trained) }
+}
+
+/// Expected spending still to come, with its spread.
+struct Remaining {
+    mean: f64,
+    interval_80: (f64, f64),
+    interval_95: (f64, f64),
+    sigma: f64,
+    daily_mean: Vec<(NaiveDate, f64)>,
+}
+
+fn monthly(
+    spend: &DailySpend,
+    months: &[(NaiveDate, Decimal)],
+    start: NaiveDate,
+    as_of: NaiveDate,
+    remaining_days: &[NaiveDate],
+) -> Option<(Remaining, Trained)> {
+    let current = history::month_start(as_of);
+    let y: Vec<f64> = months.iter().map(|(_, v)| f64_of(*v)).collect();
+    let ahead = (start.year() - current.year()) * 12 + start.month() as i32 - current.month() as i32;
+    let horizon = usize::try_from(ahead).ok()? + 1;
+    let selection = select(&y, &Settings::monthly(horizon))?;
+    let p = &selection.forecast;
+    let i = horizon - 1;
+    let share = if start == current { remaining_share(spend, months, as_of) } else { 1.0 };
+    let mean = share * p.mean[i];
+    let per_day = if remaining_days.is_empty() { 0.0 } else { mean / remaining_days.len() as f64 };
+    let remaining = Remaining {
+        mean,
+        interval_80: (share * p.lower_80[i], share * p.upper_80[i]),
+        interval_95: (share * p.lower_95[i], share * p.upper_95[i]),
+        sigma: share * p.sigma[i],
+        daily_mean: remaining_days.iter().map(|d| (*d, per_day)).collect(),
+    };
+    Some((remaining, Trained { granularity: "monthly", selection }))
+}
+
+/// The share of a month's spending that, in the user's past months, came after the point of
+/// the month `as_of` has reached.
+fn remaining_share(spend: &DailySpend, months: &[(NaiveDate, Decimal)], as_of: NaiveDate) -> f64 {
+    let length = |m: NaiveDate| f64::from(history::month_end(m).day());
+    let elapsed = f64::from(as_of.day()) / length(as_of);
+    let (mut booked, mut total) = (Decimal::ZERO, Decimal::ZERO);
+    for (month, sum) in months.iter().rev().take(12) {
+        let cutoff = (elapsed * length(*month)).round() as i64;
+        if let Some(last) = month.checked_add_signed(chrono::Duration::days(cutoff - 1)) {
+            booked += spend.range(*month..=last).map(|(_, v)| *v).sum::<Decimal>();
+        }
+        total += *sum;
+    }
+    if total.is_zero() { 1.0 - elapsed } else { (1.0 - f64_of(booked) / f64_of(total)).clamp(0.0, 1.0) }
+}
+
+fn daily(
+    spend: &DailySpend,
+    first: NaiveDate,
+    as_of: NaiveDate,
+    remaining_days: &[NaiveDate],
+) -> Option<(Remaining, Trained)> {
+    // Today is partly booked: the models learn from complete days up to yesterday.
+    let from = first.max(as_of - chrono::Duration::days(DAILY_HISTORY));
+    let y: Vec<f64> =
+        days(from, as_of.pred_opt()?).iter().map(|d| spend.get(d).map_or(0.0, |v| f64_of(*v))).collect();
+    let steps = usize::try_from((remaining_days.last().copied().unwrap_or(as_of) - as_of).num_days()).ok()?;
+    let selection = select(&y, &Settings::daily(steps.max(1)))?;
+    let p = &selection.forecast;
+    let step_of = |d: &NaiveDate| usize::try_from((*d - as_of).num_days() - 1).ok();
+    let daily_mean: Vec<(NaiveDate, f64)> = remaining_days
+        .iter()
+        .filter_map(|d| step_of(d).and_then(|i| p.mean.get(i)).map(|m| (*d, *m)))
+        .collect();
+    let mean: f64 = daily_mean.iter().map(|(_, m)| m).sum();
+    // Daily errors are close to independent, so the spread of the sum adds in quadrature.
+    let sigma = remaining_days
+        .iter()
+        .filter_map(|d| step_of(d).and_then(|i| p.sigma.get(i)))
+        .map(|s| s * s)
+        .sum::<f64>()
+        .sqrt();
+    let remaining = Remaining {
+        mean,
+        interval_80: ((mean - Z80 * sigma).max(0.0), mean + Z80 * sigma),
+        interval_95: ((mean - Z95 * sigma).max(0.0), mean + Z95 * sigma),
+        sigma,
+        daily_mean,
+    };
+    Some((remaining, Trained { granularity: "daily", selection }))
+}
+
+/// What to project: a month in a currency, against a budget if there is one.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// First day of the month.
+    pub month: NaiveDate,
+    /// The currency.
+    pub currency: String,
+    /// The budget whose limits apply.
+    pub budget: Option<Budget>,
+}
+
+/// A projection and the selections made for it, for the registry.
+pub struct Computed {
+    /// The answer.
+    pub forecast: pb::MonthEndForecast,
+    /// Registry entries by series name.
+    pub trained: Vec<(String, Trained)>,
+}
+
+/// The registry name of a series.
+pub fn series_name(category: Option<Uuid>, currency: &str) -> String {
+    match category {
+        None => format!("total:{currency}"),
+        Some(id) => format!("category:{id}:{currency}"),
+    }
+}
+
+/// Projects `target` for `user` as seen on `as_of`.
+pub async fn compute(
+    conn: &mut PgConnection,
+    user: Uuid,
+    target: &Target,
+    as_of: NaiveDate,
+) -> Result<Computed, sqlx::Error> {
+    let currency = target.currency.as_str();
+    let minor = Currency::parse(currency).map_or(2, |c| c.minor_units());
+    let from = history::shift_months(history::month_start(as_of).min(target.month), -MONTHLY_HISTORY);
+    let rows = history::daily(conn, user, currency, from, history::month_end(target.month)).await?;
+    let total = project(&history::total_spend(&rows), target.month, as_of);
+
+    // Categories with a limit, then the largest recent spenders.
+    let limits: HashMap<Uuid, Decimal> =
+        target.budget.iter().flat_map(|b| b.category_limits.iter().copied()).collect();
+    let mut categories: Vec<Uuid> =
+        target.budget.iter().flat_map(|b| b.category_limits.iter().map(|c| c.0)).collect();
+    let recent = history::shift_months(target.month.min(history::month_start(as_of)), -3);
+    let mut by_spend: HashMap<Uuid, Decimal> = HashMap::new();
+    for row in rows.iter().filter(|r| r.day >= recent) {
+        if let Some(id) = row.category_id {
+            *by_spend.entry(id).or_default() += row.spent;
+        }
+    }
+    let mut extra: Vec<(Uuid, Decimal)> =
+        by_spend.into_iter().filter(|(id, s)| !limits.contains_key(id) && !s.is_zero()).collect();
+    extra.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    categories.extend(extra.into_iter().take(MAX_EXTRA_CATEGORIES).map(|(id, _)| id));
+
+    let amount = |v: f64| Decimal::from_f64(v).map(|d| money::to_proto(d.round_dp(minor), currency));
+    let interval =
+        |(lower, upper): (f64, f64)| Some(pb::MoneyInterval { lower: amount(lower), upper: amount(upper) });
+    let mut trained = Vec::new();
+    let mut category_forecasts = Vec::new();
+    for id in categories {
+        let outcome = project(&history::category_spend(&rows, Some(id)), target.month, as_of);
+        if let Some(t) = outcome.trained {
+            trained.push((series_name(Some(id), currency), t));
+        }
+        let Some(p) = outcome.projected else { continue };
+        let limit = limits.get(&id).copied();
+        category_forecasts.push(pb::CategoryForecast {
+            category_id: id.to_string(),
+            projected: amount(p.total),
+            interval_80: interval(p.interval_80),
+            interval_95: interval(p.interval_95),
+            limit: limit.map(|l| money::to_proto(l, currency)),
+            probability_over_limit: limit.map(|l| p.probability_over(f64_of(outcome.spent), f64_of(l))),
+            model: p.model,
+        });
+    }
+    let limit = target.budget.as_ref().map(|b| b.total_limit);
+    let spent_f = f64_of(total.spent);
+    let breach = |p: &Projected, limit: Decimal| {
+        if total.spent > limit {
+            crossed_on(&history::total_spend(&rows), target.month, limit)
+        } else {
+            p.breach_date(spent_f, f64_of(limit))
+        }
+    };
+    let forecast = pb::MonthEndForecast {
+        status: if total.projected.is_some() { "ok" } else { "insufficient_data" }.into(),
+        month: history::month_label(target.month),
+        currency: currency.to_owned(),
+        budget_id: target.budget.as_ref().map(|b| b.id.to_string()),
+        total_limit: limit.map(|l| money::to_proto(l, currency)),
+        spent_to_date: Some(money::to_proto(total.spent, currency)),
+        projected_total: total.projected.as_ref().and_then(|p| amount(p.total)),
+        interval_80: total.projected.as_ref().and_then(|p| interval(p.interval_80)),
+        interval_95: total.projected.as_ref().and_then(|p| interval(p.interval_95)),
+        probability_over_budget: total
+            .projected
+            .as_ref()
+            .zip(limit)
+            .map(|(p, l)| p.probability_over(spent_f, f64_of(l))),
+        projected_breach_date: total
+            .projected
+            .as_ref()
+            .zip(limit)
+            .and_then(|(p, l)| breach(p, l))
+            .map(|d| d.to_string()),
+        model: total.projected.as_ref().map(|p| p.model.clone()).unwrap_or_default(),
+        generated_at: Some(timestamp_now()),
+        categories: if total.projected.is_some() { category_forecasts } else { Vec::new() },
+        as_of: as_of.to_string(),
+    };
+    if let Some(t) = total.trained {
+        trained.insert(0, (series_name(None, currency), t));
+    }
+    Ok(Computed { forecast, trained })
+}
+
+/// The day booked spending in `month` first exceeded `limit`.
+fn crossed_on(spend: &DailySpend, month: NaiveDate, limit: Decimal) -> Option<NaiveDate> {
+    let mut cumulative = Decimal::ZERO;
+    spend.range(history::month_start(month)..=history::month_end(month)).find_map(|(day, v)| {
+        cumulative += *v;
+        (cumulative > limit).then_some(*day)
+    })
+}
+
+fn timestamp_now() -> prost_types::Timestamp {
+    let now = Utc::now();
+    prost_types::Timestamp { seconds: now.timestamp(), nanos: now.timestamp_subsec_nanos() as i32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    /// Rent of 1,000 on the 1st and 20 a day otherwise, from `from` to `to`.
+    fn steady(from: &str, to: &str) -> DailySpend {
+        days(day(from), day(to))
+            .into_iter()
+            .map(|d| (d, if d.day() == 1 { Decimal::new(1000, 0) } else { Decimal::new(20, 0) }))
+            .collect()
+    }
+
+    #[test]
+    fn booked_spending_is_known_and_only_the_rest_is_forecast() {
+        let spend = steady("2024-01-01", "2025-06-15");
+        let outcome = project(&spend, day("2025-06-01"), day("2025-06-15"));
+        assert_eq!(outcome.spent, Decimal::new(1000 + 14 * 20, 0));
+        let p = outcome.projected.expect("enough history");
+        assert_eq!(outcome.trained.as_ref().map(|t| t.granularity), Some("monthly"));
+        // 15 days of 20 remain: the month ends near 1,580.
+        assert!((p.total - 1580.0).abs() < 60.0, "{}", p.total);
+        assert!(p.interval_80.0 >= 1280.0 && p.interval_80.0 <= p.total && p.total <= p.interval_80.1);
+        assert!(p.interval_95.0 <= p.interval_80.0 && p.interval_95.1 >= p.interval_80.1);
+        assert!(p.probability_over(1280.0, 1500.0) > 0.5);
+        assert!(p.probability_over(1280.0, 3000.0) < 0.05);
+    }
+
+    #[test]
+    fn young_histories_are_modelled_daily_and_new_ones_are_insufficient() {
+        let spend = steady("2025-05-20", "2025-06-15");
+        let outcome = project(&spend, day("2025-06-01"), day("2025-06-15"));
+        assert_eq!(outcome.trained.as_ref().map(|t| t.granularity), Some("daily"));
+        let p = outcome.projected.expect("four weeks are enough");
+        assert!(p.total > f64_of(outcome.spent));
+        assert_eq!(p.daily_mean.len(), 15);
+
+        let new = steady("2025-06-10", "2025-06-15");
+        assert!(project(&new, day("2025-06-01"), day("2025-06-15")).projected.is_none());
+        assert!(project(&DailySpend::new(), day("2025-06-01"), day("2025-06-15")).projected.is_none());
+    }
+
+    #[test]
+    fn past_months_are_actuals() {
+        let spend = steady("2025-01-01", "2025-06-15");
+        let outcome = project(&spend, day("2025-03-01"), day("2025-06-15"));
+        let p = outcome.projected.expect("actual");
+        assert_eq!(p.model, "actual");
+        assert_eq!(outcome.spent, Decimal::new(1000 + 30 * 20, 0));
+        assert_eq!(p.probability_over(1600.0, 1500.0), 1.0);
+    }
+}

@@ -1,0 +1,82 @@
+//! The read model: analytics' own copy of each user's transactions, budgets and profile, and
+//! exact daily totals, kept from the engine's events.
+//!
+//! Every change is ordered by the aggregate's version, never by arrival, so duplicate and
+//! out-of-order deliveries leave the same state as in-order ones. Each applied change asks for
+//! the user's models to be retrained and, after the commit, invalidates their cached answers.
+
+pub mod budgets;
+pub mod transactions;
+pub mod users;
+
+use budgetsmart_common::events::{DomainEvent, EventHandler, HandlerError, IncomingEvent};
+use budgetsmart_proto::events::v1 as ev;
+use futures_util::future::BoxFuture;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::cache::Cache;
+
+/// Applies the engine's events to the read model.
+pub struct ReadModel {
+    cache: Cache,
+}
+
+impl ReadModel {
+    /// A handler that invalidates `cache` after each applied event.
+    pub fn new(cache: Cache) -> ReadModel {
+        ReadModel { cache }
+    }
+}
+
+/// A permanent failure: the event can never be applied, so it dead-letters.
+pub(crate) fn malformed(event: &str, what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!("{event}: {what}"))
+}
+
+/// Parses an id field of an event.
+pub(crate) fn uuid(event: &str, field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value).map_err(|_| malformed(event, format!("{field} is not a UUID")))
+}
+
+impl EventHandler for ReadModel {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            match event.event_type.as_str() {
+                ev::TransactionCreated::NAME => {
+                    let data = event.decode::<ev::TransactionCreated>()?.transaction;
+                    transactions::apply(conn, data, transactions::Change::Upsert).await
+                }
+                ev::TransactionUpdated::NAME => {
+                    let data = event.decode::<ev::TransactionUpdated>()?.transaction;
+                    transactions::apply(conn, data, transactions::Change::Upsert).await
+                }
+                ev::TransactionDeleted::NAME => {
+                    let data = event.decode::<ev::TransactionDeleted>()?.transaction;
+                    transactions::apply(conn, data, transactions::Change::Delete).await
+                }
+                ev::BudgetUpdated::NAME => budgets::upsert(conn, event.decode()?).await,
+                ev::BudgetDeleted::NAME => budgets::delete(conn, event.decode()?).await,
+                ev::UserRegistered::NAME => users::register(conn, event.decode()?).await,
+                ev::UserDeleted::NAME => users::forget(conn, event.decode()?).await,
+                other => {
+                    // A binding added before its handler: keep the queue flowing.
+                    tracing::warn!(event_type = other, "analytics does not handle this event; ignored");
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn committed<'a>(&'a self, event: &'a IncomingEvent) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(user) = event.user_id {
+                self.cache.invalidate(user).await;
+            }
+        })
+    }
+}

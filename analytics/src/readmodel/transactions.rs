@@ -1,0 +1,168 @@
+//! Transactions and the daily totals they add up to, kept exact under updates, deletes,
+//! duplicates and reordering.
+
+use budgetsmart_common::currency::Currency;
+use budgetsmart_common::events::HandlerError;
+use budgetsmart_common::money;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{malformed, users, uuid};
+use crate::{merchant, retraining};
+
+const EVENT: &str = "transaction event";
+
+/// What an event says happened to the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Created or updated: the event carries the new state.
+    Upsert,
+    /// Deleted: the event carries the last state.
+    Delete,
+}
+
+/// A transaction's state as analytics keeps it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Stored {
+    user_id: Uuid,
+    version: i64,
+    deleted: bool,
+    occurred_on: NaiveDate,
+    amount: Decimal,
+    currency: String,
+    kind: String,
+    category_id: Option<Uuid>,
+}
+
+impl Stored {
+    fn parse(data: ev::TransactionData, deleted: bool) -> Result<(Uuid, Stored, String), HandlerError> {
+        let id = uuid(EVENT, "transaction_id", &data.transaction_id)?;
+        let user_id = uuid(EVENT, "user_id", &data.user_id)?;
+        let occurred_on = NaiveDate::parse_from_str(&data.occurred_on, "%Y-%m-%d")
+            .map_err(|_| malformed(EVENT, "occurred_on is not a date"))?;
+        let (amount, code) = data
+            .amount
+            .as_ref()
+            .ok_or_else(|| malformed(EVENT, "amount is missing"))
+            .and_then(|m| money::from_proto(m).map_err(|e| malformed(EVENT, format!("amount {e}"))))?;
+        let currency = Currency::parse(&code).ok_or_else(|| malformed(EVENT, "currency is unknown"))?;
+        let amount = money::validate_positive(amount, currency)
+            .map_err(|e| malformed(EVENT, format!("amount {e}")))?;
+        if data.r#type != "debit" && data.r#type != "credit" {
+            return Err(malformed(EVENT, "type is neither debit nor credit"));
+        }
+        let category_id = match data.category_id.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(uuid(EVENT, "category_id", c)?),
+        };
+        let stored = Stored {
+            user_id,
+            version: data.version,
+            deleted,
+            occurred_on,
+            amount,
+            currency: currency.code().to_owned(),
+            kind: data.r#type,
+            category_id,
+        };
+        Ok((id, stored, data.description))
+    }
+
+    /// Whether `self` (incoming) supersedes `held`. At equal versions a delete wins, so an
+    /// update delivered after the delete of the same version cannot resurrect the row.
+    fn supersedes(&self, held: &Stored) -> bool {
+        self.version > held.version || (self.version == held.version && self.deleted && !held.deleted)
+    }
+}
+
+/// Applies one transaction event.
+pub async fn apply(
+    conn: &mut PgConnection,
+    data: Option<ev::TransactionData>,
+    change: Change,
+) -> Result<(), HandlerError> {
+    let data = data.ok_or_else(|| malformed(EVENT, "transaction is missing"))?;
+    let (id, incoming, description) = Stored::parse(data, change == Change::Delete)?;
+    if users::is_deleted(conn, incoming.user_id).await? {
+        return Ok(());
+    }
+    // Serialises concurrent deliveries about one transaction, including its first insert,
+    // which a row lock cannot cover.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let held: Option<Stored> = sqlx::query_as(
+        "SELECT user_id, version, deleted, occurred_on, amount, currency, kind, category_id \
+         FROM transactions WHERE transaction_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(held) = &held {
+        if held.user_id != incoming.user_id {
+            return Err(malformed(EVENT, "transaction id belongs to another user"));
+        }
+        if !incoming.supersedes(held) {
+            return Ok(());
+        }
+        if !held.deleted {
+            add_to_totals(conn, held, -1).await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO transactions (transaction_id, user_id, version, deleted, occurred_on, description, \
+         merchant, amount, currency, kind, category_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
+         occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
+         amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
+         category_id = EXCLUDED.category_id, applied_at = now()",
+    )
+    .bind(id)
+    .bind(incoming.user_id)
+    .bind(incoming.version)
+    .bind(incoming.deleted)
+    .bind(incoming.occurred_on)
+    .bind(&description)
+    .bind(merchant::normalise(&description))
+    .bind(incoming.amount)
+    .bind(&incoming.currency)
+    .bind(&incoming.kind)
+    .bind(incoming.category_id)
+    .execute(&mut *conn)
+    .await?;
+    if !incoming.deleted {
+        add_to_totals(conn, &incoming, 1).await?;
+    }
+    retraining::request(conn, incoming.user_id).await?;
+    Ok(())
+}
+
+/// Adds (`sign` 1) or removes (`sign` -1) a transaction's contribution to its day's totals.
+async fn add_to_totals(conn: &mut PgConnection, t: &Stored, sign: i32) -> Result<(), sqlx::Error> {
+    let amount = t.amount * Decimal::from(sign);
+    let (spent, income, debits, credits) =
+        if t.kind == "debit" { (amount, Decimal::ZERO, sign, 0) } else { (Decimal::ZERO, amount, 0, sign) };
+    sqlx::query(
+        "INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id, currency, day, category_id) DO UPDATE SET \
+         spent = daily_totals.spent + EXCLUDED.spent, income = daily_totals.income + EXCLUDED.income, \
+         debit_count = daily_totals.debit_count + EXCLUDED.debit_count, \
+         credit_count = daily_totals.credit_count + EXCLUDED.credit_count",
+    )
+    .bind(t.user_id)
+    .bind(&t.currency)
+    .bind(t.occurred_on)
+    .bind(t.category_id.unwrap_or(Uuid::nil()))
+    .bind(spent)
+    .bind(income)
+    .bind(debits)
+    .bind(credits)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Retraining: once a user's changes have gone quiet, select models for their series again,
+//! record them in the registry, store each open budget's forecast and publish
+//! `prediction_completed`, all in one transaction with the outbox.
+
+use std::time::Duration;
+
+use budgetsmart_common::events::{self, EventContext, OutboxWaker};
+use budgetsmart_common::money;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::Utc;
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::monthend::{self, Target};
+use crate::readmodel::budgets;
+use crate::{history, profile, registry, retraining};
+
+/// How often the trainer looks for due users.
+const POLL: Duration = Duration::from_millis(250);
+/// Users trained per poll, so one busy poll cannot starve shutdown.
+const BATCH: i64 = 16;
+/// Forecasts move with the calendar too: a user whose latest forecast is older than this is
+/// retrained even without new events.
+const REFRESH_AFTER_HOURS: i32 = 12;
+
+/// The retraining loop.
+pub struct Trainer {
+    pool: PgPool,
+    cache: Cache,
+    outbox: OutboxWaker,
+    quiet: Duration,
+    max_wait: Duration,
+}
+
+impl Trainer {
+    /// A trainer debouncing by `quiet`, never postponing more than `max_wait`.
+    pub fn new(
+        pool: PgPool,
+        cache: Cache,
+        outbox: OutboxWaker,
+        quiet: Duration,
+        max_wait: Duration,
+    ) -> Trainer {
+        Trainer { pool, cache, outbox, quiet, max_wait }
+    }
+
+    /// Trains due users until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_refresh = tokio::time::Instant::now() - Duration::from_secs(3600);
+        while !shutdown.is_cancelled() {
+            if last_refresh.elapsed() > Duration::from_secs(600) {
+                last_refresh = tokio::time::Instant::now();
+                if let Err(error) = self.request_stale_refreshes().await {
+                    tracing::warn!(%error, "could not queue forecast refreshes");
+                }
+            }
+            match retraining::due(&self.pool, self.quiet, self.max_wait, BATCH).await {
+                Ok(users) => {
+                    for user in users {
+                        if shutdown.is_cancelled() {
+                            break;
+                        }
+                        if let Err(error) = self.train(user).await {
+                            tracing::warn!(%error, %user, "retraining failed; it is retried at the next poll");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the retraining queue"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    async fn request_stale_refreshes(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO training_requests (user_id, requested_at) SELECT DISTINCT user_id, \
+             clock_timestamp() - interval '1 hour' FROM forecasts \
+             WHERE generated_at < now() - make_interval(hours => $1) \
+             AND NOT EXISTS (SELECT 1 FROM training_requests r WHERE r.user_id = forecasts.user_id)",
+        )
+        .bind(REFRESH_AFTER_HOURS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Retrains one user, if no other replica is doing it.
+    #[tracing::instrument(skip(self))]
+    pub async fn train(&self, user: Uuid) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let mut tx = self.pool.begin().await?;
+        let Some(up_to) = retraining::claim(&mut tx, user).await? else { return Ok(()) };
+        let published = train_user(&mut tx, user).await?;
+        retraining::served(&mut tx, user, up_to).await?;
+        tx.commit().await?;
+        if published > 0 {
+            self.outbox.wake();
+        }
+        self.cache.invalidate(user).await;
+        tracing::debug!(published, elapsed_ms = started.elapsed().as_millis() as u64, "retrained");
+        Ok(())
+    }
+}
+
+/// Selects models for every series of `user`, records them, stores the forecasts of open
+/// budgets and enqueues `prediction_completed` for each. Returns the events enqueued.
+pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<usize> {
+    let profile = profile::load(conn, user).await?;
+    let today = profile.today();
+    let current = history::month_start(today);
+    let open = budgets::from_month(conn, user, current).await?;
+    let mut targets: Vec<Target> = open
+        .iter()
+        .map(|b| Target { month: b.month, currency: b.currency.clone(), budget: Some(b.clone()) })
+        .collect();
+    // The default currency's current month is always modelled, budget or not, so the
+    // registry shows every user's comparison.
+    if !targets.iter().any(|t| t.month == current && t.currency == profile.currency) {
+        targets.push(Target { month: current, currency: profile.currency.clone(), budget: None });
+    }
+    let mut published = 0;
+    let mut saved = std::collections::HashSet::new();
+    for target in targets {
+        let computed = monthend::compute(conn, user, &target, today).await?;
+        for (series, trained) in &computed.trained {
+            // A future month's budget reuses the same series; the current month's selection wins.
+            if saved.insert(series.clone()) {
+                registry::save(conn, user, series, trained).await?;
+            }
+        }
+        let Some(budget) = &target.budget else { continue };
+        if computed.forecast.status != "ok" {
+            continue;
+        }
+        publish(conn, user, budget.id, &computed.forecast).await?;
+        published += 1;
+    }
+    Ok(published)
+}
+
+async fn publish(
+    conn: &mut PgConnection,
+    user: Uuid,
+    budget: Uuid,
+    forecast: &budgetsmart_proto::common::v1::MonthEndForecast,
+) -> anyhow::Result<()> {
+    let zero = || money::to_proto(rust_decimal::Decimal::ZERO, &forecast.currency);
+    let bound = |i: &Option<budgetsmart_proto::common::v1::MoneyInterval>, upper: bool| {
+        i.as_ref()
+            .and_then(|i| if upper { i.upper.clone() } else { i.lower.clone() })
+            .or_else(|| Some(zero()))
+    };
+    let prediction_id = Uuid::now_v7();
+    let event = ev::PredictionCompleted {
+        prediction_id: prediction_id.to_string(),
+        user_id: user.to_string(),
+        budget_id: budget.to_string(),
+        month: forecast.month.clone(),
+        projected_total: forecast.projected_total.clone().or_else(|| Some(zero())),
+        lower_80: bound(&forecast.interval_80, false),
+        upper_80: bound(&forecast.interval_80, true),
+        lower_95: bound(&forecast.interval_95, false),
+        upper_95: bound(&forecast.interval_95, true),
+        probability_over_budget: format!("{:.4}", forecast.probability_over_budget.unwrap_or(0.0)),
+        model: forecast.model.clone(),
+        generated_at: forecast.generated_at,
+        forecast: Some(forecast.clone()),
+    };
+    let month = history::parse_month(&forecast.month).unwrap_or_else(|| Utc::now().date_naive());
+    sqlx::query(
+        "INSERT INTO forecasts (budget_id, user_id, month, forecast, generated_at) VALUES ($1, $2, $3, $4, now()) \
+         ON CONFLICT (budget_id) DO UPDATE SET forecast = EXCLUDED.forecast, generated_at = EXCLUDED.generated_at",
+    )
+    .bind(budget)
+    .bind(user)
+    .bind(month)
+    .bind(forecast.encode_to_vec())
+    .execute(&mut *conn)
+    .await?;
+    let ctx = EventContext { user_id: Some(user), ..EventContext::default() };
+    events::enqueue(conn, &ctx, &event).await?;
+    Ok(())
+}
