@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run test bench migrate build lint fmt check-infra
+.PHONY: run test bench eval-analytics migrate build lint fmt check-infra
 
 run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
 	@scripts/run.sh
@@ -11,6 +11,9 @@ test: check-infra ## Every test, against the real PostgreSQL, Redis and RabbitMQ
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
 	@scripts/bench.sh
+
+eval-analytics: ## Forecast accuracy on public and synthetic monthly series; writes docs/analytics.md
+	@scripts/eval-analytics.sh
 
 migrate: check-infra ## Apply every service's migrations and exit
 	$(CARGO) build --bins -p engine -p analytics -p notification

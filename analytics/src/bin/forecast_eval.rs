@@ -55,15 +55,7 @@ fn evaluate(path: &str) -> anyhow::Result<Value> {
     let ctx = Context::new(train, 12);
     let mut candidates = Map::new();
     let mut smape_of = |kind: ModelKind| -> Option<f64> {
-        let f = if kind == ModelKind::Combination {
-            let members: Vec<_> = [ModelKind::Theta, ModelKind::Ets, ModelKind::CalendarRegression]
-                .into_iter()
-                .filter_map(|k| models::forecast(k, &ctx, HORIZON).map(|f| (k, f)))
-                .collect();
-            models::combine(&members)
-        } else {
-            models::forecast(kind, &ctx, HORIZON)
-        }?;
+        let f = models::forecast(kind, &ctx, HORIZON)?;
         let value = smape(test, &f.mean);
         candidates.insert(kind.name().into(), json!({ "smape": value, "mase": mase(&f.mean) }));
         Some(value)

@@ -26,7 +26,7 @@ pub enum ModelKind {
     Ets,
     /// Ordinary least squares on a trend and calendar dummies (linfa).
     CalendarRegression,
-    /// The mean of Theta, ETS and the regression: combinations are hard to beat (M4).
+    /// The mean of Theta and ETS: combinations are hard to beat (M4).
     Combination,
 }
 
@@ -53,6 +53,9 @@ impl ModelKind {
         }
     }
 }
+
+/// The members of [`ModelKind::Combination`].
+pub const COMBINED: [ModelKind; 2] = [ModelKind::Theta, ModelKind::Ets];
 
 /// Point forecasts and a spread (one standard error) per step, and what was fitted.
 #[derive(Debug, Clone)]
@@ -283,10 +286,8 @@ fn calendar_regression(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
 }
 
 fn combination(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
-    let members: Vec<(ModelKind, Fitted)> = [ModelKind::Theta, ModelKind::Ets, ModelKind::CalendarRegression]
-        .into_iter()
-        .filter_map(|k| forecast(k, ctx, h).map(|f| (k, f)))
-        .collect();
+    let members: Vec<(ModelKind, Fitted)> =
+        COMBINED.into_iter().filter_map(|k| forecast(k, ctx, h).map(|f| (k, f))).collect();
     combine(&members)
 }
 

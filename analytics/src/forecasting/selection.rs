@@ -87,25 +87,29 @@ pub struct Selection {
 const MIN_ERRORS_FOR_CALIBRATION: usize = 8;
 
 /// Backtest origins and the horizon evaluated from each, oldest first.
+///
+/// Every origin keeps enough history for the models to be themselves: two seasons when the
+/// series has three, half of it otherwise. Full horizons are preferred; a series too short for
+/// two of them is judged on shorter horizons from its latest origins instead.
 fn origins(n: usize, settings: &Settings) -> Vec<(usize, usize)> {
     let h = settings.horizon.max(1);
-    let mut planned = Vec::new();
-    if n >= h + MIN_POINTS {
-        let step = (h / 2).max(1);
-        let mut origin = n - h;
-        while planned.len() < settings.max_origins && origin >= MIN_POINTS {
-            planned.push((origin, h));
-            match origin.checked_sub(step) {
-                Some(next) => origin = next,
-                None => break,
-            }
-        }
+    let min_train = if settings.period > 1 && n >= 3 * settings.period { 2 * settings.period } else { n / 2 }
+        .max(MIN_POINTS);
+    let step = (h / 2).max(1);
+    let full: Vec<(usize, usize)> = (0..settings.max_origins)
+        .map_while(|j| n.checked_sub(h + j * step))
+        .take_while(|origin| *origin >= min_train)
+        .map(|origin| (origin, h))
+        .collect();
+    let mut planned = if full.len() >= 2 {
+        full
     } else {
-        // Too short for full horizons: shorter ones from the latest origins.
-        for origin in (MIN_POINTS..n).rev().take(settings.max_origins) {
-            planned.push((origin, n - origin));
-        }
-    }
+        (0..settings.max_origins)
+            .map_while(|j| n.checked_sub(1 + j * step))
+            .take_while(|origin| *origin >= min_train)
+            .map(|origin| (origin, (n - origin).min(h)))
+            .collect()
+    };
     planned.reverse();
     planned
 }
@@ -117,10 +121,8 @@ fn all_candidates(ctx: &Context<'_>, h: usize) -> HashMap<ModelKind, Fitted> {
         .filter(|k| *k != ModelKind::Combination)
         .filter_map(|k| models::forecast(k, ctx, h).map(|f| (k, f)))
         .collect();
-    let members: Vec<(ModelKind, Fitted)> = [ModelKind::Theta, ModelKind::Ets, ModelKind::CalendarRegression]
-        .into_iter()
-        .filter_map(|k| fitted.get(&k).map(|f| (k, f.clone())))
-        .collect();
+    let members: Vec<(ModelKind, Fitted)> =
+        models::COMBINED.into_iter().filter_map(|k| fitted.get(&k).map(|f| (k, f.clone()))).collect();
     if let Some(combined) = models::combine(&members) {
         fitted.insert(ModelKind::Combination, combined);
     }
@@ -146,7 +148,10 @@ impl Evidence {
             return gaussian;
         }
         let abs: Vec<f64> = self.z.iter().map(|z| z.abs()).collect();
-        quantile(&abs, q).filter(|k| k.is_finite() && *k > 0.0).unwrap_or(gaussian)
+        // The finite-sample correction of split conformal prediction: with n errors, the
+        // q(n+1)/n quantile covers at least q of a new one.
+        let level = (q * (abs.len() + 1) as f64 / abs.len() as f64).min(1.0);
+        quantile(&abs, level).filter(|k| k.is_finite() && *k > 0.0).unwrap_or(gaussian)
     }
 }
 
@@ -309,8 +314,10 @@ mod tests {
     #[test]
     fn plans_origins_inside_the_series() {
         let settings = Settings { period: 12, horizon: 12, max_origins: 6 };
-        assert_eq!(origins(60, &settings), [18, 24, 30, 36, 42, 48].map(|o| (o, 12)).to_vec());
+        assert_eq!(origins(60, &settings), [24, 30, 36, 42, 48].map(|o| (o, 12)).to_vec());
+        // 24 points: only one full horizon fits after 12 of history, so shorter ones are judged.
+        assert_eq!(origins(24, &settings), vec![(17, 7), (23, 1)]);
         let short = Settings { period: 7, horizon: 10, max_origins: 3 };
-        assert_eq!(origins(9, &short), vec![6, 7, 8].into_iter().map(|o| (o, 9 - o)).collect::<Vec<_>>());
+        assert_eq!(origins(9, &short), vec![(8, 1)]);
     }
 }
