@@ -271,18 +271,25 @@ pub fn series_name(category: Option<Uuid>, currency: &str) -> String {
     }
 }
 
-/// Projects `target` for `user` as seen on `as_of`.
+/// Projects `target` for `user` as seen on `as_of`. The history is read here; the model
+/// selection runs on the blocking pool, so it never stalls the runtime's other work.
 pub async fn compute(
     conn: &mut PgConnection,
     user: Uuid,
     target: &Target,
     as_of: NaiveDate,
-) -> Result<Computed, sqlx::Error> {
+) -> anyhow::Result<Computed> {
+    let from = history::shift_months(history::month_start(as_of).min(target.month), -MONTHLY_HISTORY);
+    let rows = history::daily(conn, user, &target.currency, from, history::month_end(target.month)).await?;
+    let target = target.clone();
+    Ok(tokio::task::spawn_blocking(move || assemble(&rows, &target, as_of)).await?)
+}
+
+/// Projects the total and the categories of `target` from the user's daily totals.
+pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -> Computed {
     let currency = target.currency.as_str();
     let minor = Currency::parse(currency).map_or(2, |c| c.minor_units());
-    let from = history::shift_months(history::month_start(as_of).min(target.month), -MONTHLY_HISTORY);
-    let rows = history::daily(conn, user, currency, from, history::month_end(target.month)).await?;
-    let total = project(&history::total_spend(&rows), target.month, as_of);
+    let total = project(&history::total_spend(rows), target.month, as_of);
 
     // Categories with a limit, then the largest recent spenders.
     let limits: HashMap<Uuid, Decimal> =
@@ -307,7 +314,7 @@ pub async fn compute(
     let mut trained = Vec::new();
     let mut category_forecasts = Vec::new();
     for id in categories {
-        let outcome = project(&history::category_spend(&rows, Some(id)), target.month, as_of);
+        let outcome = project(&history::category_spend(rows, Some(id)), target.month, as_of);
         if let Some(t) = outcome.trained {
             trained.push((series_name(Some(id), currency), t));
         }
@@ -327,7 +334,7 @@ pub async fn compute(
     let spent_f = f64_of(total.spent);
     let breach = |p: &Projected, limit: Decimal| {
         if total.spent > limit {
-            crossed_on(&history::total_spend(&rows), target.month, limit)
+            crossed_on(&history::total_spend(rows), target.month, limit)
         } else {
             p.breach_date(spent_f, f64_of(limit))
         }
@@ -361,7 +368,7 @@ pub async fn compute(
     if let Some(t) = total.trained {
         trained.insert(0, (series_name(None, currency), t));
     }
-    Ok(Computed { forecast, trained })
+    Computed { forecast, trained }
 }
 
 /// The day booked spending in `month` first exceeded `limit`.

@@ -58,3 +58,17 @@ pub async fn served(conn: &mut PgConnection, user: Uuid, up_to: i64) -> Result<(
         .await?;
     Ok(())
 }
+
+/// Moves a user's pending requests `delay` into the future, so a training that keeps failing
+/// is retried at that pace rather than at every poll.
+pub async fn postpone(pool: &PgPool, user: Uuid, delay: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE training_requests SET requested_at = clock_timestamp() + make_interval(secs => $2) \
+         WHERE user_id = $1",
+    )
+    .bind(user)
+    .bind(delay.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -22,6 +22,8 @@ use crate::{history, profile, registry, retraining};
 const POLL: Duration = Duration::from_millis(250);
 /// Users trained per poll, so one busy poll cannot starve shutdown.
 const BATCH: i64 = 16;
+/// How long a failed retraining waits before the next attempt.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Forecasts move with the calendar too: a user whose latest forecast is older than this is
 /// retrained even without new events.
 const REFRESH_AFTER_HOURS: i32 = 12;
@@ -64,7 +66,10 @@ impl Trainer {
                             break;
                         }
                         if let Err(error) = self.train(user).await {
-                            tracing::warn!(%error, %user, "retraining failed; it is retried at the next poll");
+                            tracing::warn!(%error, %user, "retraining failed; retrying in a minute");
+                            if let Err(error) = retraining::postpone(&self.pool, user, RETRY_AFTER).await {
+                                tracing::warn!(%error, %user, "could not postpone the retraining");
+                            }
                         }
                     }
                 }
