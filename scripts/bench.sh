@@ -42,6 +42,11 @@ psql "$PG/$DB" -qc "CHECKPOINT"
 "$bin/analytics" & pids[0]=$!
 consumer=$("$bin/analytics_bench" drain "$ANALYTICS_EVENTS")
 echo "$consumer"
+# Retraining is timed on a quiet service: wait until the trainer has served the drained users.
+for _ in $(seq 1 120); do
+  [ "$(psql "$PG/$DB" -tAc "SELECT count(*) FROM analytics.training_requests")" = 0 ] && break
+  sleep 1
+done
 echo "== analytics retraining: one user with two years of history"
 retrain=$("$bin/analytics_bench" retrain 30)
 echo "$retrain"
@@ -62,7 +67,8 @@ INSERT INTO engine.outbox (id, event_type, event_version, routing_key, user_id, 
   VALUES (gen_random_uuid(), 'transaction_created', 1, 'transaction_created.v1', :uid::uuid, '\x0a00'::bytea);
 COMMIT;
 SQL
-kill -TERM "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true; pids=()
+for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || echo "bench: service pid $pid had already exited" >&2; done
+kill -TERM "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pids=()
 
 # The analytics apply transaction in SQL, for the consumer's baseline: inbox, lock, read,
 # upsert the transaction, upsert the day's total, request retraining.

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{malformed, users, uuid};
-use crate::{merchant, retraining};
+use super::{malformed, uuid};
+use crate::merchant;
 
 const EVENT: &str = "transaction event";
 
@@ -86,15 +86,20 @@ pub async fn apply(
 ) -> Result<(), HandlerError> {
     let data = data.ok_or_else(|| malformed(EVENT, "transaction is missing"))?;
     let (id, incoming, description) = Stored::parse(data, change == Change::Delete)?;
-    if users::is_deleted(conn, incoming.user_id).await? {
+    // Serialises concurrent deliveries about one transaction, including its first insert,
+    // which a row lock cannot cover; and drops events about users who have left. The read
+    // below is a statement of its own, so its snapshot is taken after the lock is held.
+    let user_left: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deleted_users WHERE user_id = $2) \
+         FROM (SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))) AS locked",
+    )
+    .bind(id)
+    .bind(incoming.user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if user_left {
         return Ok(());
     }
-    // Serialises concurrent deliveries about one transaction, including its first insert,
-    // which a row lock cannot cover.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
     let held: Option<Stored> = sqlx::query_as(
         "SELECT user_id, version, deleted, occurred_on, amount, currency, kind, category_id \
          FROM transactions WHERE transaction_id = $1",
@@ -113,14 +118,21 @@ pub async fn apply(
             add_to_totals(conn, held, -1).await?;
         }
     }
-    sqlx::query(
-        "INSERT INTO transactions (transaction_id, user_id, version, deleted, occurred_on, description, \
-         merchant, amount, currency, kind, category_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    // One round trip for the three writes of the common case: the row, its day's total and
+    // the retraining request (a bulk import is thousands of these).
+    let (spent, income, debits, credits) = contribution(&incoming, 1);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH stored AS (INSERT INTO transactions (transaction_id, user_id, version, deleted, occurred_on, \
+         description, merchant, amount, currency, kind, category_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
          occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
          amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
-         category_id = EXCLUDED.category_id, applied_at = now()",
-    )
+         category_id = EXCLUDED.category_id, applied_at = now()), \
+         requested AS (INSERT INTO training_requests (user_id) VALUES ($2)) \
+         INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
+         SELECT $2, $9, $5, $12, $13, $14, $15, $16 WHERE NOT $4 {TOTALS_CONFLICT}"
+    )))
     .bind(id)
     .bind(incoming.user_id)
     .bind(incoming.version)
@@ -132,28 +144,35 @@ pub async fn apply(
     .bind(&incoming.currency)
     .bind(&incoming.kind)
     .bind(incoming.category_id)
+    .bind(incoming.category_id.unwrap_or(Uuid::nil()))
+    .bind(spent)
+    .bind(income)
+    .bind(debits)
+    .bind(credits)
     .execute(&mut *conn)
     .await?;
-    if !incoming.deleted {
-        add_to_totals(conn, &incoming, 1).await?;
-    }
-    retraining::request(conn, incoming.user_id).await?;
     Ok(())
 }
 
-/// Adds (`sign` 1) or removes (`sign` -1) a transaction's contribution to its day's totals.
-async fn add_to_totals(conn: &mut PgConnection, t: &Stored, sign: i32) -> Result<(), sqlx::Error> {
+/// How the daily totals absorb a contribution.
+const TOTALS_CONFLICT: &str = "ON CONFLICT (user_id, currency, day, category_id) DO UPDATE SET \
+     spent = daily_totals.spent + EXCLUDED.spent, income = daily_totals.income + EXCLUDED.income, \
+     debit_count = daily_totals.debit_count + EXCLUDED.debit_count, \
+     credit_count = daily_totals.credit_count + EXCLUDED.credit_count";
+
+/// A transaction's contribution to its day: spent, income, debit count, credit count, times `sign`.
+fn contribution(t: &Stored, sign: i32) -> (Decimal, Decimal, i32, i32) {
     let amount = t.amount * Decimal::from(sign);
-    let (spent, income, debits, credits) =
-        if t.kind == "debit" { (amount, Decimal::ZERO, sign, 0) } else { (Decimal::ZERO, amount, 0, sign) };
-    sqlx::query(
+    if t.kind == "debit" { (amount, Decimal::ZERO, sign, 0) } else { (Decimal::ZERO, amount, 0, sign) }
+}
+
+/// Removes (`sign` -1) a transaction's contribution from its day's totals.
+async fn add_to_totals(conn: &mut PgConnection, t: &Stored, sign: i32) -> Result<(), sqlx::Error> {
+    let (spent, income, debits, credits) = contribution(t, sign);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (user_id, currency, day, category_id) DO UPDATE SET \
-         spent = daily_totals.spent + EXCLUDED.spent, income = daily_totals.income + EXCLUDED.income, \
-         debit_count = daily_totals.debit_count + EXCLUDED.debit_count, \
-         credit_count = daily_totals.credit_count + EXCLUDED.credit_count",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {TOTALS_CONFLICT}"
+    )))
     .bind(t.user_id)
     .bind(&t.currency)
     .bind(t.occurred_on)
