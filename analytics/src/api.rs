@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::cache::Cache;
 use crate::charts::{self, Format};
 use crate::error::ApiError;
-use crate::monthend::{self, Target};
+use crate::monthend::{self, MAX_MONTHS_AHEAD, Target};
 use crate::profile::{self, Profile};
 use crate::readmodel::budgets;
 use crate::reports::{self, GroupBy};
@@ -109,13 +109,24 @@ async fn target(
             .map_err(|_| ApiError::invalid("budget_id", "must be a UUID"))?;
         let budget =
             budgets::find(&mut scope.conn, scope.user, id).await?.ok_or(ApiError::NotFound("budget"))?;
+        if budget.month > history::shift_months(history::month_start(scope.profile.today()), MAX_MONTHS_AHEAD)
+        {
+            return Err(ApiError::invalid(
+                "budget_id",
+                format!("its month is more than {MAX_MONTHS_AHEAD} months ahead"),
+            ));
+        }
         return Ok(Target { month: budget.month, currency: budget.currency.clone(), budget: Some(budget) });
     }
+    let current = history::month_start(scope.profile.today());
     let month = if month.trim().is_empty() {
-        history::month_start(scope.profile.today())
+        current
     } else {
         history::parse_month(month).ok_or_else(|| ApiError::invalid("month", "must be a month as YYYY-MM"))?
     };
+    if month > history::shift_months(current, MAX_MONTHS_AHEAD) {
+        return Err(ApiError::invalid("month", format!("may be at most {MAX_MONTHS_AHEAD} months ahead")));
+    }
     let currency = currency(currency_code, &scope.profile)?;
     let budget = budgets::for_month(&mut scope.conn, scope.user, month, &currency).await?;
     Ok(Target { month, currency, budget })

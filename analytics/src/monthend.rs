@@ -22,6 +22,8 @@ use crate::forecasting::{Selection, Settings, select};
 use crate::history::{self, DailySpend};
 use crate::readmodel::budgets::Budget;
 
+/// How far ahead a forecast may look: beyond a year a monthly forecast says little.
+pub const MAX_MONTHS_AHEAD: i32 = 12;
 /// Complete months needed before a series is modelled monthly.
 pub const MIN_MONTHS: usize = 6;
 /// Days of history needed for any projection.

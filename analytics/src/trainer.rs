@@ -119,9 +119,11 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
     let profile = profile::load(conn, user).await?;
     let today = profile.today();
     let current = history::month_start(today);
+    let horizon = history::shift_months(current, monthend::MAX_MONTHS_AHEAD);
     let open = budgets::from_month(conn, user, current).await?;
     let mut targets: Vec<Target> = open
         .iter()
+        .filter(|b| b.month <= horizon)
         .map(|b| Target { month: b.month, currency: b.currency.clone(), budget: Some(b.clone()) })
         .collect();
     // The default currency's current month is always modelled, budget or not, so the

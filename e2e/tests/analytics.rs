@@ -556,6 +556,7 @@ async fn users_see_only_their_own_analytics_and_new_users_get_insufficient_data(
         ("/analytics/trends?months=99", "months"),
         ("/analytics/forecast?budget_id=42", "budget_id"),
         ("/analytics/forecast?month=2025-13", "month"),
+        ("/analytics/forecast?month=2099-01", "month"),
     ] {
         let reply = system.call(Method::GET, path, Some(&ben.token), None).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", reply.body);
