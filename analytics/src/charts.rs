@@ -165,6 +165,7 @@ fn draw_spending<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("Spending by category ({})", data.currency), ("sans-serif", 22))
         .margin(16)
+        .margin_right(36)
         .x_label_area_size(36)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..(n as f64 - 1.0).max(1.0), 0f64..top)
@@ -231,6 +232,7 @@ fn draw_forecast<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("day of month")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style(("sans-serif", 13))
         .draw()
