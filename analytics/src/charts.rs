@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -190,15 +191,7 @@ fn draw_spending<DB: DrawingBackend>(
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(fail)?;
-    root.present().map_err(fail)?;
-    Ok(())
+    finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_forecast<DB: DrawingBackend>(
@@ -272,16 +265,24 @@ fn draw_forecast<DB: DrawingBackend>(
             .label("budget")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
     }
+    finish(&root, &mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// Draws the legend at `position` and writes the image out.
+fn finish<'a, DB: DrawingBackend + 'a>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), ChartError> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 13))
         .draw()
         .map_err(fail)?;
-    root.present().map_err(fail)?;
-    Ok(())
+    root.present().map_err(fail)
 }
 
 #[cfg(test)]

@@ -321,6 +321,17 @@ impl TestSystem {
         reply(request.send().await.expect("the gateway answers")).await
     }
 
+    /// Posts `csv` to `/transactions/import` as `text/csv`.
+    pub async fn import_csv(&self, token: &str, csv: impl Into<String>) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}/transactions/import", self.api))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.into());
+        reply(request.send().await.expect("the gateway answers")).await
+    }
+
     /// Registers a fresh user and logs in.
     pub async fn register_and_login(&self, name: &str) -> Session {
         let email = format!("{name}-{}@example.com", Uuid::now_v7().simple());

@@ -104,16 +104,7 @@ async fn an_imported_history_gives_exact_sums_models_forecasts_and_charts() {
         csv.push_str(&format!("{},ACME PAYROLL,3000.00,USD,Salary\n", day(25)));
         income += Decimal::new(300_000, 2);
     }
-    let imported = system
-        .http
-        .post(format!("{}/transactions/import", system.api))
-        .bearer_auth(&ana.token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("imports");
-    let imported = e2e::reply(imported).await;
+    let imported = system.import_csv(&ana.token, csv).await;
     assert_eq!(imported.status, StatusCode::OK, "{:?}", imported.body);
     assert_eq!(imported.body["imported"], json!(18 * 7));
 
@@ -286,16 +277,7 @@ async fn a_month_of_spending_is_forecast_once_and_reaches_the_budget_status() {
             }
         }
     }
-    let imported = system
-        .http
-        .post(format!("{}/transactions/import", system.api))
-        .bearer_auth(&ana.token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("imports");
-    let imported = e2e::reply(imported).await;
+    let imported = system.import_csv(&ana.token, csv).await;
     assert_eq!(imported.body["imported"], json!(1980), "{:?}", imported.body);
 
     let first = predictions.drain(Duration::from_secs(8)).await;

@@ -61,16 +61,7 @@ async fn csv_import_skips_duplicates_and_reports_bad_lines() {
                2026-11-02,Salary,2500.00,USD,Salary\n\
                2026-11-03,Broken,abc,USD,\n\
                2026-11-04,Mystery,-1.00,USD,Nope\n";
-    let import = |csv: &'static str| {
-        system
-            .http
-            .post(format!("{}/transactions/import", system.api))
-            .bearer_auth(&ana.token)
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-    };
-    let first = e2e::reply(import(csv).await.expect("answers")).await;
+    let first = system.import_csv(&ana.token, csv).await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
     assert_eq!(first.body["imported"], 3);
     assert_eq!(first.body["duplicates"], 0);
@@ -79,7 +70,7 @@ async fn csv_import_skips_duplicates_and_reports_bad_lines() {
     assert_eq!(lines, vec![5, 6]);
 
     // Importing the same file again adds nothing: both coffees are already there.
-    let second = e2e::reply(import(csv).await.expect("answers")).await;
+    let second = system.import_csv(&ana.token, csv).await;
     assert_eq!(second.body["imported"], 0);
     assert_eq!(second.body["duplicates"], 3);
 
