@@ -45,6 +45,40 @@ pub async fn daily(
     .await
 }
 
+/// One debit as anomaly and recurring-payment detection see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Debit {
+    /// The transaction.
+    pub transaction_id: Uuid,
+    /// When it happened.
+    pub occurred_on: NaiveDate,
+    /// As the bank wrote it.
+    pub description: String,
+    /// Normalised merchant.
+    pub merchant: String,
+    /// Exact amount.
+    pub amount: Decimal,
+    /// Its currency.
+    pub currency: String,
+    /// Its category, if any.
+    pub category_id: Option<Uuid>,
+    /// The category's name when the transaction was last changed.
+    pub category_name: Option<String>,
+}
+
+/// The user's live debits since `from`, oldest first (ties by id, so the order is total).
+pub async fn debits(conn: &mut PgConnection, user: Uuid, from: NaiveDate) -> Result<Vec<Debit>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT transaction_id, occurred_on, description, merchant, amount, currency, category_id, \
+         category_name FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = 'debit' AND occurred_on >= $2 \
+         ORDER BY occurred_on, transaction_id",
+    )
+    .bind(user)
+    .bind(from)
+    .fetch_all(conn)
+    .await
+}
+
 /// Spending per day of one series (the total, or one category).
 pub type DailySpend = BTreeMap<NaiveDate, Decimal>;
 

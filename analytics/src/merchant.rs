@@ -34,18 +34,28 @@ const NOISE: &[&str] = &[
 /// "amazon", few enough that a city or branch suffix falls away.
 const MAX_WORDS: usize = 2;
 
-/// The normalised merchant of a description: lower case, punctuation, numbers and processor
-/// noise removed, the first words kept. An empty result falls back to the trimmed text.
-pub fn normalise(description: &str) -> String {
-    let lowered = description.to_lowercase();
-    let words: Vec<&str> = lowered
+/// The words of a description that name something: lower case, without punctuation, numbers,
+/// store codes and processor noise ("POS", "SQ", "*12345").
+pub fn words(description: &str) -> Vec<String> {
+    description
+        .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
         .filter(|w| !NOISE.contains(w))
-        .take(MAX_WORDS)
-        .collect();
-    if words.is_empty() { description.trim().to_lowercase() } else { words.join(" ") }
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The normalised merchant of a description: its first [`words`]. An empty result falls
+/// back to the trimmed text.
+pub fn normalise(description: &str) -> String {
+    let words = words(description);
+    if words.is_empty() {
+        description.trim().to_lowercase()
+    } else {
+        words.into_iter().take(MAX_WORDS).collect::<Vec<_>>().join(" ")
+    }
 }
 
 #[cfg(test)]

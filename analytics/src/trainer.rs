@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::cache::Cache;
 use crate::monthend::{self, Target};
 use crate::readmodel::budgets;
-use crate::{history, profile, registry, retraining};
+use crate::{behaviour, categorizer, history, insights, profile, registry, retraining};
 
 /// How often the trainer looks for due users.
 const POLL: Duration = Duration::from_millis(250);
@@ -27,6 +27,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Forecasts move with the calendar too: a user whose latest forecast is older than this is
 /// retrained even without new events.
 const REFRESH_AFTER_HOURS: i32 = 12;
+/// How often the global categorisation model is retrained from everyone's labels.
+const GLOBAL_MODEL_EVERY: Duration = Duration::from_secs(900);
 
 /// The retraining loop.
 pub struct Trainer {
@@ -52,7 +54,14 @@ impl Trainer {
     /// Trains due users until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_refresh = tokio::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_global: Option<tokio::time::Instant> = None;
         while !shutdown.is_cancelled() {
+            if last_global.is_none_or(|at| at.elapsed() > GLOBAL_MODEL_EVERY) {
+                last_global = Some(tokio::time::Instant::now());
+                if let Err(error) = self.train_global().await {
+                    tracing::warn!(%error, "could not retrain the global categorisation model");
+                }
+            }
             if last_refresh.elapsed() > Duration::from_secs(600) {
                 last_refresh = tokio::time::Instant::now();
                 if let Err(error) = self.request_stale_refreshes().await {
@@ -80,6 +89,18 @@ impl Trainer {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+
+    /// Retrains the global categorisation model, unless another replica did so recently.
+    async fn train_global(&self) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let fresh = categorizer::store::global_trained_at(&mut conn).await?.is_some_and(|at| {
+            chrono::Utc::now() - at < chrono::Duration::from_std(GLOBAL_MODEL_EVERY).unwrap_or_default()
+        });
+        if !fresh {
+            categorizer::store::train_global(&mut conn).await?;
+        }
+        Ok(())
     }
 
     async fn request_stale_refreshes(&self) -> Result<(), sqlx::Error> {
@@ -114,7 +135,9 @@ impl Trainer {
 }
 
 /// Selects models for every series of `user`, records them, stores the forecasts of open
-/// budgets and enqueues `prediction_completed` for each. Returns the events enqueued.
+/// budgets and enqueues `prediction_completed` for each; then reviews the user's spending
+/// for recurring payments, anomalies and insights, and retrains their categorisation model.
+/// Returns the events enqueued.
 pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<usize> {
     let profile = profile::load(conn, user).await?;
     let today = profile.today();
@@ -132,6 +155,7 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         targets.push(Target { month: current, currency: profile.currency.clone(), budget: None });
     }
     let mut published = 0;
+    let mut overspends = Vec::new();
     let mut saved = std::collections::HashSet::new();
     for target in targets {
         let computed = monthend::compute(conn, user, &target, today).await?;
@@ -147,8 +171,12 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         }
         publish(conn, user, budget.id, &computed.forecast).await?;
         published += 1;
+        if target.month == current {
+            overspends.extend(insights::from_forecast(&computed.forecast, budget.id));
+        }
     }
-    Ok(published)
+    let reviewed = behaviour::review(conn, user, &profile, today, overspends).await?;
+    Ok(published + reviewed.published())
 }
 
 async fn publish(

@@ -238,6 +238,10 @@ impl TestSystem {
                 max_failures_per_ip: 50,
                 window_secs: 900,
             },
+            analytics_url: Some(format!("http://{analytics_addr}")),
+            auto_categorize_min_confidence: 0.8,
+            // Debug builds on a shared machine: generous, so a slow moment does not flake.
+            auto_categorize_timeout: Duration::from_secs(2),
         })
         .await
         .expect("engine builds");

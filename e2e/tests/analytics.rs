@@ -392,6 +392,7 @@ async fn duplicates_and_reordering_leave_the_aggregates_exact() {
         r#type: "debit".into(),
         category_id: None,
         version,
+        category_name: None,
     };
     let (kept, removed) = (Uuid::now_v7(), Uuid::now_v7());
     let created =

@@ -90,6 +90,7 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
             r#type: "debit".into(),
             category_id: None,
             version: 1,
+            category_name: None,
         }),
         source: "api".into(),
         occurred_at: None,

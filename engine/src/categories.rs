@@ -300,7 +300,12 @@ async fn reassign(
         .await?;
     // Consumers keep their own copies of transactions: tell them each one moved.
     for row in &moved {
-        let previous = TransactionRow { category_id: Some(from), version: row.version - 1, ..row.clone() };
+        let previous = TransactionRow {
+            category_id: Some(from),
+            category_name: None,
+            version: row.version - 1,
+            ..row.clone()
+        };
         let event = ev::TransactionUpdated {
             transaction: Some(row.event_data()),
             previous: Some(previous.event_data()),

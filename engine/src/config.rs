@@ -19,6 +19,14 @@ pub struct EngineConfig {
     pub refresh_token_ttl_secs: u64,
     /// Login throttling.
     pub throttle: ThrottleConfig,
+    /// `ANALYTICS_URL`, default http://127.0.0.1:50052: where category suggestions come from.
+    /// Empty turns auto-categorisation off.
+    pub analytics_url: Option<String>,
+    /// `AUTO_CATEGORIZE_MIN_CONFIDENCE`, default 0.8: a transaction created without a category
+    /// gets the suggested one only from this confidence (see docs/architecture.md).
+    pub auto_categorize_min_confidence: f64,
+    /// `AUTO_CATEGORIZE_TIMEOUT_MS`, default 250: how long a write waits for the suggestion.
+    pub auto_categorize_timeout: std::time::Duration,
 }
 
 /// Failed-login limits within a sliding window.
@@ -47,6 +55,13 @@ impl EngineConfig {
                 max_failures_per_ip: config::parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
                 window_secs: config::parse("LOGIN_THROTTLE_WINDOW_SECS", 900)?,
             },
+            analytics_url: Some(config::string("ANALYTICS_URL", "http://127.0.0.1:50052"))
+                .filter(|u| !u.trim().is_empty()),
+            auto_categorize_min_confidence: config::parse("AUTO_CATEGORIZE_MIN_CONFIDENCE", 0.8)?,
+            auto_categorize_timeout: std::time::Duration::from_millis(config::parse(
+                "AUTO_CATEGORIZE_TIMEOUT_MS",
+                250,
+            )?),
         })
     }
 }

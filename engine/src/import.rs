@@ -126,6 +126,7 @@ fn parse_row(
 pub async fn run(
     state: &AppState,
     ctx: &EventContext,
+    auth: &tonic::metadata::MetadataMap,
     user_id: Uuid,
     csv: &[u8],
 ) -> AppResult<pb::ImportTransactionsResponse> {
@@ -181,6 +182,10 @@ pub async fn run(
         }
         valid.push(row);
     }
+    // Rows the file left uncategorised get analytics' suggestion when it is confident.
+    let mut open: Vec<&mut NewTransaction> =
+        valid.iter_mut().filter(|r| r.category.is_none()).map(|r| &mut r.transaction).collect();
+    state.categorizer.fill(&mut tx, user_id, auth, &mut open).await;
 
     let prints: Vec<Vec<u8>> = valid
         .iter()

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod autocategorize;
 pub mod budgets;
 pub mod categories;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod startup;
 pub mod state;
 pub mod thresholds;
 pub mod throttle;
+pub mod transaction_service;
 pub mod transactions;
 pub mod users;
 pub mod validation;

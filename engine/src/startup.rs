@@ -9,6 +9,7 @@ use budgetsmart_proto::engine::v1 as pb;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthService;
+use crate::autocategorize::AutoCategorizer;
 use crate::budgets::BudgetsService;
 use crate::categories::CategoriesService;
 use crate::config::EngineConfig;
@@ -17,7 +18,7 @@ use crate::insights::InsightsService;
 use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
-use crate::transactions::TransactionsService;
+use crate::transaction_service::TransactionsService;
 use crate::users::UsersService;
 
 /// Postgres schema the engine owns.
@@ -51,6 +52,11 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         signer: Arc::new(signer),
         outbox: backend.outbox().clone(),
         pool: backend.pool().clone(),
+        categorizer: AutoCategorizer::new(
+            config.analytics_url.as_deref(),
+            config.auto_categorize_min_confidence,
+            config.auto_categorize_timeout,
+        )?,
     };
     Ok(Engine { backend, state })
 }

@@ -6,6 +6,7 @@ use budgetsmart_common::events::OutboxWaker;
 use budgetsmart_common::jwt::TokenSigner;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::autocategorize::AutoCategorizer;
 use crate::error::AppResult;
 
 use crate::sessions::Sessions;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub signer: Arc<TokenSigner>,
     /// Wakes the outbox relay after commits that queued events.
     pub outbox: OutboxWaker,
+    /// Fills in categories from analytics' suggestions.
+    pub categorizer: AutoCategorizer,
 }
 
 impl AppState {

@@ -9,8 +9,20 @@ use uuid::Uuid;
 use super::uuid;
 
 /// Every table holding a user's data, emptied when the account is deleted.
-const USER_TABLES: &[&str] =
-    &["transactions", "daily_totals", "budgets", "ml_models", "forecasts", "training_requests", "users"];
+const USER_TABLES: &[&str] = &[
+    "transactions",
+    "daily_totals",
+    "budgets",
+    "ml_models",
+    "forecasts",
+    "training_requests",
+    "anomalies",
+    "anomaly_suppressions",
+    "recurring_payments",
+    "insights_issued",
+    "categorizer_models",
+    "users",
+];
 
 /// Records a new user's preferences (a replay changes nothing once they are deleted).
 pub async fn register(conn: &mut PgConnection, event: ev::UserRegistered) -> Result<(), HandlerError> {

@@ -71,6 +71,7 @@ async fn publish(events: usize, users: usize) -> anyhow::Result<()> {
                 r#type: "debit".into(),
                 category_id: Some(categories[i % CATEGORIES].to_string()),
                 version: 1,
+                category_name: None,
             }),
             source: "import".into(),
             occurred_at: None,

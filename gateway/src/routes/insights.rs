@@ -17,8 +17,14 @@ pub struct InsightJson {
     kind: String,
     title: String,
     body: String,
+    /// The amount the insight is about, as a decimal string, when it has one.
+    amount: Option<String>,
+    currency: Option<String>,
     data: serde_json::Value,
     generated_at: Option<String>,
+    /// When analytics generated it (the contract's name; `generated_at` is kept for clients
+    /// that read it).
+    created_at: Option<String>,
 }
 
 /// GET /insights, newest first.
@@ -32,13 +38,21 @@ pub async fn list(
     let data = listed
         .insights
         .into_iter()
-        .map(|i| InsightJson {
-            id: i.id,
-            kind: i.kind,
-            title: i.title,
-            body: i.body,
-            data: serde_json::from_str(&i.data_json).unwrap_or(serde_json::Value::Null),
-            generated_at: timestamp(i.generated_at),
+        .map(|i| {
+            let data: serde_json::Value =
+                serde_json::from_str(&i.data_json).unwrap_or(serde_json::Value::Null);
+            let text = |key: &str| data[key].as_str().map(str::to_owned);
+            InsightJson {
+                amount: text("amount"),
+                currency: text("currency"),
+                id: i.id,
+                kind: i.kind,
+                title: i.title,
+                body: i.body,
+                generated_at: timestamp(i.generated_at),
+                created_at: timestamp(i.generated_at),
+                data,
+            }
         })
         .collect();
     Ok(Json(ListPage::new(data, listed.next_cursor)))

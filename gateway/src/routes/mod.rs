@@ -1,17 +1,20 @@
 //! The `/api/v1` router.
 
 pub mod analytics;
+pub mod anomalies;
 pub mod auth;
 pub mod budgets;
 pub mod categories;
+pub mod categorize;
 pub mod insights;
 pub mod me;
+pub mod recurring;
 pub mod transactions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 use crate::idempotency::{self, MAX_BODY};
 use crate::state::AppState;
@@ -39,6 +42,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/budgets/{id}/status", get(budgets::status))
         .route("/transactions", get(transactions::list).post(transactions::create))
         .route("/transactions/import", post(transactions::import))
+        .route("/transactions/categorize", post(categorize::categorize))
         .route(
             "/transactions/{id}",
             get(transactions::get).patch(transactions::update).delete(transactions::delete),
@@ -49,6 +53,9 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/analytics/forecast", get(analytics::forecast))
         .route("/analytics/models", get(analytics::models))
         .route("/analytics/charts/{file}", get(analytics::chart))
+        .route("/analytics/anomalies", get(anomalies::list))
+        .route("/analytics/anomalies/{id}", patch(anomalies::feedback))
+        .route("/analytics/recurring", get(recurring::list))
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 

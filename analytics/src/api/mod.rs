@@ -1,6 +1,8 @@
 //! The Analytics gRPC service: validates requests, scopes them to the caller, serves hot
 //! answers from the cache, and otherwise asks the report, forecast and chart modules.
 
+mod behaviour;
+
 use std::collections::HashMap;
 
 use budgetsmart_common::currency::Currency;
@@ -18,6 +20,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::cache::Cache;
+use crate::categorizer::store::Models;
 use crate::charts::{self, Format};
 use crate::error::ApiError;
 use crate::monthend::{self, MAX_MONTHS_AHEAD, Target};
@@ -33,6 +36,7 @@ const MAX_RANGE_DAYS: i64 = 3_660;
 pub struct AnalyticsService {
     pool: PgPool,
     cache: Cache,
+    models: Models,
 }
 
 /// The caller, a connection and their profile: what every call starts from.
@@ -45,7 +49,7 @@ struct Scope {
 impl AnalyticsService {
     /// A service reading `pool`, caching in `cache`.
     pub fn new(pool: PgPool, cache: Cache) -> Self {
-        AnalyticsService { pool, cache }
+        AnalyticsService { pool, cache, models: Models::default() }
     }
 
     async fn scope<T>(&self, request: &Request<T>) -> Result<Scope, Status> {
@@ -311,6 +315,57 @@ impl Analytics for AnalyticsService {
             Ok(pb::Chart { content_type: format.content_type().into(), body })
         })
         .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_anomalies(
+        &self,
+        request: Request<pb::ListAnomaliesRequest>,
+    ) -> Result<Response<pb::Anomalies>, Status> {
+        let mut scope = self.scope(&request).await?;
+        let r = request.into_inner();
+        self.cached(&mut scope, "anomalies", &r.clone(), async move |scope: &mut Scope| {
+            behaviour::list_anomalies(&mut scope.conn, scope.user, r).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_anomaly(
+        &self,
+        request: Request<pb::UpdateAnomalyRequest>,
+    ) -> Result<Response<pb::Anomaly>, Status> {
+        let user = caller(&request)?.user_id;
+        let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
+        let answer = behaviour::update_anomaly(&mut tx, user, request.into_inner()).await?;
+        tx.commit().await.map_err(ApiError::from)?;
+        self.cache.invalidate(user).await;
+        Ok(Response::new(answer))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_recurring(
+        &self,
+        request: Request<pb::ListRecurringRequest>,
+    ) -> Result<Response<pb::RecurringPayments>, Status> {
+        let mut scope = self.scope(&request).await?;
+        let r = request.into_inner();
+        self.cached(&mut scope, "recurring", &r, async move |scope: &mut Scope| {
+            behaviour::list_recurring(&mut scope.conn, scope.user).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(items = request.get_ref().items.len()))]
+    async fn categorize(
+        &self,
+        request: Request<pb::CategorizeRequest>,
+    ) -> Result<Response<pb::CategorizeResponse>, Status> {
+        // Not cached: the in-process model copy already answers in microseconds.
+        let user = caller(&request)?.user_id;
+        let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
+        let answer = behaviour::categorize(&mut conn, &self.models, user, request.into_inner()).await?;
+        Ok(Response::new(answer))
     }
 }
 

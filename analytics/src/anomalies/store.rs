@@ -1,0 +1,222 @@
+//! Stored anomalies: kept in step with detection, with the user's feedback, and announced
+//! as `anomaly_detected` once each.
+
+use std::collections::{HashMap, HashSet};
+
+use budgetsmart_common::events::{self, EventContext};
+use budgetsmart_common::money;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{Finding, Kind};
+use crate::history::Debit;
+
+/// A stored anomaly, as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AnomalyRow {
+    pub id: Uuid,
+    pub transaction_id: Uuid,
+    pub kind: String,
+    pub score: f64,
+    pub explanation: String,
+    pub status: String,
+    pub occurred_on: NaiveDate,
+    pub description: String,
+    pub merchant: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub category_id: Option<Uuid>,
+    pub detected_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, transaction_id, kind, score, explanation, status, occurred_on, description, \
+                       merchant, amount, currency, category_id, detected_at";
+
+/// The user's `(merchant, kind)` pairs marked `not_anomaly`.
+pub async fn suppressions(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> Result<HashSet<(String, Kind)>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT merchant, kind FROM anomaly_suppressions WHERE user_id = $1")
+            .bind(user)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(m, k)| Kind::parse(&k).map(|k| (m, k))).collect())
+}
+
+/// Makes the stored anomalies match `findings`: new ones are inserted and announced, open
+/// ones no longer found are withdrawn, and those with feedback stay as they are. Returns how
+/// many events were enqueued.
+pub async fn sync(
+    conn: &mut PgConnection,
+    user: Uuid,
+    findings: &[Finding],
+    debits: &[Debit],
+) -> Result<usize, sqlx::Error> {
+    let held: Vec<(Uuid, Uuid, String, String)> =
+        sqlx::query_as("SELECT id, transaction_id, kind, status FROM anomalies WHERE user_id = $1")
+            .bind(user)
+            .fetch_all(&mut *conn)
+            .await?;
+    let found: HashSet<(Uuid, &str)> = findings.iter().map(|f| (f.transaction_id, f.kind.as_str())).collect();
+    let live: HashSet<Uuid> = debits.iter().map(|d| d.transaction_id).collect();
+    // Withdrawn: open and no longer found, or its transaction is gone (feedback or not).
+    let withdrawn: Vec<Uuid> = held
+        .iter()
+        .filter(|(_, t, k, status)| {
+            !live.contains(t) || (status == "open" && !found.contains(&(*t, k.as_str())))
+        })
+        .map(|(id, ..)| *id)
+        .collect();
+    if !withdrawn.is_empty() {
+        sqlx::query("DELETE FROM anomalies WHERE user_id = $1 AND id = ANY($2)")
+            .bind(user)
+            .bind(&withdrawn)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let known: HashMap<(Uuid, &str), &str> =
+        held.iter().map(|(_, t, k, s)| ((*t, k.as_str()), s.as_str())).collect();
+    let by_id: HashMap<Uuid, &Debit> = debits.iter().map(|d| (d.transaction_id, d)).collect();
+    let mut published = 0;
+    for finding in findings {
+        let Some(debit) = by_id.get(&finding.transaction_id) else { continue };
+        match known.get(&(finding.transaction_id, finding.kind.as_str())) {
+            // Still open: the numbers may have moved with new history.
+            Some(&"open") => {
+                sqlx::query(
+                    "UPDATE anomalies SET score = $4, explanation = $5 \
+                     WHERE user_id = $1 AND transaction_id = $2 AND kind = $3",
+                )
+                .bind(user)
+                .bind(finding.transaction_id)
+                .bind(finding.kind.as_str())
+                .bind(finding.score)
+                .bind(&finding.explanation)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Some(_) => {}
+            None => {
+                insert(conn, user, finding, debit).await?;
+                published += 1;
+            }
+        }
+    }
+    Ok(published)
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    user: Uuid,
+    finding: &Finding,
+    debit: &Debit,
+) -> Result<(), sqlx::Error> {
+    let id = Uuid::now_v7();
+    let detected_at = Utc::now();
+    sqlx::query(
+        "INSERT INTO anomalies (id, user_id, transaction_id, kind, score, explanation, occurred_on, \
+         description, merchant, amount, currency, category_id, detected_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(finding.transaction_id)
+    .bind(finding.kind.as_str())
+    .bind(finding.score)
+    .bind(&finding.explanation)
+    .bind(debit.occurred_on)
+    .bind(&debit.description)
+    .bind(&debit.merchant)
+    .bind(debit.amount)
+    .bind(&debit.currency)
+    .bind(debit.category_id)
+    .bind(detected_at)
+    .execute(&mut *conn)
+    .await?;
+    let event = ev::AnomalyDetected {
+        anomaly_id: id.to_string(),
+        user_id: user.to_string(),
+        transaction_id: finding.transaction_id.to_string(),
+        score: format!("{:.4}", finding.score),
+        explanation: finding.explanation.clone(),
+        detected_at: Some(prost_types::Timestamp {
+            seconds: detected_at.timestamp(),
+            nanos: detected_at.timestamp_subsec_nanos() as i32,
+        }),
+        kind: finding.kind.as_str().to_owned(),
+        amount: Some(money::to_proto(debit.amount, &debit.currency)),
+        description: debit.description.clone(),
+        occurred_on: debit.occurred_on.to_string(),
+        category_id: debit.category_id.map(|c| c.to_string()),
+    };
+    let ctx = EventContext { user_id: Some(user), ..EventContext::default() };
+    events::enqueue(conn, &ctx, &event).await?;
+    Ok(())
+}
+
+/// The user's anomalies with `status` (open and confirmed when `None`), newest first, after
+/// the `(occurred_on, id)` cursor.
+pub async fn list(
+    conn: &mut PgConnection,
+    user: Uuid,
+    status: Option<&str>,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: i64,
+) -> Result<Vec<AnomalyRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM anomalies WHERE user_id = $1 \
+         AND (($2::text IS NULL AND status IN ('open', 'confirmed')) OR status = $2) \
+         AND ($3::date IS NULL OR (occurred_on, id) < ($3, $4)) \
+         ORDER BY occurred_on DESC, id DESC LIMIT $5"
+    )))
+    .bind(user)
+    .bind(status)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records the user's verdict on one of their anomalies; `not_anomaly` also suppresses that
+/// kind at that merchant from then on. `None` when the user has no such anomaly.
+pub async fn feedback(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+    status: &str,
+) -> Result<Option<AnomalyRow>, sqlx::Error> {
+    let row: Option<AnomalyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE anomalies SET status = $3, feedback_at = now() WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    )))
+    .bind(user)
+    .bind(id)
+    .bind(status)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if status == "not_anomaly" {
+        sqlx::query(
+            "INSERT INTO anomaly_suppressions (user_id, merchant, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(&row.merchant)
+        .bind(&row.kind)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        // A later "confirmed" takes back an earlier "not_anomaly" of this pattern.
+        sqlx::query("DELETE FROM anomaly_suppressions WHERE user_id = $1 AND merchant = $2 AND kind = $3")
+            .bind(user)
+            .bind(&row.merchant)
+            .bind(&row.kind)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(row))
+}

@@ -1,0 +1,85 @@
+//! What retraining learns from how a user spends, besides forecasts: recurring payments,
+//! anomalies, insights, and the user's categorisation model. Runs in the retraining
+//! transaction, so its events go out with the state that explains them, or not at all.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::anomalies::{self, Context};
+use crate::history;
+use crate::insights::{self, Insight};
+use crate::profile::Profile;
+use crate::recurring;
+
+/// History that anomaly and recurring-payment detection look at.
+const HISTORY_MONTHS: i32 = 36;
+
+/// What one pass found and published.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// `anomaly_detected` events enqueued.
+    pub anomalies: usize,
+    /// `insight_generated` events enqueued.
+    pub insights: usize,
+    /// Recurring payments stored.
+    pub recurring: usize,
+    /// Whether the user now has a categorisation model of their own.
+    pub categorizer: bool,
+}
+
+impl Outcome {
+    /// Events enqueued.
+    pub fn published(&self) -> usize {
+        self.anomalies + self.insights
+    }
+}
+
+/// The latest name of each of the user's categories, as transaction events carried it.
+pub async fn category_names(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (category_id) category_id, category_name FROM transactions \
+         WHERE user_id = $1 AND category_id IS NOT NULL AND category_name IS NOT NULL \
+         ORDER BY category_id, applied_at DESC",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Detects, stores and announces; `extra` are insights found elsewhere in the same pass
+/// (projected overspends from the forecasts).
+pub async fn review(
+    conn: &mut PgConnection,
+    user: Uuid,
+    profile: &Profile,
+    today: NaiveDate,
+    extra: Vec<Insight>,
+) -> anyhow::Result<Outcome> {
+    let since = history::shift_months(today, -HISTORY_MONTHS);
+    let debits = history::debits(conn, user, since).await?;
+    let found = recurring::detect(&debits, today);
+    let stored = recurring::store::sync(conn, user, &found).await?;
+    let context = Context {
+        suppressed: anomalies::store::suppressions(conn, user).await?,
+        recurring: found.iter().map(|r| (r.currency.clone(), r.merchant.clone())).collect(),
+    };
+    let findings = anomalies::detect(&debits, &context);
+    let anomalies = anomalies::store::sync(conn, user, &findings, &debits).await?;
+
+    let names = category_names(conn, user).await?;
+    let rows = history::daily(conn, user, &profile.currency, history::shift_months(today, -8), today).await?;
+    let mut candidates = extra;
+    candidates.extend(insights::from_recurring(&stored, today));
+    candidates.extend(insights::from_spending(&rows, &names, &profile.currency, today));
+    let insights = insights::issue(conn, user, &candidates).await?;
+
+    let categorizer = crate::categorizer::store::train_user(conn, user).await?;
+    Ok(Outcome { anomalies, insights, recurring: stored.len(), categorizer })
+}
