@@ -68,7 +68,13 @@ pub async fn review(
     let stored = recurring::store::sync(conn, user, &found).await?;
     let context = Context {
         suppressed: anomalies::store::suppressions(conn, user).await?,
-        recurring: found.iter().map(|r| (r.currency.clone(), r.merchant.clone())).collect(),
+        // Only fixed prices: a subscription's rise is a price change, while a bill or a weekly
+        // shop that merely recurs can still spike.
+        recurring: found
+            .iter()
+            .filter(|r| r.fixed_price)
+            .map(|r| (r.currency.clone(), r.merchant.clone()))
+            .collect(),
     };
     let findings = anomalies::detect(&debits, &context);
     let anomalies = anomalies::store::sync(conn, user, &findings, &debits).await?;

@@ -275,7 +275,10 @@ pub async fn issue(conn: &mut PgConnection, user: Uuid, insights: &[Insight]) ->
         let now = Utc::now();
         let data = serde_json::json!({
             "key": insight.key,
-            "amount": insight.amount.map(|a| a.to_string()),
+            "amount": insight.amount.map(|a| match insight.currency.as_deref().and_then(Currency::parse) {
+                Some(c) => money::format_amount(a, c),
+                None => a.normalize().to_string(),
+            }),
             "currency": insight.currency,
         });
         let event = ev::InsightGenerated {

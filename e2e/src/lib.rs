@@ -355,6 +355,42 @@ impl TestSystem {
         }
     }
 
+    /// The user's categories: name → id.
+    pub async fn category_ids(&self, user: &Session) -> std::collections::HashMap<String, String> {
+        let listed = self.call(Method::GET, "/categories", Some(&user.token), None).await;
+        listed.body["data"]
+            .as_array()
+            .expect("categories")
+            .iter()
+            .map(|c| (c["name"].as_str().expect("name").to_owned(), c["id"].as_str().expect("id").to_owned()))
+            .collect()
+    }
+
+    /// Polls GET `path` until `ready` holds for its body, for up to `limit`; fails the test
+    /// with the last answer otherwise.
+    pub async fn until(
+        &self,
+        user: &Session,
+        path: &str,
+        limit: Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let reply = self.call(Method::GET, path, Some(&user.token), None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+            if ready(&reply.body) {
+                return reply.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never became ready; last answer {}",
+                reply.body
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     /// A queue of the test's own, bound to `routing_keys` on the test exchange.
     pub async fn listen(&self, routing_keys: &[&str]) -> TestQueue {
         let connection =

@@ -10,7 +10,7 @@ use budgetsmart_proto::events::v1::{
     PredictionCompleted, TransactionCreated, TransactionData, TransactionDeleted, TransactionUpdated,
 };
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use e2e::{Options, Session, TestSystem, eventually, this_month};
+use e2e::{Options, TestSystem, eventually, this_month};
 use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -28,40 +28,6 @@ fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).expect("day 1")
 }
 
-async fn category_ids(system: &TestSystem, user: &Session) -> HashMap<String, String> {
-    let listed = system.call(Method::GET, "/categories", Some(&user.token), None).await;
-    listed.body["data"]
-        .as_array()
-        .expect("categories")
-        .iter()
-        .map(|c| (c["name"].as_str().expect("name").to_owned(), c["id"].as_str().expect("id").to_owned()))
-        .collect()
-}
-
-/// Polls `path` until `ready` holds for its body, for up to `limit`.
-async fn until(
-    system: &TestSystem,
-    user: &Session,
-    path: &str,
-    limit: Duration,
-    ready: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let reply = system.call(Method::GET, path, Some(&user.token), None).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
-        if ready(&reply.body) {
-            return reply.body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never became ready; last answer {}",
-            reply.body
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
 fn decimal(value: &Value) -> Decimal {
     value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a decimal string: {value}"))
 }
@@ -70,7 +36,7 @@ fn decimal(value: &Value) -> Decimal {
 async fn an_imported_history_gives_exact_sums_models_forecasts_and_charts() {
     let system = TestSystem::start().await;
     let ana = system.register_and_login("ana").await;
-    let categories = category_ids(&system, &ana).await;
+    let categories = system.category_ids(&ana).await;
 
     // Eighteen complete months before this one, with cents, several categories, income, and
     // one merchant spelt three ways.
@@ -111,14 +77,11 @@ async fn an_imported_history_gives_exact_sums_models_forecasts_and_charts() {
     let total_spent: Decimal = expected.values().copied().sum();
     let last = month_start(today()).pred_opt().expect("date");
     let range = format!("from={first}&to={last}");
-    let summary = until(
-        &system,
-        &ana,
-        &format!("/analytics/summary?{range}&group_by=category"),
-        Duration::from_secs(30),
-        |b| b["total_spent"].as_str().map(|s| s.parse::<Decimal>().ok()) == Some(Some(total_spent)),
-    )
-    .await;
+    let summary = system
+        .until(&ana, &format!("/analytics/summary?{range}&group_by=category"), Duration::from_secs(30), |b| {
+            b["total_spent"].as_str().map(|s| s.parse::<Decimal>().ok()) == Some(Some(total_spent))
+        })
+        .await;
     assert_eq!(decimal(&summary["total_income"]), income);
     assert_eq!(summary["currency"], "USD");
     for (name, sum) in &expected {
@@ -154,10 +117,11 @@ async fn an_imported_history_gives_exact_sums_models_forecasts_and_charts() {
     assert_eq!(housing["change_pct"], json!(0.0));
 
     // The registry compares the candidates on the monthly total.
-    let models = until(&system, &ana, "/analytics/models", Duration::from_secs(30), |b| {
-        b["data"].as_array().is_some_and(|d| d.iter().any(|s| s["series"] == "total:USD"))
-    })
-    .await;
+    let models = system
+        .until(&ana, "/analytics/models", Duration::from_secs(30), |b| {
+            b["data"].as_array().is_some_and(|d| d.iter().any(|s| s["series"] == "total:USD"))
+        })
+        .await;
     let total = models["data"]
         .as_array()
         .expect("data")
@@ -289,8 +253,8 @@ async fn a_month_of_spending_is_forecast_once_and_reaches_the_budget_status() {
     assert_eq!(detail.status, "ok");
 
     // The engine consumed it: the budget status shows the forecast object.
-    let status =
-        until(&system, &ana, &format!("/budgets/{budget_id}/status"), Duration::from_secs(15), |b| {
+    let status = system
+        .until(&ana, &format!("/budgets/{budget_id}/status"), Duration::from_secs(15), |b| {
             b["forecast"]["status"] == "ok"
         })
         .await;
@@ -489,15 +453,13 @@ async fn users_see_only_their_own_analytics_and_new_users_get_insufficient_data(
         .call(Method::POST, "/transactions", Some(&ana.token), Some(json!({"occurred_on": today().to_string(), "description": "Secret purchase", "amount": "77.00", "currency": "USD", "type": "debit"})))
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
-    until(&system, &ana, "/analytics/summary", Duration::from_secs(15), |b| b["total_spent"] == "77.00")
-        .await;
+    system.until(&ana, "/analytics/summary", Duration::from_secs(15), |b| b["total_spent"] == "77.00").await;
     // That answer is now cached; the next event invalidates it (the cache lives five minutes).
     let more = system
         .call(Method::POST, "/transactions", Some(&ana.token), Some(json!({"occurred_on": today().to_string(), "description": "Another", "amount": "23.00", "currency": "USD", "type": "debit"})))
         .await;
     assert_eq!(more.status, StatusCode::CREATED);
-    until(&system, &ana, "/analytics/summary", Duration::from_secs(15), |b| b["total_spent"] == "100.00")
-        .await;
+    system.until(&ana, "/analytics/summary", Duration::from_secs(15), |b| b["total_spent"] == "100.00").await;
 
     // Ben sees nothing of Ana's.
     let summary = system.call(Method::GET, "/analytics/summary", Some(&ben.token), None).await;

@@ -9,8 +9,8 @@
 //! - `new_merchant`: a large first charge at a merchant never seen before;
 //! - `duplicate`: the same amount at the same merchant again within two days.
 //!
-//! Payments found to be recurring are not scored for amount: a subscription's price rise is
-//! reported as a price change, not as an anomaly.
+//! Subscriptions (fixed-price recurring payments) are not scored for amount: their price rise
+//! is reported as a price change, not as an anomaly.
 
 pub mod store;
 
@@ -67,7 +67,7 @@ pub struct Finding {
 pub struct Context {
     /// `(merchant, kind)` the user marked `not_anomaly`: normal for them from then on.
     pub suppressed: HashSet<(String, Kind)>,
-    /// `(currency, merchant)` of detected recurring payments.
+    /// `(currency, merchant)` of detected fixed-price recurring payments (subscriptions).
     pub recurring: HashSet<(String, String)>,
 }
 
@@ -194,11 +194,14 @@ fn detect_currency(points: &[Point], context: &Context, findings: &mut Vec<Findi
             let recurring =
                 context.recurring.contains(&(point.debit.currency.clone(), point.debit.merchant.clone()));
             let allowed = |kind: Kind| !context.suppressed.contains(&(point.debit.merchant.clone(), kind));
-            if !recurring && allowed(Kind::AmountSpike) {
+            // A first charge is judged as one; the same amount is not a second, vaguer spike.
+            let first = (!recurring && allowed(Kind::NewMerchant))
+                .then(|| new_merchant(points, &index, i, day_start))
+                .flatten();
+            let is_first = first.is_some();
+            findings.extend(first);
+            if !recurring && !is_first && allowed(Kind::AmountSpike) {
                 findings.extend(spike(points, &index, i));
-            }
-            if !recurring && allowed(Kind::NewMerchant) {
-                findings.extend(new_merchant(points, &index, i, day_start));
             }
             if let Some(finding) = duplicate(points, &mut index, i, day_start) {
                 if allowed(Kind::Duplicate) {

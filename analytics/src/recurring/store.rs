@@ -43,7 +43,7 @@ pub async fn sync(
         let changes: Vec<serde_json::Value> = r
             .price_changes
             .iter()
-            .map(|c| serde_json::json!({ "on": c.on, "from": c.from.to_string(), "to": c.to.to_string() }))
+            .map(|c| serde_json::json!({ "on": c.on, "from": c.from.normalize().to_string(), "to": c.to.normalize().to_string() }))
             .collect();
         let row: RecurringRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO recurring_payments (id, user_id, merchant, currency, category_id, cadence, cadence_days, \
