@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make eval-analytics`: runs `forecast-eval` (the service's model selection) on the public and
 # synthetic monthly series in analytics/eval/data, compares with statsforecast's AutoETS when
-# Python can install it, and writes docs/analytics.md.
+# Python can install it, runs `behaviour-eval` (anomalies, recurring payments, categorisation)
+# on synthetic labelled transactions, and writes docs/analytics.md.
 #
 # The public CSVs are committed, so only EVAL_REFRESH_DATA=1 re-exports them from statsmodels and
 # sktime (into a virtualenv under .cache/). EVAL_STATSFORECAST=0 skips the Python comparison.
@@ -25,13 +26,18 @@ if [ "${EVAL_REFRESH_DATA:-0}" = 1 ] || ! ls "$DATA"/public/*.csv >/dev/null 2>&
   "$VENV/bin/python" scripts/eval/export_datasets.py "$DATA/public" >/dev/null
 fi
 python3 scripts/eval/synthetic.py "$DATA/synthetic" >/dev/null
+python3 scripts/eval/transactions.py "$DATA/transactions" >/dev/null
 
-cargo build --release -p analytics --bin forecast-eval
+cargo build --release -p analytics --bin forecast-eval --bin behaviour-eval
 bin="${CARGO_TARGET_DIR:-target}/release/forecast-eval"
 for set in public synthetic; do
   echo "== forecast-eval on $set series"
   "$bin" "$DATA/$set"/*.csv > "$results/$set.jsonl"
 done
+
+echo "== behaviour-eval on synthetic transactions"
+"${CARGO_TARGET_DIR:-target}/release/behaviour-eval" "$DATA/transactions/transactions.csv" \
+  "$DATA/transactions/subscriptions.csv" > "$results/behaviour.json"
 
 if [ "${EVAL_STATSFORECAST:-1}" = 1 ] && venv statsforecast statsforecast; then
   for set in public synthetic; do

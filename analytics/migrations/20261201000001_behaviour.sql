@@ -4,7 +4,6 @@
 -- The category's name when the transaction event was published, for explanations that
 -- name it ("4.8x your usual Groceries spend").
 ALTER TABLE transactions ADD COLUMN category_name text;
-CREATE INDEX transactions_user_kind_idx ON transactions (user_id, occurred_on) WHERE NOT deleted;
 
 -- Flagged transactions. One row per transaction and kind; a rescan that no longer flags an
 -- open one deletes it, while feedback (confirmed, not_anomaly) is kept for good.

@@ -254,24 +254,28 @@ pub fn from_forecast(forecast: &MonthEndForecast, budget: Uuid) -> Option<Insigh
 /// Issues the insights not issued before, each with its `insight_generated`. Returns how
 /// many were issued.
 pub async fn issue(conn: &mut PgConnection, user: Uuid, insights: &[Insight]) -> Result<usize, sqlx::Error> {
+    if insights.is_empty() {
+        return Ok(0);
+    }
+    // One round trip for all of them; only the keys not issued before come back.
+    let keys: Vec<&str> = insights.iter().map(|i| i.key.as_str()).collect();
+    let ids: Vec<Uuid> = insights.iter().map(|_| Uuid::now_v7()).collect();
+    let kinds: Vec<&str> = insights.iter().map(|i| i.kind).collect();
+    let fresh: Vec<(String, Uuid)> = sqlx::query_as(
+        "INSERT INTO insights_issued (user_id, key, insight_id, kind) \
+         SELECT $1, k, i, t FROM unnest($2::text[], $3::uuid[], $4::text[]) AS u(k, i, t) \
+         ON CONFLICT (user_id, key) DO NOTHING RETURNING key, insight_id",
+    )
+    .bind(user)
+    .bind(&keys)
+    .bind(&ids)
+    .bind(&kinds)
+    .fetch_all(&mut *conn)
+    .await?;
+    let fresh: std::collections::HashMap<String, Uuid> = fresh.into_iter().collect();
     let mut issued = 0;
     for insight in insights {
-        let id = Uuid::now_v7();
-        let fresh = sqlx::query(
-            "INSERT INTO insights_issued (user_id, key, insight_id, kind) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id, key) DO NOTHING",
-        )
-        .bind(user)
-        .bind(&insight.key)
-        .bind(id)
-        .bind(insight.kind)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            continue;
-        }
+        let Some(&id) = fresh.get(&insight.key) else { continue };
         let now = Utc::now();
         let data = serde_json::json!({
             "key": insight.key,

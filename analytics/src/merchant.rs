@@ -47,14 +47,65 @@ pub fn words(description: &str) -> Vec<String> {
         .collect()
 }
 
-/// The normalised merchant of a description: its first [`words`]. An empty result falls
-/// back to the trimmed text.
+/// US state and territory codes, which banks print after the city. Colorado's "CO" is
+/// handled apart: after words like "electric" it is "company".
+const STATES: &[&str] = &[
+    "al", "ak", "az", "ar", "ca", "ct", "de", "dc", "fl", "ga", "hi", "id", "il", "in", "ia", "ks", "ky",
+    "la", "me", "md", "ma", "mi", "mn", "ms", "mo", "mt", "ne", "nv", "nh", "nj", "nm", "ny", "nc", "nd",
+    "oh", "ok", "or", "pa", "ri", "sc", "sd", "tn", "tx", "ut", "vt", "va", "wa", "wv", "wi", "wy", "pr",
+];
+
+/// Words after which "CO" means "company", not Colorado.
+const COMPANY_WORDS: &[&str] = &[
+    "electric",
+    "gas",
+    "oil",
+    "water",
+    "power",
+    "energy",
+    "trading",
+    "supply",
+    "insurance",
+    "motor",
+    "coffee",
+    "tea",
+    "mining",
+    "paper",
+    "chemical",
+    "construction",
+    "cable",
+];
+
+/// The normalised merchant of a description: the name before any store number, without a
+/// trailing "CITY ST", processor noise and punctuation, cut to its first words. An empty
+/// result falls back to the trimmed text.
 pub fn normalise(description: &str) -> String {
-    let words = words(description);
-    if words.is_empty() {
+    let lowered = description.to_lowercase();
+    let mut name: Vec<&str> = Vec::new();
+    let mut colorado = false;
+    for token in lowered.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()) {
+        if token.chars().any(|c| c.is_ascii_digit()) {
+            // A store or card number ends the name; what follows is the branch's address.
+            if !name.is_empty() {
+                break;
+            }
+            continue;
+        }
+        colorado = token == "co" && name.last().is_some_and(|w| !COMPANY_WORDS.contains(w));
+        if !NOISE.contains(&token) {
+            name.push(token);
+        }
+    }
+    if name.len() >= 3 && name.last().is_some_and(|w| STATES.contains(w)) {
+        name.truncate(name.len() - 2);
+    } else if colorado && name.len() >= 2 {
+        // "NETFLIX.COM DENVER CO": the city goes with the state.
+        name.pop();
+    }
+    if name.is_empty() {
         description.trim().to_lowercase()
     } else {
-        words.into_iter().take(MAX_WORDS).collect::<Vec<_>>().join(" ")
+        name.into_iter().take(MAX_WORDS).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -69,6 +120,11 @@ mod tests {
         }
         assert_eq!(normalise("Whole Foods Market #10234 Austin"), "whole foods");
         assert_eq!(normalise("AMAZON PRIME*2K3"), "amazon prime");
+        assert_eq!(normalise("NETFLIX.COM AUSTIN TX"), "netflix");
+        assert_eq!(normalise("HULU #4471 DALLAS TX *99812"), "hulu");
+        assert_eq!(normalise("Blue Bottle Coffee San Francisco CA"), "blue bottle");
+        assert_eq!(normalise("NETFLIX.COM DENVER CO"), "netflix");
+        assert_eq!(normalise("CITY ELECTRIC CO"), "city electric");
     }
 
     #[test]

@@ -79,8 +79,9 @@ const MIN_MERCHANT_HISTORY: usize = 4;
 const MIN_CATEGORY_HISTORY: usize = 8;
 /// Robust z-score (log amounts) from which an amount is a spike.
 const SPIKE_Z: f64 = 3.5;
-/// And the least multiple of the usual amount: a tight history must not flag small moves.
-const SPIKE_RATIO: f64 = 2.0;
+/// And the least multiple of the usual amount: a tight history must not flag small moves, and
+/// people do not call a double-sized shop unusual.
+const SPIKE_RATIO: f64 = 3.0;
 /// Floor of the log-scale spread (about ±10 %), so a history of identical amounts does not
 /// turn every cent into infinity.
 const MIN_LOG_SCALE: f64 = 0.1;
@@ -115,12 +116,15 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// Median and robust spread of log amounts.
+/// Median and robust spread of log amounts. The spread of a few points is an underestimate
+/// as often as not, so it is widened by 1 + 1/√n: four visits at one merchant do not yet say
+/// how much that merchant's bills vary.
 fn robust(logs: &[f64]) -> (f64, f64) {
     let mut values = logs.to_vec();
     let centre = median(&mut values);
     let mut deviations: Vec<f64> = logs.iter().map(|v| (v - centre).abs()).collect();
-    let scale = (MAD_TO_SD * median(&mut deviations)).max(MIN_LOG_SCALE);
+    let small_sample = 1.0 + 1.0 / (logs.len().max(1) as f64).sqrt();
+    let scale = (MAD_TO_SD * median(&mut deviations)).max(MIN_LOG_SCALE) * small_sample;
     (centre, scale)
 }
 
@@ -203,10 +207,11 @@ fn detect_currency(points: &[Point], context: &Context, findings: &mut Vec<Findi
             if !recurring && !is_first && allowed(Kind::AmountSpike) {
                 findings.extend(spike(points, &index, i));
             }
-            if let Some(finding) = duplicate(points, &mut index, i, day_start) {
-                if allowed(Kind::Duplicate) {
-                    findings.push(finding);
-                }
+            // Counted even when suppressed: the repeat still makes the pattern a routine.
+            if let Some(finding) = duplicate(points, &mut index, i, day_start)
+                && allowed(Kind::Duplicate)
+            {
+                findings.push(finding);
             }
         }
         for (i, point) in points.iter().enumerate().take(day_end).skip(day_start) {

@@ -57,17 +57,18 @@ pub async fn sync(
     findings: &[Finding],
     debits: &[Debit],
 ) -> Result<usize, sqlx::Error> {
-    let held: Vec<(Uuid, Uuid, String, String)> =
-        sqlx::query_as("SELECT id, transaction_id, kind, status FROM anomalies WHERE user_id = $1")
-            .bind(user)
-            .fetch_all(&mut *conn)
-            .await?;
+    let held: Vec<(Uuid, Uuid, String, String, f64, String)> = sqlx::query_as(
+        "SELECT id, transaction_id, kind, status, score, explanation FROM anomalies WHERE user_id = $1",
+    )
+    .bind(user)
+    .fetch_all(&mut *conn)
+    .await?;
     let found: HashSet<(Uuid, &str)> = findings.iter().map(|f| (f.transaction_id, f.kind.as_str())).collect();
     let live: HashSet<Uuid> = debits.iter().map(|d| d.transaction_id).collect();
     // Withdrawn: open and no longer found, or its transaction is gone (feedback or not).
     let withdrawn: Vec<Uuid> = held
         .iter()
-        .filter(|(_, t, k, status)| {
+        .filter(|(_, t, k, status, ..)| {
             !live.contains(t) || (status == "open" && !found.contains(&(*t, k.as_str())))
         })
         .map(|(id, ..)| *id)
@@ -79,15 +80,20 @@ pub async fn sync(
             .execute(&mut *conn)
             .await?;
     }
-    let known: HashMap<(Uuid, &str), &str> =
-        held.iter().map(|(_, t, k, s)| ((*t, k.as_str()), s.as_str())).collect();
+    let known: HashMap<(Uuid, &str), (&str, f64, &str)> = held
+        .iter()
+        .map(|(_, t, k, s, score, text)| ((*t, k.as_str()), (s.as_str(), *score, text.as_str())))
+        .collect();
     let by_id: HashMap<Uuid, &Debit> = debits.iter().map(|d| (d.transaction_id, d)).collect();
     let mut published = 0;
     for finding in findings {
         let Some(debit) = by_id.get(&finding.transaction_id) else { continue };
         match known.get(&(finding.transaction_id, finding.kind.as_str())) {
-            // Still open: the numbers may have moved with new history.
-            Some(&"open") => {
+            // Unchanged, or feedback given: nothing to write.
+            Some(&(status, score, text))
+                if status != "open" || (score == finding.score && text == finding.explanation) => {}
+            // Still open, and the numbers moved with new history.
+            Some(_) => {
                 sqlx::query(
                     "UPDATE anomalies SET score = $4, explanation = $5 \
                      WHERE user_id = $1 AND transaction_id = $2 AND kind = $3",
@@ -100,7 +106,6 @@ pub async fn sync(
                 .execute(&mut *conn)
                 .await?;
             }
-            Some(_) => {}
             None => {
                 insert(conn, user, finding, debit).await?;
                 published += 1;

@@ -1,5 +1,7 @@
-//! Categorisation: a multinomial naive Bayes model (linfa-bayes) over the words of a
-//! normalised description, the merchant as a whole, and the size of the amount.
+//! Categorisation: a Bernoulli naive Bayes model (linfa-bayes) over the words of a
+//! normalised description, the merchant as a whole, and the size of the amount. (Bernoulli,
+//! not multinomial: a bank line rarely repeats a word, and linfa-bayes 0.8's multinomial fit
+//! prints every class to stderr with a leftover `dbg!`.)
 //!
 //! Bank text varies from one charge to the next ("POS WHOLE FOODS #10234 AUSTIN TX",
 //! "WHOLEFDS MKT 10234"), so features drop what varies: numbers, store codes, card-processor
@@ -12,7 +14,7 @@ pub mod store;
 use std::collections::HashMap;
 
 use linfa::prelude::*;
-use linfa_bayes::{MultinomialNb, NaiveBayes};
+use linfa_bayes::{BernoulliNb, NaiveBayes};
 use ndarray::{Array1, Array2};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -42,15 +44,22 @@ fn is_textual(feature: &str) -> bool {
 }
 
 /// A trained model and the vocabulary it was trained on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Categorizer {
+    training: Training,
+    model: BernoulliNb<f64, usize>,
+    index: HashMap<String, usize>,
+}
+
+/// What a model is rebuilt from: linfa-bayes 0.8 cannot serialise a Bernoulli model, and a
+/// refit from the encoded samples takes milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Training {
     vocabulary: Vec<String>,
     /// Category ids (user model) or lower-case names (global model), by class index.
     classes: Vec<String>,
-    model: MultinomialNb<f64, usize>,
-    samples: usize,
-    #[serde(skip)]
-    index: HashMap<String, usize>,
+    /// Each sample as its feature indices and class index.
+    samples: Vec<(Vec<u32>, u32)>,
 }
 
 /// One labelled example.
@@ -58,6 +67,28 @@ pub struct Categorizer {
 pub struct Sample {
     pub features: Vec<String>,
     pub class: String,
+}
+
+impl Training {
+    fn fit(self) -> Option<Categorizer> {
+        let mut records = Array2::<f64>::zeros((self.samples.len(), self.vocabulary.len()));
+        let mut targets = Array1::<usize>::zeros(self.samples.len());
+        for (row, (features, class)) in self.samples.iter().enumerate() {
+            for &column in features {
+                if let Some(cell) = records.get_mut([row, column as usize]) {
+                    *cell = 1.0;
+                }
+            }
+            targets[row] = *class as usize;
+        }
+        let model = BernoulliNb::params()
+            .alpha(ALPHA)
+            .binarize(Some(0.5))
+            .fit(&Dataset::new(records, targets))
+            .ok()?;
+        let index = self.vocabulary.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
+        Some(Categorizer { training: self, model, index })
+    }
 }
 
 impl Categorizer {
@@ -72,44 +103,44 @@ impl Categorizer {
         let mut vocabulary: Vec<String> = samples.iter().flat_map(|s| s.features.iter().cloned()).collect();
         vocabulary.sort();
         vocabulary.dedup();
-        let index: HashMap<String, usize> =
-            vocabulary.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
-        let class_index: HashMap<&str, usize> =
-            classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let mut records = Array2::<f64>::zeros((samples.len(), vocabulary.len()));
-        let mut targets = Array1::<usize>::zeros(samples.len());
-        for (row, sample) in samples.iter().enumerate() {
-            for feature in &sample.features {
-                if let Some(&column) = index.get(feature) {
-                    records[[row, column]] += 1.0;
-                }
-            }
-            targets[row] = class_index[sample.class.as_str()];
-        }
-        let dataset = Dataset::new(records, targets);
-        let model = MultinomialNb::params().alpha(ALPHA).fit(&dataset).ok()?;
-        Some(Categorizer { vocabulary, classes, model, samples: samples.len(), index })
+        let index: HashMap<&str, u32> = vocabulary.iter().zip(0u32..).map(|(f, i)| (f.as_str(), i)).collect();
+        let class_index: HashMap<&str, u32> =
+            classes.iter().zip(0u32..).map(|(c, i)| (c.as_str(), i)).collect();
+        let encoded = samples
+            .iter()
+            .map(|s| {
+                (
+                    s.features.iter().filter_map(|f| index.get(f.as_str()).copied()).collect(),
+                    class_index[s.class.as_str()],
+                )
+            })
+            .collect();
+        Training { vocabulary, classes, samples: encoded }.fit()
     }
 
-    /// Rebuilds the lookup after deserialising.
-    pub fn restore(mut self) -> Categorizer {
-        self.index = self.vocabulary.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
-        self
+    /// The model in storable form.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.training).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Rebuilds a stored model; `None` if it does not parse.
+    pub fn from_json(value: serde_json::Value) -> Option<Categorizer> {
+        serde_json::from_value::<Training>(value).ok()?.fit()
     }
 
     /// Labelled transactions it learnt from.
     pub fn samples(&self) -> usize {
-        self.samples
+        self.training.samples.len()
     }
 
     /// Every class with its probability, most likely first; `None` when no textual feature
     /// is known to the model (it would only repeat its prior).
     pub fn predict(&self, features: &[String]) -> Option<Vec<(String, f64)>> {
-        let mut x = Array2::<f64>::zeros((1, self.vocabulary.len()));
+        let mut x = Array2::<f64>::zeros((1, self.training.vocabulary.len()));
         let mut known_text = 0usize;
         for feature in features {
             if let Some(&column) = self.index.get(feature) {
-                x[[0, column]] += 1.0;
+                x[[0, column]] = 1.0;
                 known_text += usize::from(is_textual(feature));
             }
         }
@@ -130,7 +161,9 @@ impl Categorizer {
         let total: f64 = scores.iter().map(|s| (s.1 - top).exp()).sum();
         let mut out: Vec<(String, f64)> = scores
             .iter()
-            .filter_map(|(class, s)| self.classes.get(*class).map(|c| (c.clone(), (s - top).exp() / total)))
+            .filter_map(|(class, s)| {
+                self.training.classes.get(*class).map(|c| (c.clone(), (s - top).exp() / total))
+            })
             .filter(|(_, p)| p.is_finite())
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -172,8 +205,7 @@ mod tests {
             assert!((total - 1.0).abs() < 1e-9);
         }
         assert!(model.predict(&features("ZZQX VENDOR", Decimal::ONE, "debit")).is_none());
-        let json = serde_json::to_string(&model).expect("serialises");
-        let back: Categorizer = serde_json::from_str::<Categorizer>(&json).expect("deserialises").restore();
+        let back = Categorizer::from_json(model.to_json()).expect("rebuilds");
         assert_eq!(
             back.predict(&features("WHOLE FOODS", Decimal::new(5_000, 2), "debit")).expect("known")[0].0,
             "groceries"

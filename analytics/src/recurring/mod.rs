@@ -138,7 +138,7 @@ pub fn detect(debits: &[Debit], today: NaiveDate) -> Vec<Recurring> {
     for debit in debits {
         groups.entry((debit.currency.as_str(), debit.merchant.as_str())).or_default().push(debit);
     }
-    groups.into_iter().filter_map(|(_, charges)| series(charges, today)).collect()
+    groups.into_values().filter_map(|charges| series(charges, today)).collect()
 }
 
 fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {

@@ -5,8 +5,14 @@
 //!   synthetic users on the exchange (with the analytics consumer stopped, they wait in its queue).
 //! - `analytics_bench drain EVENTS`: waits until analytics has applied them, then prints the
 //!   apply rate measured from the inbox's own timestamps, first to last.
-//! - `analytics_bench retrain RUNS`: writes two years of daily history for one user straight
-//!   into the read model and times `trainer::train_user` (rolled back) RUNS times.
+//! - `analytics_bench retrain RUNS`: writes two years of history for one user straight into the
+//!   read model (daily totals and about 2,900 transactions) and times `trainer::train_user`, and
+//!   `behaviour::review` (recurring payments, anomalies, insights, the categorisation model)
+//!   alone, each rolled back, RUNS times.
+//! - `analytics_bench categorize REQUESTS`: registers a user through the gateway (`GATEWAY`),
+//!   imports a labelled history, waits for their model, then times REQUESTS sequential
+//!   `Categorize` calls straight to analytics (`ANALYTICS_URL`) against gRPC health checks on the
+//!   same channel (the baseline), and `POST /transactions/categorize` through the gateway.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
         Some("publish") => publish(arg(&args, 2, "EVENTS")?, arg(&args, 3, "USERS")?).await,
         Some("drain") => drain(&database_url, arg(&args, 2, "EVENTS")?).await,
         Some("retrain") => retrain(&database_url, arg(&args, 2, "RUNS")?).await,
-        _ => anyhow::bail!("usage: analytics_bench publish EVENTS USERS | drain EVENTS | retrain RUNS"),
+        Some("categorize") => categorize(&database_url, arg(&args, 2, "REQUESTS")?).await,
+        _ => anyhow::bail!(
+            "usage: analytics_bench publish EVENTS USERS | drain EVENTS | retrain RUNS | categorize REQUESTS"
+        ),
     }
 }
 
@@ -159,6 +168,33 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
     .bind(&categories)
     .execute(&mut *tx)
     .await?;
+    // The transactions behind them, as review reads them: four a day at 40 merchants spread
+    // over the categories, with store numbers, plus a monthly subscription.
+    sqlx::query(
+        "INSERT INTO transactions (transaction_id, user_id, version, occurred_on, description, merchant, amount, \
+         currency, kind, category_id, category_name) \
+         SELECT gen_random_uuid(), $1, 1, d::date, 'MERCHANT ' || chr(65 + m % 26) || chr(65 + m / 26) || ' #' || n, \
+                'merchant ' || lower(chr(65 + m % 26) || chr(65 + m / 26)), round((8 + m + random() * (10 + m))::numeric, 2), \
+                'USD', 'debit', ($3::uuid[])[1 + m % 8], 'Category ' || (m % 8) \
+         FROM generate_series($2::date - 730, $2::date, interval '1 day') d, generate_series(1, 4) n, \
+              LATERAL (SELECT (abs(hashtext(d::text || n)) % 40) AS m) pick",
+    )
+    .bind(user)
+    .bind(today)
+    .bind(&categories)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO transactions (transaction_id, user_id, version, occurred_on, description, merchant, amount, \
+         currency, kind, category_id, category_name) \
+         SELECT gen_random_uuid(), $1, 1, d::date, 'NETFLIX.COM', 'netflix', 15.49, 'USD', 'debit', $3, 'Subscriptions' \
+         FROM generate_series($2::date - 730, $2::date, interval '1 month') d",
+    )
+    .bind(user)
+    .bind(today)
+    .bind(categories[0])
+    .execute(&mut *tx)
+    .await?;
     let limits: Vec<serde_json::Value> =
         categories.iter().map(|c| serde_json::json!({"category_id": c, "limit": "900.00"})).collect();
     sqlx::query(
@@ -181,6 +217,22 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
         timings.push(started.elapsed().as_secs_f64() * 1_000.0);
         tx.rollback().await?;
     }
+    let mut reviews = Vec::with_capacity(runs);
+    let profile = {
+        let mut conn = pool.acquire().await?;
+        analytics::profile::load(&mut conn, user).await?
+    };
+    for _ in 0..runs.max(1) {
+        let mut tx = pool.begin().await?;
+        let started = Instant::now();
+        analytics::behaviour::review(&mut tx, user, &profile, today, Vec::new()).await?;
+        reviews.push(started.elapsed().as_secs_f64() * 1_000.0);
+        tx.rollback().await?;
+    }
+    let debits: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&pool)
+        .await?;
     let series: i64 = {
         let mut tx = pool.begin().await?;
         analytics::trainer::train_user(&mut tx, user).await?;
@@ -191,18 +243,198 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
         tx.rollback().await?;
         n
     };
-    for table in ["daily_totals", "budgets", "users"] {
+    for table in ["daily_totals", "budgets", "transactions", "users"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1")))
             .bind(user)
             .execute(&pool)
             .await?;
     }
     timings.sort_by(f64::total_cmp);
-    let at = |q: f64| timings[((timings.len() - 1) as f64 * q).round() as usize];
-    println!("| history | 731 days × {CATEGORIES} categories |");
+    reviews.sort_by(f64::total_cmp);
+    let at = |t: &[f64], q: f64| t[((t.len() - 1) as f64 * q).round() as usize];
+    println!("| history | 731 days × {CATEGORIES} categories, {debits} debits |");
     println!("| series selected per retraining | {series} (total and each category, monthly models) |");
     println!("| retraining runs | {} |", timings.len());
-    println!("| retraining time p50 | {:.1} ms |", at(0.5));
-    println!("| retraining time p95 | {:.1} ms |", at(0.95));
+    println!("| retraining time p50 (forecasts and review) | {:.1} ms |", at(&timings, 0.5));
+    println!("| retraining time p95 | {:.1} ms |", at(&timings, 0.95));
+    println!(
+        "| review alone p50 (recurring, anomalies, insights, categorisation model) | {:.1} ms |",
+        at(&reviews, 0.5)
+    );
+    println!("| review alone p95 | {:.1} ms |", at(&reviews, 0.95));
+    println!(
+        "| debits scored per second of review (p50) | {:.0} |",
+        debits as f64 / (at(&reviews, 0.5) / 1_000.0)
+    );
     Ok(())
+}
+
+/// Percentiles in milliseconds of sorted `samples`.
+fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+async fn categorize(database_url: &str, requests: usize) -> anyhow::Result<()> {
+    use budgetsmart_proto::analytics::v1 as pb;
+    use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let gateway = std::env::var("GATEWAY").unwrap_or_else(|_| "http://127.0.0.1:18080".into());
+    let analytics_url = std::env::var("ANALYTICS_URL")?;
+    let http = reqwest::Client::new();
+    let api = format!("{gateway}/api/v1");
+    let email = format!("categorize-{}@bench.example", Uuid::now_v7().simple());
+    let password = "categorize-bench-password-1";
+    let registered = http
+        .post(format!("{api}/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password, "name": "Bench"}))
+        .send()
+        .await?;
+    anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
+    let login: serde_json::Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token =
+        login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token: {login}"))?.to_owned();
+    let listed: serde_json::Value =
+        http.get(format!("{api}/categories")).bearer_auth(&token).send().await?.json().await?;
+    let options: Vec<pb::CategoryOption> = listed["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| pb::CategoryOption {
+            id: c["id"].as_str().unwrap_or_default().into(),
+            name: c["name"].as_str().unwrap_or_default().into(),
+            kind: c["kind"].as_str().unwrap_or_default().into(),
+        })
+        .collect();
+    // 300 labelled transactions at 30 merchants, with bank-style store numbers and cities.
+    let merchants = [
+        ("WHOLE FOODS MARKET", "Groceries"),
+        ("TRADER JOES", "Groceries"),
+        ("KROGER", "Groceries"),
+        ("STARBUCKS", "Dining"),
+        ("CHIPOTLE", "Dining"),
+        ("SHAKE SHACK", "Dining"),
+        ("SHELL OIL", "Transportation"),
+        ("UBER TRIP", "Transportation"),
+        ("CHEVRON", "Transportation"),
+        ("AMAZON MKTPLACE", "Shopping"),
+        ("TARGET", "Shopping"),
+        ("BEST BUY", "Shopping"),
+        ("CVS PHARMACY", "Health"),
+        ("WALGREENS", "Health"),
+        ("AMC THEATRES", "Entertainment"),
+    ];
+    let today = Utc::now().date_naive();
+    let mut csv = String::from("date,description,amount,currency,category\n");
+    for i in 0..300usize {
+        let (name, category) = merchants[i % merchants.len()];
+        let day = today - Days::days((i % 180) as i64);
+        csv.push_str(&format!(
+            "{day},{name} #{} AUSTIN TX,-{}.{:02},USD,{category}\n",
+            1000 + i * 37 % 9000,
+            5 + i % 90,
+            i % 100
+        ));
+    }
+    let imported = http
+        .post(format!("{api}/transactions/import"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await?;
+    anyhow::ensure!(imported.status().is_success(), "import: {}", imported.status());
+    let pool = PgPool::connect(database_url).await?;
+    let user: Uuid = login_user(&token)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let trained: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM analytics.categorizer_models WHERE user_id = $1)",
+        )
+        .bind(user)
+        .fetch_one(&pool)
+        .await?;
+        if trained {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the user's model was not trained within two minutes");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let channel = tonic::transport::Endpoint::from_shared(analytics_url)?.connect().await?;
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
+    let mut client = AnalyticsClient::new(channel.clone());
+    let mut health = HealthClient::new(channel);
+    let texts = [
+        "POS WHOLE FOODS MKT #99123 DALLAS TX",
+        "SQ *STARBUCKS 0042 SEATTLE WA",
+        "SHELL OIL 57442 *8812",
+        "TARGET T-1234 PORTLAND OR",
+    ];
+    let (mut direct, mut baseline, mut through_gateway) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..requests + 50 {
+        let mut request = tonic::Request::new(pb::CategorizeRequest {
+            items: vec![pb::CategorizeItem {
+                description: texts[i % texts.len()].into(),
+                amount: Some(Money { currency_code: "USD".into(), units: 20 + (i % 50) as i64, nanos: 0 }),
+                r#type: "debit".into(),
+            }],
+            categories: options.clone(),
+        });
+        request.metadata_mut().insert("authorization", bearer.clone());
+        let started = Instant::now();
+        let answer = client.categorize(request).await?.into_inner();
+        let elapsed = started.elapsed().as_secs_f64() * 1_000.0;
+        anyhow::ensure!(
+            answer.results.first().is_some_and(|r| r.category_id.is_some()),
+            "no suggestion: {answer:?}"
+        );
+        let started = Instant::now();
+        health.check(HealthCheckRequest { service: String::new() }).await?;
+        let health_elapsed = started.elapsed().as_secs_f64() * 1_000.0;
+        let started = Instant::now();
+        let reply = http
+            .post(format!("{api}/transactions/categorize"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"description": texts[i % texts.len()], "amount": "20.00", "currency": "USD"}))
+            .send()
+            .await?;
+        anyhow::ensure!(reply.status().is_success(), "categorize: {}", reply.status());
+        let _ = reply.bytes().await?;
+        let http_elapsed = started.elapsed().as_secs_f64() * 1_000.0;
+        // The first 50 warm the connections and the model copy in memory.
+        if i >= 50 {
+            direct.push(elapsed);
+            baseline.push(health_elapsed);
+            through_gateway.push(http_elapsed);
+        }
+    }
+    let (d50, d99) = percentiles(direct);
+    let (b50, b99) = percentiles(baseline);
+    let (g50, g99) = percentiles(through_gateway);
+    println!("| requests (sequential, after 50 to warm up) | {requests} |");
+    println!("| `Categorize` straight to analytics, p50 / p99 | {d50:.2} ms / {d99:.2} ms |");
+    println!("| baseline: gRPC health check on the same channel, p50 / p99 | {b50:.2} ms / {b99:.2} ms |");
+    println!(
+        "| `POST /transactions/categorize` through the gateway, p50 / p99 | {g50:.2} ms / {g99:.2} ms |"
+    );
+    Ok(())
+}
+
+/// The user id (`sub`) of an access token, read without verifying (the bench issued it).
+fn login_user(token: &str) -> anyhow::Result<Uuid> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).ok_or_else(|| anyhow::anyhow!("not a JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(Uuid::parse_str(claims["sub"].as_str().unwrap_or_default())?)
 }
