@@ -66,6 +66,23 @@ pub struct Debit {
     pub category_name: Option<String>,
 }
 
+impl Debit {
+    /// A USD debit of `cents` with a fresh id and the merchant normalised from `text`, as
+    /// detection sees one (for tests and evaluations).
+    pub fn new(occurred_on: NaiveDate, text: &str, cents: i64, category: Option<(Uuid, &str)>) -> Debit {
+        Debit {
+            transaction_id: Uuid::now_v7(),
+            occurred_on,
+            description: text.to_owned(),
+            merchant: crate::merchant::normalise(text),
+            amount: Decimal::new(cents, 2),
+            currency: "USD".into(),
+            category_id: category.map(|c| c.0),
+            category_name: category.map(|c| c.1.to_owned()),
+        }
+    }
+}
+
 /// The user's live debits since `from`, oldest first (ties by id, so the order is total).
 pub async fn debits(conn: &mut PgConnection, user: Uuid, from: NaiveDate) -> Result<Vec<Debit>, sqlx::Error> {
     sqlx::query_as(

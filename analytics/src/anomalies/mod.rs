@@ -371,22 +371,11 @@ fn duplicate(points: &[Point], index: &mut Index, i: usize, day_start: usize) ->
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
-    use rust_decimal::Decimal;
 
     use super::*;
-    use crate::merchant;
 
     fn debit(day: NaiveDate, text: &str, cents: i64, category: Uuid) -> Debit {
-        Debit {
-            transaction_id: Uuid::now_v7(),
-            occurred_on: day,
-            description: text.to_owned(),
-            merchant: merchant::normalise(text),
-            amount: Decimal::new(cents, 2),
-            currency: "USD".into(),
-            category_id: Some(category),
-            category_name: Some("Groceries".into()),
-        }
+        Debit::new(day, text, cents, Some((category, "Groceries")))
     }
 
     /// A year of weekly groceries with some spread, at two stores.

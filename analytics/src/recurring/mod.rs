@@ -206,19 +206,9 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merchant;
 
     fn charge(day: NaiveDate, text: &str, cents: i64) -> Debit {
-        Debit {
-            transaction_id: Uuid::now_v7(),
-            occurred_on: day,
-            description: text.to_owned(),
-            merchant: merchant::normalise(text),
-            amount: Decimal::new(cents, 2),
-            currency: "USD".into(),
-            category_id: None,
-            category_name: None,
-        }
+        Debit::new(day, text, cents, None)
     }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {

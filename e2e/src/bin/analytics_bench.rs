@@ -249,9 +249,7 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
             .execute(&pool)
             .await?;
     }
-    timings.sort_by(f64::total_cmp);
-    reviews.sort_by(f64::total_cmp);
-    let at = |t: &[f64], q: f64| t[((t.len() - 1) as f64 * q).round() as usize];
+    let at = |t: &[f64], q: f64| percentile(t, q);
     println!("| history | 731 days × {CATEGORIES} categories, {debits} debits |");
     println!("| series selected per retraining | {series} (total and each category, monthly models) |");
     println!("| retraining runs | {} |", timings.len());
@@ -269,11 +267,16 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Percentiles in milliseconds of sorted `samples`.
-fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.99))
+/// The `q` quantile (nearest rank) of `samples`.
+fn percentile(samples: &[f64], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
+}
+
+/// The median and the 99th percentile of `samples`.
+fn percentiles(samples: Vec<f64>) -> (f64, f64) {
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
 async fn categorize(database_url: &str, requests: usize) -> anyhow::Result<()> {
