@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::anomalies::{self, Context};
+use crate::categorizer::{self, Categorizer};
 use crate::history;
 use crate::insights::{self, Insight};
 use crate::profile::Profile;
@@ -64,19 +65,30 @@ pub async fn review(
 ) -> anyhow::Result<Outcome> {
     let since = history::shift_months(today, -HISTORY_MONTHS);
     let debits = history::debits(conn, user, since).await?;
-    let found = recurring::detect(&debits, today);
+    let samples = categorizer::store::user_samples(conn, user).await?;
+    let suppressed = anomalies::store::suppressions(conn, user).await?;
+    // The detections and the model are CPU work: off the runtime, and side by side.
+    let (debits, found, findings, model) = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            let model = scope.spawn(|| Categorizer::train(&samples));
+            let found = recurring::detect(&debits, today);
+            let context = Context {
+                suppressed,
+                // Only fixed prices: a subscription's rise is a price change, while a bill or a
+                // weekly shop that merely recurs can still spike.
+                recurring: found
+                    .iter()
+                    .filter(|r| r.fixed_price)
+                    .map(|r| (r.currency.clone(), r.merchant.clone()))
+                    .collect(),
+            };
+            let findings = anomalies::detect(&debits, &context);
+            let model = model.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (debits, found, findings, model)
+        })
+    })
+    .await?;
     let stored = recurring::store::sync(conn, user, &found).await?;
-    let context = Context {
-        suppressed: anomalies::store::suppressions(conn, user).await?,
-        // Only fixed prices: a subscription's rise is a price change, while a bill or a weekly
-        // shop that merely recurs can still spike.
-        recurring: found
-            .iter()
-            .filter(|r| r.fixed_price)
-            .map(|r| (r.currency.clone(), r.merchant.clone()))
-            .collect(),
-    };
-    let findings = anomalies::detect(&debits, &context);
     let anomalies = anomalies::store::sync(conn, user, &findings, &debits).await?;
 
     let names = category_names(conn, user).await?;
@@ -86,6 +98,6 @@ pub async fn review(
     candidates.extend(insights::from_spending(&rows, &names, &profile.currency, today));
     let insights = insights::issue(conn, user, &candidates).await?;
 
-    let categorizer = crate::categorizer::store::train_user(conn, user).await?;
+    let categorizer = categorizer::store::replace_user_model(conn, user, model.as_ref()).await?;
     Ok(Outcome { anomalies, insights, recurring: stored.len(), categorizer })
 }

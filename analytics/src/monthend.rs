@@ -291,7 +291,6 @@ pub async fn compute(
 pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -> Computed {
     let currency = target.currency.as_str();
     let minor = Currency::parse(currency).map_or(2, |c| c.minor_units());
-    let total = project(&history::total_spend(rows), target.month, as_of);
 
     // Categories with a limit, then the largest recent spenders.
     let limits: HashMap<Uuid, Decimal> =
@@ -313,10 +312,32 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
     let amount = |v: f64| Decimal::from_f64(v).map(|d| money::to_proto(d.round_dp(minor), currency));
     let interval =
         |(lower, upper): (f64, f64)| Some(pb::MoneyInterval { lower: amount(lower), upper: amount(upper) });
+    // Series are independent: select their models on every core, the total on this thread.
+    let (total, outcomes) = std::thread::scope(|scope| {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let chunk = categories.len().div_ceil(workers).max(1);
+        let handles: Vec<_> = categories
+            .chunks(chunk)
+            .map(|ids| {
+                scope.spawn(move || {
+                    ids.iter()
+                        .map(|&id| {
+                            (id, project(&history::category_spend(rows, Some(id)), target.month, as_of))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let total = project(&history::total_spend(rows), target.month, as_of);
+        let outcomes: Vec<_> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        (total, outcomes)
+    });
     let mut trained = Vec::new();
     let mut category_forecasts = Vec::new();
-    for id in categories {
-        let outcome = project(&history::category_spend(rows, Some(id)), target.month, as_of);
+    for (id, outcome) in outcomes {
         if let Some(t) = outcome.trained {
             trained.push((series_name(Some(id), currency), t));
         }

@@ -29,9 +29,8 @@ const MAX_CACHED: usize = 10_000;
 /// anyone has labelled anything.
 const SEED: &str = include_str!("../../data/merchants.csv");
 
-/// Trains and stores `user`'s model from their labelled transactions. Returns whether one
-/// was stored (there may be too few labels); a user without one falls back to the global model.
-pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
+/// `user`'s latest labelled transactions as training samples.
+pub async fn user_samples(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Sample>, sqlx::Error> {
     let rows: Vec<(String, Decimal, String, Uuid)> = sqlx::query_as(
         "SELECT description, amount, kind, category_id FROM transactions \
          WHERE user_id = $1 AND NOT deleted AND category_id IS NOT NULL \
@@ -41,16 +40,25 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> Result<bool, sql
     .bind(USER_SAMPLES)
     .fetch_all(&mut *conn)
     .await?;
-    let samples: Vec<Sample> = rows
+    Ok(rows
         .iter()
         .map(|(text, amount, kind, category)| Sample {
             features: features(text, *amount, kind),
             class: category.to_string(),
         })
-        .collect();
-    match Categorizer::train(&samples) {
+        .collect())
+}
+
+/// Stores `user`'s newly trained model, or drops the stored one when there is none (too few
+/// labels: the user falls back to the global model). Returns whether one is stored.
+pub async fn replace_user_model(
+    conn: &mut PgConnection,
+    user: Uuid,
+    model: Option<&Categorizer>,
+) -> Result<bool, sqlx::Error> {
+    match model {
         Some(model) => {
-            save(conn, user, &model).await?;
+            save(conn, user, model).await?;
             Ok(true)
         }
         None => {
