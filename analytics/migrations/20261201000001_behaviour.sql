@@ -5,8 +5,9 @@
 -- name it ("4.8x your usual Groceries spend").
 ALTER TABLE transactions ADD COLUMN category_name text;
 
--- Flagged transactions. One row per transaction and kind; a rescan that no longer flags an
--- open one deletes it, while feedback (confirmed, not_anomaly) is kept for good.
+-- Flagged transactions. One row per transaction and kind, announced once. A rescan that no
+-- longer flags an open one marks it withdrawn (hidden; revived silently if found again);
+-- feedback (confirmed, not_anomaly) is kept until the transaction itself is deleted.
 CREATE TABLE anomalies (
     id             uuid PRIMARY KEY,
     user_id        uuid          NOT NULL,
@@ -14,7 +15,7 @@ CREATE TABLE anomalies (
     kind           text          NOT NULL,
     score          double precision NOT NULL CHECK (score >= 0 AND score <= 1),
     explanation    text          NOT NULL,
-    status         text          NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'confirmed', 'not_anomaly')),
+    status         text          NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'confirmed', 'not_anomaly', 'withdrawn')),
     occurred_on    date          NOT NULL,
     description    text          NOT NULL,
     merchant       text          NOT NULL,

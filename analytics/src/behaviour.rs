@@ -64,7 +64,12 @@ pub async fn review(
     extra: Vec<Insight>,
 ) -> anyhow::Result<Outcome> {
     let since = history::shift_months(today, -HISTORY_MONTHS);
-    let debits = history::debits(conn, user, since).await?;
+    let mut debits = history::debits(conn, user, since).await?;
+    // Rows stored before events carried the name take the category's latest known one.
+    let names = category_names(conn, user).await?;
+    for debit in debits.iter_mut().filter(|d| d.category_name.is_none()) {
+        debit.category_name = debit.category_id.and_then(|c| names.get(&c).cloned());
+    }
     let samples = categorizer::store::user_samples(conn, user).await?;
     let suppressed = anomalies::store::suppressions(conn, user).await?;
     // The detections and the model are CPU work: off the runtime, and side by side.
@@ -91,7 +96,6 @@ pub async fn review(
     let stored = recurring::store::sync(conn, user, &found).await?;
     let anomalies = anomalies::store::sync(conn, user, &findings, &debits).await?;
 
-    let names = category_names(conn, user).await?;
     let rows = history::daily(conn, user, &profile.currency, history::shift_months(today, -8), today).await?;
     let mut candidates = extra;
     candidates.extend(insights::from_recurring(&stored, today));

@@ -83,9 +83,11 @@ impl Debit {
     }
 }
 
-/// The user's live debits since `from`, oldest first (ties by id, so the order is total).
+/// The user's live debits since `from`, oldest first (ties by id, so the order is total). The
+/// merchant is normalised again from the description, so rows stored under an older version
+/// of the rules group with new ones.
 pub async fn debits(conn: &mut PgConnection, user: Uuid, from: NaiveDate) -> Result<Vec<Debit>, sqlx::Error> {
-    sqlx::query_as(
+    let mut debits: Vec<Debit> = sqlx::query_as(
         "SELECT transaction_id, occurred_on, description, merchant, amount, currency, category_id, \
          category_name FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = 'debit' AND occurred_on >= $2 \
          ORDER BY occurred_on, transaction_id",
@@ -93,7 +95,11 @@ pub async fn debits(conn: &mut PgConnection, user: Uuid, from: NaiveDate) -> Res
     .bind(user)
     .bind(from)
     .fetch_all(conn)
-    .await
+    .await?;
+    for debit in &mut debits {
+        debit.merchant = crate::merchant::normalise(&debit.description);
+    }
+    Ok(debits)
 }
 
 /// Spending per day of one series (the total, or one category).

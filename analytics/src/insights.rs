@@ -77,7 +77,9 @@ pub fn from_recurring(rows: &[RecurringRow], today: NaiveDate) -> Vec<Insight> {
     for r in &subscriptions {
         let name = display(&r.merchant);
         out.push(Insight {
-            key: format!("subscription_detected:{}", r.id),
+            // Keyed by what it is, not the row id: a series missed by one pass and found again
+            // gets a new id but is the same subscription.
+            key: format!("subscription_detected:{}:{}", r.currency, r.merchant),
             kind: "subscription_detected",
             title: format!("Subscription: {name}"),
             body: format!(
@@ -102,7 +104,7 @@ pub fn from_recurring(rows: &[RecurringRow], today: NaiveDate) -> Vec<Insight> {
             }
             let rise = to - from;
             out.push(Insight {
-                key: format!("price_increase:{}:{on}", r.id),
+                key: format!("price_increase:{}:{}:{on}", r.currency, r.merchant),
                 kind: "price_increase",
                 title: format!("{name} went up to {}", text(to, &r.currency)),
                 body: format!(

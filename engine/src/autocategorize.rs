@@ -10,12 +10,16 @@ use std::time::Duration;
 use budgetsmart_common::money;
 use budgetsmart_proto::analytics::v1 as analytics;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
-use sqlx::PgConnection;
+use sqlx::PgPool;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
 use crate::transactions::NewTransaction;
+
+/// Items per call: an import of 10,000 rows stays far below gRPC's 4 MiB message limit, and
+/// each call gets its own deadline.
+const BATCH: usize = 1_000;
 
 /// The analytics client and the policy for using its suggestions.
 #[derive(Clone)]
@@ -46,7 +50,7 @@ impl AutoCategorizer {
     /// least the confidence threshold. `auth` is the caller's request metadata, forwarded.
     pub async fn fill(
         &self,
-        conn: &mut PgConnection,
+        pool: &PgPool,
         user_id: Uuid,
         auth: &MetadataMap,
         items: &mut [&mut NewTransaction],
@@ -56,15 +60,32 @@ impl AutoCategorizer {
         if open.is_empty() {
             return;
         }
-        let categories = match options(conn, user_id).await {
+        let categories = match options(pool, user_id).await {
             Ok(categories) => categories,
             Err(error) => {
                 tracing::warn!(%error, "cannot read categories for auto-categorisation");
                 return;
             }
         };
+        for batch in open.chunks(BATCH) {
+            if !self.fill_batch(client, auth, items, batch, &categories).await {
+                return;
+            }
+        }
+    }
+
+    /// One call for the items at `batch`; false when analytics did not answer (the rest are
+    /// not tried: it would not answer them either within the write's patience).
+    async fn fill_batch(
+        &self,
+        client: &AnalyticsClient<Channel>,
+        auth: &MetadataMap,
+        items: &mut [&mut NewTransaction],
+        batch: &[usize],
+        categories: &[analytics::CategoryOption],
+    ) -> bool {
         let request = analytics::CategorizeRequest {
-            items: open
+            items: batch
                 .iter()
                 .map(|&i| analytics::CategorizeItem {
                     description: items[i].description.clone(),
@@ -72,7 +93,7 @@ impl AutoCategorizer {
                     r#type: items[i].kind.clone(),
                 })
                 .collect(),
-            categories,
+            categories: categories.to_vec(),
         };
         let mut request = tonic::Request::new(request);
         for key in ["authorization", "x-request-id", "traceparent", "tracestate"] {
@@ -87,14 +108,14 @@ impl AutoCategorizer {
             Ok(Ok(answer)) => answer.into_inner(),
             Ok(Err(status)) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "auto-categorisation unavailable");
-                return;
+                return false;
             }
             Err(_) => {
                 tracing::warn!(timeout_ms = self.timeout.as_millis() as u64, "auto-categorisation timed out");
-                return;
+                return false;
             }
         };
-        for (&i, suggestion) in open.iter().zip(answer.results) {
+        for (&i, suggestion) in batch.iter().zip(answer.results) {
             if suggestion.confidence < self.min_confidence {
                 continue;
             }
@@ -102,18 +123,16 @@ impl AutoCategorizer {
                 items[i].category_id = Some(id);
             }
         }
+        true
     }
 }
 
 /// The user's categories as analytics needs them.
-async fn options(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-) -> Result<Vec<analytics::CategoryOption>, sqlx::Error> {
+async fn options(pool: &PgPool, user_id: Uuid) -> Result<Vec<analytics::CategoryOption>, sqlx::Error> {
     let rows: Vec<(Uuid, String, String)> =
         sqlx::query_as("SELECT id, name, kind FROM categories WHERE user_id = $1")
             .bind(user_id)
-            .fetch_all(conn)
+            .fetch_all(pool)
             .await?;
     Ok(rows
         .into_iter()

@@ -159,6 +159,12 @@ pub async fn run(
         }
     }
 
+    // Rows the file left uncategorised get analytics' suggestion when it is confident; asked
+    // before the transaction opens, so the remote calls hold no connection and no lock.
+    let mut open: Vec<&mut NewTransaction> =
+        rows.iter_mut().filter(|r| r.category.is_none()).map(|r| &mut r.transaction).collect();
+    state.categorizer.fill(&state.pool, user_id, auth, &mut open).await;
+
     let mut tx = state.pool.begin().await?;
     // Two imports of the same file at once must not both miss each other's rows.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
@@ -182,10 +188,6 @@ pub async fn run(
         }
         valid.push(row);
     }
-    // Rows the file left uncategorised get analytics' suggestion when it is confident.
-    let mut open: Vec<&mut NewTransaction> =
-        valid.iter_mut().filter(|r| r.category.is_none()).map(|r| &mut r.transaction).collect();
-    state.categorizer.fill(&mut tx, user_id, auth, &mut open).await;
 
     let prints: Vec<Vec<u8>> = valid
         .iter()

@@ -192,8 +192,9 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
         let mut new = validate_new(request.get_ref())?;
+        // Before the transaction opens: the remote call must not hold a connection and locks.
+        self.state.categorizer.fill(&self.state.pool, user_id, request.metadata(), &mut [&mut new]).await;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
-        self.state.categorizer.fill(&mut tx, user_id, request.metadata(), &mut [&mut new]).await;
         let row = insert(&mut tx, &ctx, user_id, &new).await?;
         let touched = row.spending_key().into_iter().collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(row.id)).await?;

@@ -146,6 +146,15 @@ pub fn display(merchant: &str) -> String {
         .join(" ")
 }
 
+/// How an explanation names a debit's category.
+fn category_label(debit: &Debit) -> String {
+    match (&debit.category_name, debit.category_id) {
+        (Some(name), _) => name.clone(),
+        (None, Some(_)) => "category".to_owned(),
+        (None, None) => "uncategorised".to_owned(),
+    }
+}
+
 /// An amount as people read it: two decimals (or none for whole-unit currencies).
 fn money(amount: f64, currency: &str) -> String {
     let places = budgetsmart_common::currency::Currency::parse(currency).map_or(2, |c| c.minor_units());
@@ -260,8 +269,7 @@ fn spike(points: &[Point], index: &Index, i: usize) -> Option<Finding> {
         if category_window.len() < MIN_CATEGORY_HISTORY {
             return None;
         }
-        let name = debit.category_name.clone().unwrap_or_else(|| "uncategorised".to_owned());
-        (category_window, in_category, format!("{name} spend"))
+        (category_window, in_category, format!("{} spend", category_label(debit)))
     };
     let logs: Vec<f64> = history.iter().map(|&j| points[j].log).collect();
     let (centre, scale) = robust(&logs);
@@ -294,8 +302,7 @@ fn new_merchant(points: &[Point], index: &Index, i: usize, day_start: usize) -> 
     let in_category = index.by_category.get(&debit.category_id).map(Vec::as_slice).unwrap_or(&[]);
     let category_window = window(points, in_category, debit.occurred_on);
     let (history, what) = if category_window.len() >= MIN_CATEGORY_HISTORY {
-        let name = debit.category_name.clone().unwrap_or_else(|| "uncategorised".to_owned());
-        (category_window, format!("{name} spend"))
+        (category_window, format!("{} spend", category_label(debit)))
     } else {
         (window(points, &index.all, debit.occurred_on), "spend".to_owned())
     };
@@ -349,7 +356,7 @@ fn duplicate(points: &[Point], index: &mut Index, i: usize, day_start: usize) ->
         return None;
     }
     let days_apart = (debit.occurred_on - original.occurred_on).num_days();
-    if days_apart > 0 && median_gap(points, visits).is_none_or(|gap| gap < FREQUENT_GAP_DAYS) {
+    if days_apart > 0 && median_gap(points, visits).is_some_and(|gap| gap < FREQUENT_GAP_DAYS) {
         return None;
     }
     let same_text = original.description.trim().eq_ignore_ascii_case(debit.description.trim());

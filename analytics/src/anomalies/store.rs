@@ -48,61 +48,98 @@ pub async fn suppressions(
     Ok(rows.into_iter().filter_map(|(m, k)| Kind::parse(&k).map(|k| (m, k))).collect())
 }
 
-/// Makes the stored anomalies match `findings`: new ones are inserted and announced, open
-/// ones no longer found are withdrawn, and those with feedback stay as they are. Returns how
-/// many events were enqueued.
+/// What `sync` compares of a held anomaly.
+#[derive(sqlx::FromRow)]
+struct Held {
+    transaction_id: Uuid,
+    kind: String,
+    status: String,
+    score: f64,
+    explanation: String,
+    occurred_on: NaiveDate,
+    description: String,
+    amount: Decimal,
+    category_id: Option<Uuid>,
+}
+
+/// Makes the stored anomalies match `findings`. New ones are inserted and announced with
+/// `anomaly_detected`; open ones no longer found are marked `withdrawn` (hidden), and come
+/// back without a second announcement if found again; those with feedback stay as they are.
+/// Only the deletion of the transaction itself (or its becoming a credit) removes a row.
+/// Every write re-checks the status, so feedback committed meanwhile is never overwritten.
+/// Returns how many events were enqueued.
 pub async fn sync(
     conn: &mut PgConnection,
     user: Uuid,
     findings: &[Finding],
     debits: &[Debit],
 ) -> Result<usize, sqlx::Error> {
-    let held: Vec<(Uuid, Uuid, String, String, f64, String)> = sqlx::query_as(
-        "SELECT id, transaction_id, kind, status, score, explanation FROM anomalies WHERE user_id = $1",
+    sqlx::query(
+        "DELETE FROM anomalies a USING transactions t WHERE a.user_id = $1 AND t.transaction_id = a.transaction_id \
+         AND (t.deleted OR t.kind <> 'debit')",
+    )
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    let held: Vec<Held> = sqlx::query_as(
+        "SELECT transaction_id, kind, status, score, explanation, occurred_on, description, amount, category_id \
+         FROM anomalies WHERE user_id = $1",
     )
     .bind(user)
     .fetch_all(&mut *conn)
     .await?;
     let found: HashSet<(Uuid, &str)> = findings.iter().map(|f| (f.transaction_id, f.kind.as_str())).collect();
-    let live: HashSet<Uuid> = debits.iter().map(|d| d.transaction_id).collect();
-    // Withdrawn: open and no longer found, or its transaction is gone (feedback or not).
-    let withdrawn: Vec<Uuid> = held
+    let gone: Vec<(Uuid, &str)> = held
         .iter()
-        .filter(|(_, t, k, status, ..)| {
-            !live.contains(t) || (status == "open" && !found.contains(&(*t, k.as_str())))
-        })
-        .map(|(id, ..)| *id)
+        .filter(|h| h.status == "open" && !found.contains(&(h.transaction_id, h.kind.as_str())))
+        .map(|h| (h.transaction_id, h.kind.as_str()))
         .collect();
-    if !withdrawn.is_empty() {
-        sqlx::query("DELETE FROM anomalies WHERE user_id = $1 AND id = ANY($2)")
-            .bind(user)
-            .bind(&withdrawn)
-            .execute(&mut *conn)
-            .await?;
+    for (transaction, kind) in gone {
+        sqlx::query(
+            "UPDATE anomalies SET status = 'withdrawn' \
+             WHERE user_id = $1 AND transaction_id = $2 AND kind = $3 AND status = 'open'",
+        )
+        .bind(user)
+        .bind(transaction)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
     }
-    let known: HashMap<(Uuid, &str), (&str, f64, &str)> = held
-        .iter()
-        .map(|(_, t, k, s, score, text)| ((*t, k.as_str()), (s.as_str(), *score, text.as_str())))
-        .collect();
+    let known: HashMap<(Uuid, &str), &Held> =
+        held.iter().map(|h| ((h.transaction_id, h.kind.as_str()), h)).collect();
     let by_id: HashMap<Uuid, &Debit> = debits.iter().map(|d| (d.transaction_id, d)).collect();
     let mut published = 0;
     for finding in findings {
         let Some(debit) = by_id.get(&finding.transaction_id) else { continue };
         match known.get(&(finding.transaction_id, finding.kind.as_str())) {
-            // Unchanged, or feedback given: nothing to write.
-            Some(&(status, score, text))
-                if status != "open" || (score == finding.score && text == finding.explanation) => {}
-            // Still open, and the numbers moved with new history.
+            // Feedback given, or nothing moved: nothing to write.
+            Some(h)
+                if (h.status != "open" && h.status != "withdrawn")
+                    || (h.status == "open"
+                        && h.score == finding.score
+                        && h.explanation == finding.explanation
+                        && h.occurred_on == debit.occurred_on
+                        && h.description == debit.description
+                        && h.amount == debit.amount
+                        && h.category_id == debit.category_id) => {}
+            // Found again, or the numbers or the transaction itself changed.
             Some(_) => {
                 sqlx::query(
-                    "UPDATE anomalies SET score = $4, explanation = $5 \
-                     WHERE user_id = $1 AND transaction_id = $2 AND kind = $3",
+                    "UPDATE anomalies SET status = 'open', score = $4, explanation = $5, occurred_on = $6, \
+                     description = $7, merchant = $8, amount = $9, currency = $10, category_id = $11 \
+                     WHERE user_id = $1 AND transaction_id = $2 AND kind = $3 AND status IN ('open', 'withdrawn')",
                 )
                 .bind(user)
                 .bind(finding.transaction_id)
                 .bind(finding.kind.as_str())
                 .bind(finding.score)
                 .bind(&finding.explanation)
+                .bind(debit.occurred_on)
+                .bind(&debit.description)
+                .bind(&debit.merchant)
+                .bind(debit.amount)
+                .bind(&debit.currency)
+                .bind(debit.category_id)
                 .execute(&mut *conn)
                 .await?;
             }
@@ -197,7 +234,8 @@ pub async fn feedback(
     status: &str,
 ) -> Result<Option<AnomalyRow>, sqlx::Error> {
     let row: Option<AnomalyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE anomalies SET status = $3, feedback_at = now() WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        "UPDATE anomalies SET status = $3, feedback_at = now() WHERE user_id = $1 AND id = $2 \
+         AND status <> 'withdrawn' RETURNING {COLUMNS}"
     )))
     .bind(user)
     .bind(id)

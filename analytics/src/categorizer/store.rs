@@ -18,8 +18,11 @@ pub const GLOBAL: Uuid = Uuid::nil();
 /// person visits (accuracy is 94 % after 50, docs/analytics.md), few enough to train in
 /// milliseconds.
 const USER_SAMPLES: i64 = 2_000;
-/// Labelled transactions of all users the global model learns from.
+/// Labelled transactions of all users the global model reads ...
 const GLOBAL_SAMPLES: i64 = 50_000;
+/// ... and distinct examples it keeps (identical ones collapse), so the dense training matrix
+/// stays a few megabytes.
+const GLOBAL_DISTINCT: usize = 4_000;
 /// A word enters the global model only when this many users used it, so that one person's
 /// text (a name in a transfer) never reaches another person's suggestions.
 const MIN_USERS_PER_FEATURE: usize = 3;
@@ -104,11 +107,20 @@ pub async fn train_global(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     }
     let shared = |f: &String| users_of.get(f.as_str()).is_some_and(|u| u.len() >= MIN_USERS_PER_FEATURE);
     let mut samples = seed_samples();
-    samples.extend(labelled.iter().filter_map(|(_, s)| {
+    let mut seen = HashSet::new();
+    for (_, s) in &labelled {
         let kept: Vec<String> = s.features.iter().filter(|f| shared(f)).cloned().collect();
-        (!kept.is_empty()).then(|| Sample { features: kept, class: s.class.clone() })
-    }));
-    if let Some(model) = Categorizer::train(&samples) {
+        if samples.len() >= GLOBAL_DISTINCT {
+            break;
+        }
+        if !kept.is_empty() && seen.insert((kept.clone(), s.class.clone())) {
+            samples.push(Sample { features: kept, class: s.class.clone() });
+        }
+    }
+    let trained = tokio::task::spawn_blocking(move || Categorizer::train(&samples))
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("training the global model failed: {e}")))?;
+    if let Some(model) = trained {
         save(conn, GLOBAL, &model).await?;
     }
     Ok(())
@@ -198,7 +210,12 @@ impl Models {
                             .bind(owner)
                             .fetch_one(&mut *conn)
                             .await?;
-                    let Some(model) = Categorizer::from_json(json) else {
+                    // Refitting is CPU work: off the runtime.
+                    let rebuilt = tokio::task::spawn_blocking(move || Categorizer::from_json(json))
+                        .await
+                        .ok()
+                        .flatten();
+                    let Some(model) = rebuilt else {
                         tracing::warn!(%owner, "a stored categorisation model does not load; ignored");
                         continue;
                     };

@@ -176,12 +176,15 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {
         steps.iter().filter(|(a, b)| a == b).count() as f64 / steps.len() as f64 >= MIN_FIXED_SHARE;
     let mut price_changes = Vec::new();
     if fixed_price {
+        // Against the established price, so a one-off charge in between is no change at all.
+        let mut price = charges[0].amount;
         for k in 1..charges.len() {
-            let (before, now) = (charges[k - 1].amount, charges[k].amount);
+            let now = charges[k].amount;
             // A lasting change: the next charge (if any) keeps the new price.
             let lasting = charges.get(k + 1).is_none_or(|next| next.amount == now);
-            if now != before && lasting {
-                price_changes.push(PriceChange { on: charges[k].occurred_on, from: before, to: now });
+            if now != price && lasting {
+                price_changes.push(PriceChange { on: charges[k].occurred_on, from: price, to: now });
+                price = now;
             }
         }
     }
@@ -249,6 +252,21 @@ mod tests {
                 to: Decimal::new(1799, 2)
             }]
         );
+    }
+
+    #[test]
+    fn a_one_off_charge_is_no_price_change() {
+        let cents = [1549, 1549, 1549, 1549, 999, 1549, 1549, 1549, 1549, 1549, 1549, 1549];
+        let debits: Vec<Debit> = cents
+            .iter()
+            .enumerate()
+            .map(|(m, c)| {
+                charge(day(2025, 1, 15).checked_add_months(Months::new(m as u32)).expect("date"), "HULU", *c)
+            })
+            .collect();
+        let found = detect(&debits, day(2026, 1, 1));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].price_changes.is_empty(), "{:?}", found[0].price_changes);
     }
 
     #[test]
