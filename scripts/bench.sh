@@ -206,5 +206,9 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "flight at 1,000/s is 64 ms *average* latency, so p99 ≤ 50 ms needs more than 1,280 creates/s —"
   echo "compare the pgbench row above, which has no services, no broker and no HTTP at all."
   echo "See docs/architecture.md (Performance) for where the time goes."
+  echo
+  echo "This shared machine's speed varies from day to day by a factor of two to three (the same"
+  echo "forecast-eval binary on the same series took 8.6 ms per series on 2026-11-25 and ${eval_ms} ms in"
+  echo "this run), so read each row against the baseline measured beside it in the same run."
 } > "$OUT"
 echo "wrote $OUT"
