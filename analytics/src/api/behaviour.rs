@@ -20,6 +20,8 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 /// Most items in one categorisation call (an import file's rows).
 const MAX_ITEMS: usize = 10_000;
+/// Most categories a caller may offer (the engine caps a user's far lower).
+const MAX_CATEGORIES: usize = 1_000;
 /// Longest description considered, as the engine allows.
 const MAX_DESCRIPTION: usize = 500;
 
@@ -159,6 +161,9 @@ pub async fn categorize(
     }
     if request.items.len() > MAX_ITEMS {
         return Err(ApiError::invalid("items", format!("may hold at most {MAX_ITEMS}")));
+    }
+    if request.categories.len() > MAX_CATEGORIES {
+        return Err(ApiError::invalid("categories", format!("may hold at most {MAX_CATEGORIES}")));
     }
     let mut items = Vec::with_capacity(request.items.len());
     for item in &request.items {
