@@ -176,6 +176,13 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         }
     }
     let reviewed = behaviour::review(conn, user, &profile, today, overspends).await?;
+    tracing::debug!(
+        anomalies = reviewed.anomalies,
+        insights = reviewed.insights,
+        recurring = reviewed.recurring,
+        categorizer = reviewed.categorizer,
+        "reviewed"
+    );
     Ok(published + reviewed.published())
 }
 

@@ -62,6 +62,21 @@ struct Held {
     category_id: Option<Uuid>,
 }
 
+impl Held {
+    /// Nothing to write: the user gave feedback, or the open row already says this.
+    fn settled(&self, finding: &Finding, debit: &Debit) -> bool {
+        let feedback = self.status != "open" && self.status != "withdrawn";
+        feedback
+            || (self.status == "open"
+                && self.score == finding.score
+                && self.explanation == finding.explanation
+                && self.occurred_on == debit.occurred_on
+                && self.description == debit.description
+                && self.amount == debit.amount
+                && self.category_id == debit.category_id)
+    }
+}
+
 /// Makes the stored anomalies match `findings`. New ones are inserted and announced with
 /// `anomaly_detected`; open ones no longer found are marked `withdrawn` (hidden), and come
 /// back without a second announcement if found again; those with feedback stay as they are.
@@ -112,60 +127,35 @@ pub async fn sync(
     for finding in findings {
         let Some(debit) = by_id.get(&finding.transaction_id) else { continue };
         match known.get(&(finding.transaction_id, finding.kind.as_str())) {
-            // Feedback given, or nothing moved: nothing to write.
-            Some(h)
-                if (h.status != "open" && h.status != "withdrawn")
-                    || (h.status == "open"
-                        && h.score == finding.score
-                        && h.explanation == finding.explanation
-                        && h.occurred_on == debit.occurred_on
-                        && h.description == debit.description
-                        && h.amount == debit.amount
-                        && h.category_id == debit.category_id) => {}
-            // Found again, or the numbers or the transaction itself changed.
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE anomalies SET status = 'open', score = $4, explanation = $5, occurred_on = $6, \
-                     description = $7, merchant = $8, amount = $9, currency = $10, category_id = $11 \
-                     WHERE user_id = $1 AND transaction_id = $2 AND kind = $3 AND status IN ('open', 'withdrawn')",
-                )
-                .bind(user)
-                .bind(finding.transaction_id)
-                .bind(finding.kind.as_str())
-                .bind(finding.score)
-                .bind(&finding.explanation)
-                .bind(debit.occurred_on)
-                .bind(&debit.description)
-                .bind(&debit.merchant)
-                .bind(debit.amount)
-                .bind(&debit.currency)
-                .bind(debit.category_id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            None => {
-                insert(conn, user, finding, debit).await?;
-                published += 1;
-            }
+            Some(held) if held.settled(finding, debit) => {}
+            // New, found again, or the numbers or the transaction itself changed.
+            _ => published += usize::from(upsert(conn, user, finding, debit).await?),
         }
     }
     Ok(published)
 }
 
-async fn insert(
+/// Writes a finding: inserts it, or refreshes an open or withdrawn one (reopening it). A row
+/// with feedback is left alone, even if the feedback was committed after `sync` read it.
+/// Only a new row is announced with `anomaly_detected`; returns whether it was new.
+async fn upsert(
     conn: &mut PgConnection,
     user: Uuid,
     finding: &Finding,
     debit: &Debit,
-) -> Result<(), sqlx::Error> {
-    let id = Uuid::now_v7();
+) -> Result<bool, sqlx::Error> {
     let detected_at = Utc::now();
-    sqlx::query(
+    let written: Option<(Uuid, bool)> = sqlx::query_as(
         "INSERT INTO anomalies (id, user_id, transaction_id, kind, score, explanation, occurred_on, \
          description, merchant, amount, currency, category_id, detected_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (user_id, transaction_id, kind) DO UPDATE SET status = 'open', score = EXCLUDED.score, \
+         explanation = EXCLUDED.explanation, occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, \
+         merchant = EXCLUDED.merchant, amount = EXCLUDED.amount, currency = EXCLUDED.currency, \
+         category_id = EXCLUDED.category_id WHERE anomalies.status IN ('open', 'withdrawn') \
+         RETURNING id, (xmax = 0) AS inserted",
     )
-    .bind(id)
+    .bind(Uuid::now_v7())
     .bind(user)
     .bind(finding.transaction_id)
     .bind(finding.kind.as_str())
@@ -178,8 +168,9 @@ async fn insert(
     .bind(&debit.currency)
     .bind(debit.category_id)
     .bind(detected_at)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some((id, true)) = written else { return Ok(false) };
     let event = ev::AnomalyDetected {
         anomaly_id: id.to_string(),
         user_id: user.to_string(),
@@ -198,7 +189,7 @@ async fn insert(
     };
     let ctx = EventContext { user_id: Some(user), ..EventContext::default() };
     events::enqueue(conn, &ctx, &event).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The user's anomalies with `status` (open and confirmed when `None`), newest first, after
