@@ -1,12 +1,12 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run test bench eval-analytics migrate build lint fmt check-infra
+.PHONY: run test bench eval-analytics migrate build lint fmt check-infra mail-sink
 
 run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
 	@scripts/run.sh
 
-test: check-infra ## Every test, against the real PostgreSQL, Redis and RabbitMQ
+test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, RabbitMQ and an SMTP sink
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
@@ -31,3 +31,6 @@ fmt:
 
 check-infra:
 	@scripts/check-infra.sh
+
+mail-sink: ## Start the local SMTP sink (maildev, inbox at http://127.0.0.1:1080) unless one listens
+	@scripts/mail-sink.sh

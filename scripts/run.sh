@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/check-infra.sh
+# A real SMTP server with a web inbox, so the emails can be seen (it keeps running after Ctrl-C).
+scripts/mail-sink.sh
 cargo build --bins -p engine -p analytics -p notification -p gateway
 bin="${CARGO_TARGET_DIR:-target}/debug"
 pids=()
@@ -18,6 +20,6 @@ for service in analytics notification engine gateway; do
   "$bin/$service" &
   pids+=($!)
 done
-echo "BudgetSmart is starting: gateway on http://127.0.0.1:8080 (Ctrl-C stops everything)"
+echo "BudgetSmart is starting: gateway on http://127.0.0.1:8080, email inbox on http://127.0.0.1:1080 (Ctrl-C stops everything)"
 # If any service exits, stop the rest rather than run half a system.
 wait -n "${pids[@]}" || true

@@ -5,7 +5,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::{Request, Status};
@@ -16,6 +19,10 @@ use crate::jwt::{TokenError, TokenVerifier};
 
 /// Metadata key carrying the request id from the gateway.
 pub const REQUEST_ID: &str = "x-request-id";
+/// Metadata key of the internal service credential (`SERVICE_TOKEN`).
+pub const SERVICE_TOKEN: &str = "x-service-token";
+/// Metadata key naming the user a service calls for, next to [`SERVICE_TOKEN`].
+pub const ON_BEHALF_OF: &str = "x-on-behalf-of";
 
 /// The authenticated caller of a gRPC method, put in the request extensions by [`AuthInterceptor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,20 +33,76 @@ pub struct Caller {
 
 /// Verifies the bearer token of every call, again: the gateway already did, but a backend
 /// never trusts its network (defence in depth).
+///
+/// A service acting for a user without the user present (the monthly summary on the 1st)
+/// sends the shared service credential and the user's id instead. The gateway forwards only
+/// `authorization` and trace headers, so a client cannot send these through it.
 #[derive(Clone)]
 pub struct AuthInterceptor {
     verifier: Arc<TokenVerifier>,
+    service_token: Arc<[u8; 32]>,
 }
 
 impl AuthInterceptor {
-    /// An interceptor that checks tokens with `verifier`.
-    pub fn new(verifier: Arc<TokenVerifier>) -> AuthInterceptor {
-        AuthInterceptor { verifier }
+    /// An interceptor that checks tokens with `verifier`, and service calls against `service_token`.
+    pub fn new(verifier: Arc<TokenVerifier>, service_token: &SecretString) -> AuthInterceptor {
+        AuthInterceptor { verifier, service_token: Arc::new(digest(service_token.expose_secret())) }
+    }
+
+    fn service_caller(&self, request: &Request<()>) -> Option<Result<Caller, Status>> {
+        let token = request.metadata().get(SERVICE_TOKEN)?;
+        // Comparing digests keeps the comparison's timing independent of the secret.
+        let valid = token.to_str().map(|t| digest(t) == *self.service_token).unwrap_or(false);
+        if !valid {
+            return Some(Err(Status::unauthenticated("the service credential is invalid")));
+        }
+        let user = request
+            .metadata()
+            .get(ON_BEHALF_OF)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Uuid::parse_str(v).ok());
+        Some(user.map(|user_id| Caller { user_id }).ok_or_else(|| {
+            Status::unauthenticated(format!("a service call names its user in {ON_BEHALF_OF}"))
+        }))
+    }
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// The client side of the service credential: calls made with it act for `user_id`.
+#[derive(Clone)]
+pub struct ActAs {
+    token: MetadataValue<Ascii>,
+    user: MetadataValue<Ascii>,
+}
+
+impl ActAs {
+    /// Calls for `user_id`, authenticated by `service_token`.
+    pub fn new(service_token: &SecretString, user_id: Uuid) -> Result<ActAs, Status> {
+        let token = MetadataValue::try_from(service_token.expose_secret())
+            .map_err(|_| Status::internal("the service credential is not valid metadata"))?;
+        let user = MetadataValue::try_from(user_id.to_string())
+            .map_err(|_| Status::internal("a user id is always valid metadata"))?;
+        Ok(ActAs { token, user })
+    }
+}
+
+impl Interceptor for ActAs {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert(SERVICE_TOKEN, self.token.clone());
+        request.metadata_mut().insert(ON_BEHALF_OF, self.user.clone());
+        Ok(request)
     }
 }
 
 impl Interceptor for AuthInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(caller) = self.service_caller(&request) {
+            request.extensions_mut().insert(caller?);
+            return Ok(request);
+        }
         let token = request
             .metadata()
             .get("authorization")

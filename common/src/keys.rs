@@ -120,23 +120,58 @@ fn kid_of_public_pem(pem: &str) -> Result<String, String> {
 /// start at once under `make run`, and they must all end up with the same key.
 fn load_or_create_dev_key(dir: &Path) -> Result<KeyMaterial, ConfigError> {
     let path = dir.join("ed25519-private.pem");
+    let pem = read_or_create(&path, || {
+        let fresh = KeyMaterial::generate();
+        fresh.private_pem.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default()
+    })?;
+    parse_private("BUDGETSMART_DEV_DIR", &pem)
+}
+
+/// A secret shared by the local services: `name` from the environment (or `name_FILE`); in
+/// development, 32 random bytes (hex) created once under `BUDGETSMART_DEV_DIR`.
+pub fn shared_secret(env: Environment, name: &str) -> Result<SecretString, ConfigError> {
+    if let Some(secret) = read_pem(name)? {
+        let trimmed = secret.expose_secret().trim();
+        if trimmed.len() < 32 {
+            return Err(ConfigError { name: name.into(), problem: "must be at least 32 characters".into() });
+        }
+        return Ok(SecretString::from(trimmed.to_owned()));
+    }
+    match env {
+        Environment::Production => Err(ConfigError {
+            name: name.into(),
+            problem: "must be set (or a path in the _FILE variant) in production".into(),
+        }),
+        Environment::Development => {
+            let dir = PathBuf::from(config::string("BUDGETSMART_DEV_DIR", ".dev")).join("secrets");
+            let path = dir.join(name.to_ascii_lowercase());
+            let text = read_or_create(&path, || {
+                let mut bytes = [0u8; 32];
+                OsRng.fill_bytes(&mut bytes);
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            })?;
+            Ok(SecretString::from(text.trim().to_owned()))
+        }
+    }
+}
+
+/// Reads `path`, first writing `fresh()` there if no process has yet. `hard_link` fails when
+/// the target exists, so exactly one writer wins and every reader sees its content.
+fn read_or_create(path: &Path, fresh: impl FnOnce() -> String) -> Result<String, ConfigError> {
     let problem = |what: &str, e: std::io::Error| ConfigError {
         name: "BUDGETSMART_DEV_DIR".into(),
         problem: format!("{what} {}: {e}", path.display()),
     };
     if !path.exists() {
+        let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| problem("cannot create the folder of", e))?;
-        let fresh = KeyMaterial::generate();
-        let pem = fresh.private_pem.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default();
         // A random name, not the pid: containers sharing the folder are all pid 1.
-        let tmp = dir.join(format!(".ed25519-{}.tmp", uuid::Uuid::now_v7().simple()));
-        std::fs::write(&tmp, pem).map_err(|e| problem("cannot write next to", e))?;
-        // hard_link fails if the target exists, so exactly one process's key wins.
-        let _ = std::fs::hard_link(&tmp, &path);
+        let tmp = dir.join(format!(".secret-{}.tmp", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&tmp, fresh()).map_err(|e| problem("cannot write next to", e))?;
+        let _ = std::fs::hard_link(&tmp, path);
         let _ = std::fs::remove_file(&tmp);
     }
-    let pem = std::fs::read_to_string(&path).map_err(|e| problem("cannot read", e))?;
-    parse_private("BUDGETSMART_DEV_DIR", &pem)
+    std::fs::read_to_string(path).map_err(|e| problem("cannot read", e))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod jwt;
 pub mod keys;
 pub mod money;
+pub mod pagination;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use secrecy::SecretString;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -36,6 +37,8 @@ pub struct BackendConfig {
     pub keys: KeyMaterial,
     /// `JWT_ISSUER` and `JWT_AUDIENCE`.
     pub tokens: TokenSettings,
+    /// `SERVICE_TOKEN`: lets one backend call another for a user who is not present.
+    pub service_token: SecretString,
 }
 
 impl BackendConfig {
@@ -56,6 +59,7 @@ impl BackendConfig {
             database_max_connections: config::parse("DATABASE_MAX_CONNECTIONS", 20)?,
             bus: BusConfig::from_env()?,
             keys: KeyMaterial::from_env(env, need_private_key)?,
+            service_token: crate::keys::shared_secret(env, "SERVICE_TOKEN")?,
             tokens: TokenSettings {
                 issuer: config::string("JWT_ISSUER", crate::jwt::DEFAULT_ISSUER),
                 audience: config::string("JWT_AUDIENCE", crate::jwt::DEFAULT_AUDIENCE),
@@ -72,6 +76,7 @@ pub struct Backend {
     consumer: ConsumerSpec,
     outbox: OutboxWaker,
     verifier: Arc<TokenVerifier>,
+    service_token: SecretString,
     listener: TcpListener,
     grpc_addr: SocketAddr,
 }
@@ -111,6 +116,7 @@ impl Backend {
             consumer,
             outbox: OutboxWaker::default(),
             verifier,
+            service_token: config.service_token.clone(),
             listener,
             grpc_addr,
         })
@@ -133,7 +139,7 @@ impl Backend {
 
     /// The interceptor that checks every call's access token.
     pub fn auth(&self) -> AuthInterceptor {
-        AuthInterceptor::new(self.verifier.clone())
+        AuthInterceptor::new(self.verifier.clone(), &self.service_token)
     }
 
     /// Serves the services `add` puts on the router, reporting `names` healthy, until

@@ -3,6 +3,7 @@
 //! prefix, and a unique Redis key prefix, so tests run in parallel.
 #![forbid(unsafe_code)]
 
+pub mod mail_sink;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -41,9 +42,27 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The SMTP sink's SMTP address (`MAIL_SINK_SMTP`, default 127.0.0.1:1025): a real server
+/// process (maildev), which `make test` starts when none listens.
+pub fn mail_sink_smtp() -> SocketAddr {
+    std::env::var("MAIL_SINK_SMTP")
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| ([127, 0, 0, 1], 1025).into())
+}
+
+/// The sink's HTTP API (`MAIL_SINK_API`, default http://127.0.0.1:1080).
+pub fn mail_sink_api() -> String {
+    std::env::var("MAIL_SINK_API").unwrap_or_else(|_| "http://127.0.0.1:1080".into())
+}
+
 /// How to start the system.
 #[derive(Default)]
 pub struct Options {
+    /// Send email through this address (e.g. a test-owned proxy) instead of the sink.
+    pub smtp: Option<SocketAddr>,
+    /// Quiet time before the first SMTP retry; 200 ms unless set.
+    pub retry_base: Option<Duration>,
     /// Point the engine (and only the engine) at this AMQP URL, e.g. a test-owned proxy.
     pub engine_amqp_url: Option<String>,
     /// Reach PostgreSQL from analytics (only) through this address, e.g. a test-owned proxy.
@@ -158,8 +177,8 @@ impl TestSystem {
         TestSystem::start_with(Options::default()).await
     }
 
-    /// Starts analytics and notification first (they declare their queues), then the engine,
-    /// then the gateway.
+    /// Starts analytics, the engine, then notification (they declare their queues before the
+    /// gateway lets any request in), then the gateway.
     pub async fn start_with(options: Options) -> TestSystem {
         budgetsmart_common::telemetry::init("e2e");
         let id = Uuid::now_v7().simple().to_string();
@@ -185,6 +204,7 @@ impl TestSystem {
         };
         let keys = KeyMaterial::generate();
         let tokens = TokenSettings::default();
+        let service_token = secrecy::SecretString::from(format!("test-service-token-{id}"));
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -196,6 +216,7 @@ impl TestSystem {
             bus,
             keys,
             tokens: tokens.clone(),
+            service_token: service_token.clone(),
         };
         let mut analytics_backend = backend(bus.clone(), public_only(&keys));
         if let Some(proxy) = options.analytics_postgres {
@@ -214,14 +235,6 @@ impl TestSystem {
         .expect("analytics builds");
         let analytics_addr = analytics.grpc_addr();
         tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
-
-        let notification = notification::build(notification::NotificationConfig {
-            backend: backend(bus.clone(), public_only(&keys)),
-        })
-        .await
-        .expect("notification builds");
-        let notification_addr = notification.grpc_addr();
-        tasks.push(tokio::spawn(notification.run(shutdown.child_token())));
 
         let mut engine_bus = bus.clone();
         if let Some(url) = options.engine_amqp_url {
@@ -247,6 +260,34 @@ impl TestSystem {
         .expect("engine builds");
         let engine_addr = engine.grpc_addr();
         tasks.push(tokio::spawn(engine.run(shutdown.child_token())));
+
+        // After the engine, whose address it needs; nothing is published before the gateway
+        // starts, so its queue is still declared in time.
+        let smtp = options.smtp.unwrap_or_else(mail_sink_smtp);
+        let notification = notification::build(notification::NotificationConfig {
+            backend: backend(bus.clone(), public_only(&keys)),
+            smtp: notification::config::SmtpConfig {
+                host: smtp.ip().to_string(),
+                port: smtp.port(),
+                tls: notification::config::SmtpTls::None,
+                credentials: None,
+                timeout: Duration::from_secs(5),
+            },
+            mail_from: "BudgetSmart <notifications@budgetsmart.test>".into(),
+            public_base_url: "http://budgetsmart.test".into(),
+            unsubscribe_secret: secrecy::SecretString::from(format!("test-unsubscribe-secret-{id}")),
+            engine_url: format!("http://{engine_addr}"),
+            analytics_url: format!("http://{analytics_addr}"),
+            senders: 4,
+            poll_interval: Duration::from_millis(200),
+            max_attempts: 50,
+            retry_base: options.retry_base.unwrap_or(Duration::from_millis(200)),
+            lease: Duration::from_secs(30),
+        })
+        .await
+        .expect("notification builds");
+        let notification_addr = notification.grpc_addr();
+        tasks.push(tokio::spawn(notification.run(shutdown.child_token())));
 
         let gateway = gateway::build(gateway::GatewayConfig {
             addr: loopback,
@@ -468,6 +509,37 @@ impl TestSystem {
             }
         }
         events
+    }
+
+    /// Publishes a raw event on the test's exchange, as a producer would: `name` is the event
+    /// name, `id` its message id, `user_id` the header.
+    pub async fn publish(&self, name: &str, id: Uuid, user_id: &str, payload: &[u8]) {
+        use lapin::BasicProperties;
+        use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+        use lapin::types::AMQPValue;
+        let connection =
+            Connection::connect(&self.bus.amqp_url, ConnectionProperties::default()).await.expect("connects");
+        let channel = connection.create_channel().await.expect("a channel");
+        channel.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+        let mut headers = FieldTable::default();
+        headers.insert("user_id".into(), AMQPValue::LongString(user_id.to_owned().into()));
+        let properties = BasicProperties::default()
+            .with_message_id(id.to_string().into())
+            .with_type(name.into())
+            .with_headers(headers);
+        channel
+            .basic_publish(
+                self.bus.exchange.as_str().into(),
+                format!("{name}.v1").as_str().into(),
+                BasicPublishOptions::default(),
+                payload,
+                properties,
+            )
+            .await
+            .expect("publishes")
+            .await
+            .expect("confirmed");
+        let _ = connection.close(200, "done".into()).await;
     }
 
     /// A gRPC channel to a backend.

@@ -36,6 +36,12 @@ impl AppError {
     }
 }
 
+impl From<budgetsmart_common::pagination::InvalidPage> for AppError {
+    fn from(error: budgetsmart_common::pagination::InvalidPage) -> Self {
+        AppError::field(error.field, error.message)
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {

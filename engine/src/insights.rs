@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::convert::timestamp;
 use crate::error::AppError;
-use crate::pagination::{self, Page};
 use crate::state::AppState;
+use budgetsmart_common::pagination::{self, Page};
 
 #[derive(sqlx::FromRow)]
 struct InsightRow {
@@ -76,7 +76,7 @@ impl pb::insights_server::Insights for InsightsService {
         request: Request<pb::ListInsightsRequest>,
     ) -> Result<Response<pb::ListInsightsResponse>, Status> {
         let user_id = caller(&request)?.user_id;
-        let page = Page::from_request(request.get_ref().page.as_ref())?;
+        let page = Page::from_request(request.get_ref().page.as_ref()).map_err(AppError::from)?;
         let (after_at, after_id) = match page.after.as_deref() {
             Some([at, id]) => (
                 Some(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod autocategorize;
+pub mod budget_service;
 pub mod budgets;
 pub mod categories;
 pub mod config;
@@ -12,7 +13,6 @@ pub mod error;
 pub mod forecasts;
 pub mod import;
 pub mod insights;
-pub mod pagination;
 pub mod passwords;
 pub mod sessions;
 pub mod startup;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthService;
 use crate::autocategorize::AutoCategorizer;
-use crate::budgets::BudgetsService;
+use crate::budget_service::BudgetsService;
 use crate::categories::CategoriesService;
 use crate::config::EngineConfig;
 use crate::consumers;

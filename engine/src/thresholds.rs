@@ -28,14 +28,14 @@ pub async fn after_change(
     ctx: &EventContext,
     user_id: Uuid,
     mut touched: Vec<(NaiveDate, String)>,
-    transaction_id: Option<Uuid>,
+    trigger: Option<&ev::TransactionData>,
 ) -> AppResult<()> {
     // A stable order means two changes that touch the same two budgets lock them alike.
     touched.sort();
     touched.dedup();
     for (month, currency) in touched {
         if let Some(budget) = budgets::find_for_spending(conn, user_id, month, &currency).await? {
-            evaluate(conn, ctx, &budget, transaction_id).await?;
+            evaluate(conn, ctx, &budget, trigger).await?;
         }
     }
     Ok(())
@@ -46,7 +46,7 @@ pub async fn evaluate(
     conn: &mut PgConnection,
     ctx: &EventContext,
     budget: &Budget,
-    transaction_id: Option<Uuid>,
+    trigger: Option<&ev::TransactionData>,
 ) -> AppResult<()> {
     let currency = budget.row.currency.trim();
     let (spent, fired) = spending_and_fired(conn, budget).await?;
@@ -95,6 +95,10 @@ pub async fn evaluate(
         .bind(threshold)
         .execute(&mut *conn)
         .await?;
+        let category_name = match category {
+            Some(category) => category_name(conn, budget.row.user_id, category).await?,
+            None => None,
+        };
         let event = ev::BudgetThresholdReached {
             budget_id: budget.row.id.to_string(),
             user_id: budget.row.user_id.to_string(),
@@ -104,13 +108,25 @@ pub async fn evaluate(
             threshold_percent: threshold as u32,
             limit: Some(money(limit, currency)),
             spent: Some(money(used, currency)),
-            transaction_id: transaction_id.map(|t| t.to_string()),
+            transaction_id: trigger.map(|t| t.transaction_id.clone()),
             occurred_at: Some(timestamp(Utc::now())),
+            transaction: trigger.cloned(),
+            category_name,
+            currency: currency.to_owned(),
         };
         events::enqueue(conn, ctx, &event).await?;
         tracing::info!(budget_id = %budget.row.id, scope, threshold, "budget threshold reached");
     }
     Ok(())
+}
+
+/// The name of one of the user's categories, for alerts that name it.
+async fn category_name(conn: &mut PgConnection, user_id: Uuid, category: Uuid) -> AppResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT name FROM categories WHERE user_id = $1 AND id = $2")
+        .bind(user_id)
+        .bind(category)
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// Spending per category and the fired alerts, in one round trip: this runs on every write.

@@ -17,11 +17,11 @@ use crate::categories::path_id;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::import;
-use crate::pagination::{self, Page};
 use crate::state::AppState;
 use crate::thresholds;
 use crate::transactions::{COLUMNS, NewTransaction, TransactionRow, check_type, fingerprint, insert};
 use crate::validation::{MAX_DESCRIPTION, MAX_NOTES, Violations};
+use budgetsmart_common::pagination::{self, Page};
 
 /// Longest free-text search.
 const MAX_QUERY: usize = 200;
@@ -106,7 +106,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
     ) -> Result<Response<pb::ListTransactionsResponse>, Status> {
         let user_id = caller(&request)?.user_id;
         let body = request.into_inner();
-        let page = Page::from_request(body.page.as_ref())?;
+        let page = Page::from_request(body.page.as_ref()).map_err(AppError::from)?;
         let mut violations = Violations::default();
         let from = body.from.as_deref().map(|d| violations.date("from", d)).unwrap_or(None);
         let to = body.to.as_deref().map(|d| violations.date("to", d)).unwrap_or(None);
@@ -197,7 +197,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
         let row = insert(&mut tx, &ctx, user_id, &new).await?;
         let touched = row.spending_key().into_iter().collect();
-        thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(row.id)).await?;
+        thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(&row.event_data())).await?;
         self.state.commit(tx).await?;
         Ok(Response::new(row.into()))
     }
@@ -279,7 +279,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         let touched = before.spending_key().into_iter().chain(after.spending_key()).collect();
-        thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(after.id)).await?;
+        thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(&after.event_data())).await?;
         self.state.commit(tx).await?;
         Ok(Response::new(after.into()))
     }

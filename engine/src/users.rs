@@ -155,6 +155,7 @@ impl pb::users_server::Users for UsersService {
     #[tracing::instrument(skip_all)]
     async fn update_me(&self, request: Request<pb::UpdateMeRequest>) -> Result<Response<pb::User>, Status> {
         let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
         let body = request.into_inner();
         let mut violations = Violations::default();
         let name = body.name.as_deref().map(|n| violations.text("name", n, MAX_NAME));
@@ -174,15 +175,28 @@ impl pb::users_server::Users for UsersService {
             "UPDATE users SET name = COALESCE($2, name), default_currency = COALESCE($3, default_currency), \
              timezone = COALESCE($4, timezone), updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let user: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let user: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(name)
             .bind(currency)
             .bind(timezone)
-            .fetch_optional(&self.state.pool)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(AppError::from)?;
-        Ok(Response::new(user.ok_or(AppError::NotFound("user"))?.into()))
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("user"))?;
+        // Services that address the user (notification) keep their copy from this event.
+        let event = ev::UserUpdated {
+            user_id: user_id.to_string(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            default_currency: user.default_currency.trim().to_owned(),
+            timezone: user.timezone.clone(),
+            occurred_at: Some(timestamp(Utc::now())),
+        };
+        events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
+        Ok(Response::new(user.into()))
     }
 
     #[tracing::instrument(skip_all)]

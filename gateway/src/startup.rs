@@ -8,6 +8,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use budgetsmart_common::jwt::TokenVerifier;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
+use budgetsmart_proto::notification::v1::notifications_client::NotificationsClient;
+use budgetsmart_proto::notification::v1::unsubscribe_client::UnsubscribeClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -38,6 +40,11 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     let state = AppState {
         engine: EngineClients::new(engine.clone()),
         analytics: AnalyticsClient::new(InterceptedService::new(analytics.clone(), ForwardContext)),
+        notifications: NotificationsClient::new(InterceptedService::new(
+            notification.clone(),
+            ForwardContext,
+        )),
+        unsubscribe: UnsubscribeClient::new(InterceptedService::new(notification.clone(), ForwardContext)),
         upstreams: Arc::new(vec![
             ("engine", engine),
             ("analytics", analytics),

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use budgetsmart_common::jwt::TokenVerifier;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use budgetsmart_proto::engine::v1 as engine;
+use budgetsmart_proto::notification::v1::notifications_client::NotificationsClient;
+use budgetsmart_proto::notification::v1::unsubscribe_client::UnsubscribeClient;
 use redis::aio::ConnectionManager;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -33,6 +35,10 @@ pub struct AppState {
     pub engine: EngineClients,
     /// The analytics service.
     pub analytics: AnalyticsClient<Upstream>,
+    /// The notification service.
+    pub notifications: NotificationsClient<Upstream>,
+    /// Its token-authenticated unsubscribe.
+    pub unsubscribe: UnsubscribeClient<Upstream>,
     /// Raw channels by upstream name, for readiness checks.
     pub upstreams: Arc<Vec<(&'static str, Channel)>>,
     /// Access-token verifier.

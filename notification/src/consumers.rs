@@ -1,14 +1,15 @@
-//! What the notification service consumes: everything a person may be told about.
+//! What the notification service consumes: everything a person may be told about, and the
+//! profile events that say where to tell them.
 
 use std::sync::Arc;
 
-use budgetsmart_common::events::journal::JournalHandler;
 use budgetsmart_common::events::{ConsumerSpec, DomainEvent};
 use budgetsmart_proto::events::v1 as ev;
 
-/// The notification queue, `notification.events`. Templates and email delivery build on these
-/// events in later work; for now they are journaled.
-pub fn spec() -> ConsumerSpec {
+use crate::intake::Intake;
+
+/// The notification queue, `notification.events`, feeding [`Intake`].
+pub fn spec(intake: Intake) -> ConsumerSpec {
     ConsumerSpec {
         queue: "notification.events".into(),
         bindings: vec![
@@ -17,8 +18,9 @@ pub fn spec() -> ConsumerSpec {
             ev::InsightGenerated::routing_key(),
             ev::AnomalyDetected::routing_key(),
             ev::UserRegistered::routing_key(),
+            ev::UserUpdated::routing_key(),
             ev::UserDeleted::routing_key(),
         ],
-        handler: Arc::new(JournalHandler),
+        handler: Arc::new(intake),
     }
 }

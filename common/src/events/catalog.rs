@@ -23,6 +23,7 @@ macro_rules! domain_events {
 
 domain_events! {
     UserRegistered => "user_registered",
+    UserUpdated => "user_updated",
     UserDeleted => "user_deleted",
     TransactionCreated => "transaction_created",
     TransactionUpdated => "transaction_updated",

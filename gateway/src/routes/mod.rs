@@ -8,6 +8,7 @@ pub mod categories;
 pub mod categorize;
 pub mod insights;
 pub mod me;
+pub mod notifications;
 pub mod recurring;
 pub mod transactions;
 
@@ -30,7 +31,12 @@ pub fn api(state: AppState) -> Router<AppState> {
     let sessions = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout));
+        .route("/auth/logout", post(auth::logout))
+        // No login: the signed token in the link is the credential.
+        .route(
+            "/notifications/unsubscribe",
+            get(notifications::unsubscribe).post(notifications::unsubscribe),
+        );
 
     let protected = Router::new()
         .route("/me", get(me::get).patch(me::update).delete(me::delete))
@@ -56,6 +62,12 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/analytics/anomalies", get(anomalies::list))
         .route("/analytics/anomalies/{id}", patch(anomalies::feedback))
         .route("/analytics/recurring", get(recurring::list))
+        .route("/notifications", get(notifications::list))
+        .route(
+            "/notifications/preferences",
+            get(notifications::preferences).put(notifications::update_preferences),
+        )
+        .route("/notifications/summary", post(notifications::summary))
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 

@@ -7,7 +7,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use budgetsmart_proto::common::v1::PageRequest;
 
-use crate::error::{AppError, AppResult};
+/// A page request a service cannot serve: names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidPage {
+    /// `limit` or `cursor`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
 
 /// Page size when the client gives none.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -24,12 +32,17 @@ pub struct Page {
 
 impl Page {
     /// Validates `limit` and decodes `cursor`.
-    pub fn from_request(request: Option<&PageRequest>) -> AppResult<Page> {
+    pub fn from_request(request: Option<&PageRequest>) -> Result<Page, InvalidPage> {
         let (limit, cursor) = request.map(|p| (p.limit, p.cursor.as_str())).unwrap_or((0, ""));
         let limit = match limit {
             0 => DEFAULT_LIMIT,
             1..=MAX_LIMIT => limit,
-            _ => return Err(AppError::field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+            _ => {
+                return Err(InvalidPage {
+                    field: "limit",
+                    message: format!("must be between 1 and {MAX_LIMIT}"),
+                });
+            }
         };
         let after = if cursor.is_empty() { None } else { Some(decode(cursor)?) };
         Ok(Page { limit: i64::from(limit), after })
@@ -41,8 +54,8 @@ pub fn encode(parts: &[String]) -> String {
     URL_SAFE_NO_PAD.encode(parts.join("|"))
 }
 
-fn decode(cursor: &str) -> AppResult<Vec<String>> {
-    let invalid = || AppError::field("cursor", "is not a cursor this API returned");
+fn decode(cursor: &str) -> Result<Vec<String>, InvalidPage> {
+    let invalid = || InvalidPage { field: "cursor", message: "is not a cursor this API returned".into() };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     Ok(text.split('|').map(str::to_owned).collect())

@@ -1,0 +1,332 @@
+//! Email notifications end to end: real HTTP into the gateway, real gRPC and RabbitMQ between
+//! the services, and a real SMTP server process (maildev) receiving the mail.
+
+use std::time::Duration;
+
+use budgetsmart_common::money;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{Timelike, Utc};
+use e2e::mail_sink::{self, Email, header};
+use e2e::proxy::TcpProxy;
+use e2e::{Options, Session, TestSystem, mail_sink_smtp, this_month};
+use prost::Message as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SOON: Duration = Duration::from_secs(20);
+
+async fn budget(system: &TestSystem, user: &Session, limit: &str) -> String {
+    let body =
+        json!({"month": this_month(), "currency": "USD", "total_limit": limit, "alert_thresholds": [80]});
+    let created = system.call(Method::POST, "/budgets", Some(&user.token), Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}
+
+async fn spend(system: &TestSystem, user: &Session, description: &str, amount: &str) -> Value {
+    let day = Utc::now().format("%Y-%m-%d").to_string();
+    let body = json!({"occurred_on": day, "description": description, "amount": amount, "currency": "USD", "type": "debit"});
+    let created = system.call(Method::POST, "/transactions", Some(&user.token), Some(body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body
+}
+
+fn is_alert(email: &Email) -> bool {
+    email.subject.contains("80%")
+}
+
+/// A `budget_threshold_reached` as the engine would publish it, for a budget of `user`.
+fn threshold_event(user: &Session, budget_id: &str) -> Vec<u8> {
+    ev::BudgetThresholdReached {
+        budget_id: budget_id.into(),
+        user_id: user.user_id.clone(),
+        month: this_month(),
+        scope: "total".into(),
+        threshold_percent: 80,
+        limit: Some(money::to_proto("100".parse().expect("decimal"), "USD")),
+        spent: Some(money::to_proto("85".parse().expect("decimal"), "USD")),
+        currency: "USD".into(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+async fn notifications(system: &TestSystem, user: &Session) -> Vec<Value> {
+    let listed = system.call(Method::GET, "/notifications", Some(&user.token), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    listed.body["data"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn crossing_80_percent_emails_the_alert_with_both_parts_and_unsubscribe_headers() {
+    let system = TestSystem::start().await;
+    let mut sent_events = system.listen(&["notification_sent.v1"]).await;
+    let ana = system.register_and_login("ana").await;
+
+    let welcome = mail_sink::wait_for(&ana.email, 1, SOON, |e| e.subject.contains("Welcome")).await;
+    assert_eq!(welcome.len(), 1, "the welcome email arrives");
+
+    budget(&system, &ana, "100.00").await;
+    spend(&system, &ana, "<script>alert('x')</script> Corner Shop", "85.00").await;
+    let alerts = mail_sink::wait_for(&ana.email, 1, SOON, is_alert).await;
+    assert_eq!(alerts.len(), 1, "one alert email");
+    let alert = &alerts[0];
+    assert_eq!(alert.subject, format!("You've used 80% of your overall budget for {}", month_label()));
+    assert!(alert.text.contains("$85.00 of $100.00"), "text part: {}", alert.text);
+    assert!(alert.text.contains("<script>alert('x')</script> Corner Shop"), "the text names the transaction");
+    assert!(alert.html.contains("&lt;script&gt;"), "the HTML escapes the description");
+    assert!(!alert.html.contains("<script>"), "no script runs");
+    assert!(alert.source.contains("multipart/alternative"));
+    let unsubscribe = header(&alert.source, "List-Unsubscribe").expect("List-Unsubscribe");
+    assert!(
+        unsubscribe.starts_with("<http://budgetsmart.test/api/v1/notifications/unsubscribe?token="),
+        "{unsubscribe}"
+    );
+    assert_eq!(header(&alert.source, "List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    assert!(header(&alert.source, "To").is_some_and(|to| to.contains(&ana.email)));
+
+    let events = sent_events.drain(Duration::from_secs(3)).await;
+    let payloads: Vec<ev::NotificationSent> =
+        events.iter().map(|d| ev::NotificationSent::decode(d.data.as_slice()).expect("decodes")).collect();
+    assert!(
+        payloads.iter().any(|p| p.template == "budget_threshold_reached" && p.status == "sent"),
+        "notification_sent is on the bus: {payloads:?}"
+    );
+
+    let history = notifications(&system, &ana).await;
+    let row = history.iter().find(|n| n["kind"] == "budget_threshold_reached").expect("in the history");
+    assert_eq!(row["status"], "sent");
+    assert_eq!(row["channel"], "email");
+    assert_eq!(row["attempts"], 1);
+    assert!(row["sent_at"].is_string());
+    system.stop().await;
+}
+
+fn month_label() -> String {
+    Utc::now().format("%B %Y").to_string()
+}
+
+#[tokio::test]
+async fn the_same_event_twice_gives_one_email_and_one_click_unsubscribe_turns_the_type_off() {
+    let system = TestSystem::start().await;
+    let bea = system.register_and_login("bea").await;
+    let budget_id = budget(&system, &bea, "100.00").await;
+    let event_id = Uuid::now_v7();
+    let payload = threshold_event(&bea, &budget_id);
+    system.publish("budget_threshold_reached", event_id, &bea.user_id, &payload).await;
+    system.publish("budget_threshold_reached", event_id, &bea.user_id, &payload).await;
+    let alerts = mail_sink::wait_for(&bea.email, 1, SOON, is_alert).await;
+    assert_eq!(alerts.len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mail_sink::emails_to(&bea.email).await.into_iter().filter(is_alert).count(),
+        1,
+        "never a second"
+    );
+
+    // The link from the header, posted the RFC 8058 way: no login.
+    let link = header(&alerts[0].source, "List-Unsubscribe").expect("header");
+    let url =
+        link.trim_matches(|c| c == '<' || c == '>').replace("http://budgetsmart.test/api/v1", &system.api);
+    let posted = system
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(posted.status(), StatusCode::OK);
+    let page = posted.text().await.unwrap_or_default();
+    assert!(page.contains("unsubscribed"), "{page}");
+    let prefs = system.call(Method::GET, "/notifications/preferences", Some(&bea.token), None).await;
+    assert_eq!(prefs.body["types"]["budget_threshold_reached"], false, "{:?}", prefs.body);
+    assert_eq!(prefs.body["types"]["anomaly_detected"], true, "only that type");
+
+    // A forged token is refused.
+    let forged =
+        format!("{}/notifications/unsubscribe?token=v1.{}.welcome.AAAA", system.api, Uuid::now_v7().simple());
+    let refused = system.http.post(&forged).send().await.expect("answers");
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    // The next alert is recorded as suppressed and not sent.
+    system.publish("budget_threshold_reached", Uuid::now_v7(), &bea.user_id, &payload).await;
+    let suppressed = e2e::eventually(SOON, || async {
+        let history = notifications(&system, &bea).await;
+        history.into_iter().find(|n| n["kind"] == "budget_threshold_reached" && n["status"] == "suppressed")
+    })
+    .await;
+    assert!(suppressed.is_some(), "the second alert is suppressed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(mail_sink::emails_to(&bea.email).await.into_iter().filter(is_alert).count(), 1);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn preferences_round_trip_and_bad_ones_name_their_fields() {
+    let system = TestSystem::start().await;
+    let cid = system.register_and_login("cid").await;
+    let defaults = system.call(Method::GET, "/notifications/preferences", Some(&cid.token), None).await;
+    assert_eq!(defaults.status, StatusCode::OK);
+    assert_eq!(defaults.body["digest"], "immediate");
+    assert_eq!(defaults.body["quiet_hours"], Value::Null);
+
+    let mut wanted = defaults.body.clone();
+    wanted["digest"] = json!("daily");
+    wanted["min_anomaly_score"] = json!(0.7);
+    wanted["quiet_hours"] = json!({"start": "22:00", "end": "07:00"});
+    wanted["types"]["insight_generated"] = json!(false);
+    let saved =
+        system.call(Method::PUT, "/notifications/preferences", Some(&cid.token), Some(wanted.clone())).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let read = system.call(Method::GET, "/notifications/preferences", Some(&cid.token), None).await;
+    assert_eq!(read.body, wanted);
+
+    let mut bad = wanted.clone();
+    bad["digest"] = json!("hourly");
+    bad["min_anomaly_score"] = json!(1.5);
+    bad["quiet_hours"] = json!({"start": "25:00", "end": "07:00"});
+    let refused = system.call(Method::PUT, "/notifications/preferences", Some(&cid.token), Some(bad)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+    assert!(refused.is_problem());
+    let mut fields = refused.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["digest", "min_anomaly_score", "quiet_hours.start"]);
+
+    let bad_month = system
+        .call(Method::POST, "/notifications/summary", Some(&cid.token), Some(json!({"month": "2026-13"})))
+        .await;
+    assert_eq!(bad_month.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad_month.error_fields(), ["month"]);
+    let anonymous = system.call(Method::GET, "/notifications", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_an_email_until_they_end() {
+    let system = TestSystem::start().await;
+    let dan = system.register_and_login("dan").await;
+    let budget_id = budget(&system, &dan, "100.00").await;
+    // Quiet from a minute ago until the next whole minute with at least 20 s to go (the
+    // user's zone is UTC by default).
+    let now = Utc::now();
+    let minutes_ahead = if now.second() < 40 { 1 } else { 2 };
+    let start = (now - chrono::Duration::minutes(1)).format("%H:%M").to_string();
+    let end_at = now.with_second(0).and_then(|t| t.with_nanosecond(0)).expect("a minute")
+        + chrono::Duration::minutes(minutes_ahead);
+    let mut prefs = system.call(Method::GET, "/notifications/preferences", Some(&dan.token), None).await.body;
+    prefs["quiet_hours"] = json!({"start": start, "end": end_at.format("%H:%M").to_string()});
+    let saved = system.call(Method::PUT, "/notifications/preferences", Some(&dan.token), Some(prefs)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+
+    system
+        .publish("budget_threshold_reached", Uuid::now_v7(), &dan.user_id, &threshold_event(&dan, &budget_id))
+        .await;
+    let queued = e2e::eventually(SOON, || async {
+        notifications(&system, &dan).await.into_iter().find(|n| n["kind"] == "budget_threshold_reached")
+    })
+    .await
+    .expect("the alert is queued");
+    assert_eq!(queued["status"], "queued");
+    let not_before = chrono::DateTime::parse_from_rfc3339(queued["not_before"].as_str().expect("not_before"))
+        .expect("time");
+    assert_eq!(not_before, end_at, "held until the quiet hours end");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        mail_sink::emails_to(&dan.email).await.iter().all(|e| !is_alert(e)),
+        "nothing during quiet hours"
+    );
+
+    let wait = (end_at - Utc::now()).to_std().unwrap_or_default() + SOON;
+    let alerts = mail_sink::wait_for(&dan.email, 1, wait, is_alert).await;
+    assert_eq!(alerts.len(), 1, "sent once the quiet hours ended");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn with_smtp_down_events_are_consumed_and_every_email_goes_out_once_when_it_returns() {
+    let proxy = TcpProxy::start(mail_sink_smtp()).await;
+    proxy.cut();
+    let system = TestSystem::start_with(Options { smtp: Some(proxy.addr()), ..Options::default() }).await;
+    let eve = system.register_and_login("eve").await;
+    let budget_id = budget(&system, &eve, "100.00").await;
+    for _ in 0..3 {
+        system
+            .publish(
+                "budget_threshold_reached",
+                Uuid::now_v7(),
+                &eve.user_id,
+                &threshold_event(&eve, &budget_id),
+            )
+            .await;
+    }
+    // Consumed and waiting: four rows (welcome and three alerts), retried, none sent.
+    let waiting = e2e::eventually(SOON, || async {
+        let history = notifications(&system, &eve).await;
+        let retried =
+            history.iter().filter(|n| n["status"] == "queued" && n["attempts"].as_u64() >= Some(2)).count();
+        (history.len() == 4 && retried == 4).then_some(history)
+    })
+    .await
+    .expect("every email is queued and retried while SMTP is down");
+    assert!(waiting.iter().all(|n| n["last_error"].is_string()), "{waiting:?}");
+    assert!(mail_sink::emails_to(&eve.email).await.is_empty());
+
+    proxy.restore();
+    let all = mail_sink::wait_for(&eve.email, 4, Duration::from_secs(30), |_| true).await;
+    assert_eq!(all.len(), 4, "each email arrives");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = mail_sink::emails_to(&eve.email).await;
+    assert_eq!(all.len(), 4, "and only once");
+    let history = notifications(&system, &eve).await;
+    assert!(history.iter().all(|n| n["status"] == "sent"), "{history:?}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_requested_monthly_summary_arrives_with_its_chart_inline() {
+    let system = TestSystem::start().await;
+    let fay = system.register_and_login("fay").await;
+    budget(&system, &fay, "900.00").await;
+    let day = Utc::now().format("%Y-%m-%d").to_string();
+    let csv = format!(
+        "date,description,amount,currency\n{day},Whole Foods,-84.20,USD\n{day},Shell,-41.00,USD\n{day},Salary,2500.00,USD\n"
+    );
+    let imported = system.import_csv(&fay.token, csv).await;
+    assert_eq!(imported.status, StatusCode::OK, "{:?}", imported.body);
+    // Analytics has the transactions before the summary asks for them.
+    system.analytics_transactions(3, SOON).await;
+
+    let requested = system.call(Method::POST, "/notifications/summary", Some(&fay.token), None).await;
+    assert_eq!(requested.status, StatusCode::ACCEPTED, "{:?}", requested.body);
+    let id = requested.body["notification_id"].as_str().expect("notification_id").to_owned();
+
+    let summaries = mail_sink::wait_for(&fay.email, 1, SOON, |e| e.subject.contains("summary")).await;
+    assert_eq!(summaries.len(), 1);
+    let summary = &summaries[0];
+    assert_eq!(summary.subject, format!("Your {} summary", month_label()));
+    assert!(summary.text.contains("$125.20"), "total spent: {}", summary.text);
+    assert!(summary.text.contains("$2,500.00"), "income: {}", summary.text);
+    // The sink shows inline images as data URLs; the message itself references cid:chart.
+    assert!(summary.source.contains("multipart/related"));
+    assert!(
+        summary.source.to_ascii_lowercase().contains("content-id: <chart>"),
+        "the chart part has its Content-ID"
+    );
+    let chart = summary
+        .attachments
+        .iter()
+        .find(|a| {
+            a["contentId"].as_str().is_some_and(|c| c.trim_matches(|c| c == '<' || c == '>') == "chart")
+        })
+        .unwrap_or_else(|| panic!("an inline chart: {:?}", summary.attachments));
+    assert_eq!(chart["contentType"], "image/png");
+
+    let history = notifications(&system, &fay).await;
+    let row = history.iter().find(|n| n["id"] == id.as_str()).expect("the summary is in the history");
+    assert_eq!(row["kind"], "monthly_summary");
+    assert_eq!(row["status"], "sent");
+    system.stop().await;
+}

@@ -1,0 +1,246 @@
+//! The deliveries table: every email's state, attempts, last error and SMTP reply.
+//!
+//! States: `queued` (waiting for `not_before`) → `sending` (claimed, with a lease) → `sent`,
+//! or back to `queued` with a later `not_before` after a transient failure, or `failed` after
+//! the last attempt or a permanent refusal. `suppressed` records an email the preferences
+//! stopped. Retries are rows, not timers, so they survive a restart.
+//!
+//! `attempts` doubles as a fencing token: a worker records an outcome only while the row is
+//! still `sending` with the attempt it claimed, so a worker that outlived its lease cannot
+//! overwrite the worker that took the row over.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::kind::Kind;
+
+/// What an email's state is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting to be sent.
+    Queued,
+    /// Stopped by the preferences; never sent.
+    Suppressed,
+}
+
+/// An email to record.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The addressee.
+    pub user_id: Uuid,
+    /// Its kind.
+    pub kind: Kind,
+    /// What caused it; with user and kind, unique.
+    pub dedupe_key: String,
+    /// The address.
+    pub recipient: String,
+    /// The subject line, for the history.
+    pub subject: String,
+    /// The template data.
+    pub payload: Value,
+    /// Held for the daily digest.
+    pub digest: bool,
+    /// Not sent before this.
+    pub not_before: DateTime<Utc>,
+    /// Queued, or suppressed.
+    pub status: Status,
+    /// Why it was suppressed.
+    pub note: Option<String>,
+}
+
+/// Records `delivery`; `None` if the same cause already gave an email (a redelivered event).
+pub async fn insert(conn: &mut PgConnection, delivery: &NewDelivery) -> sqlx::Result<Option<Uuid>> {
+    let id = Uuid::now_v7();
+    let status = match delivery.status {
+        Status::Queued => "queued",
+        Status::Suppressed => "suppressed",
+    };
+    sqlx::query_scalar(
+        "INSERT INTO deliveries (id, user_id, kind, dedupe_key, status, recipient, subject, payload, digest, \
+           not_before, last_error, message_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (user_id, kind, dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(delivery.user_id)
+    .bind(delivery.kind.as_str())
+    .bind(&delivery.dedupe_key)
+    .bind(status)
+    .bind(&delivery.recipient)
+    .bind(&delivery.subject)
+    .bind(&delivery.payload)
+    .bind(delivery.digest)
+    .bind(delivery.not_before)
+    .bind(&delivery.note)
+    .bind(message_id(id))
+    .fetch_optional(conn)
+    .await
+}
+
+/// The Message-ID header of delivery `id`: fixed per row, so every attempt carries the same one.
+pub fn message_id(id: Uuid) -> String {
+    format!("<{}@budgetsmart>", id.simple())
+}
+
+/// A claimed email, ready to render and send.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    /// The row.
+    pub id: Uuid,
+    /// The addressee.
+    pub user_id: Uuid,
+    /// Its kind, as stored.
+    pub kind: String,
+    /// The address at queueing time.
+    pub recipient: String,
+    /// The template data.
+    pub payload: Value,
+    /// Held for the digest.
+    pub digest: bool,
+    /// This attempt's number (the fencing token).
+    pub attempts: i32,
+    /// The Message-ID header.
+    pub message_id: String,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Claims up to `limit` due emails for `lease`: queued ones whose time has come, and sending
+/// ones whose sender's lease ran out (it died mid-send). Oldest first; a user's digest rows
+/// come together so one digest carries them all.
+pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
+    sqlx::query_as(
+        "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
+           lease_until = now() + make_interval(secs => $2) \
+         FROM (SELECT id FROM deliveries \
+               WHERE (status = 'queued' AND not_before <= now()) OR (status = 'sending' AND lease_until < now()) \
+               ORDER BY not_before, user_id LIMIT $1 FOR UPDATE SKIP LOCKED) due \
+         WHERE d.id = due.id \
+         RETURNING d.id, d.user_id, d.kind, d.recipient, d.payload, d.digest, d.attempts, d.message_id, d.created_at",
+    )
+    .bind(limit)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// The soonest moment a queued email comes due, if any is queued.
+pub async fn next_due(pool: &PgPool) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT min(t) FROM (SELECT min(not_before) AS t FROM deliveries WHERE status = 'queued' \
+         UNION ALL SELECT min(lease_until) FROM deliveries WHERE status = 'sending') x",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Records a send; `false` if the claim was lost meanwhile.
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    claimed: &Claimed,
+    subject: Option<&str>,
+    reply: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'sent', sent_at = now(), lease_until = NULL, smtp_reply = $3, \
+           subject = COALESCE($4, subject), last_error = NULL \
+         WHERE id = $1 AND status = 'sending' AND attempts = $2",
+    )
+    .bind(claimed.id)
+    .bind(claimed.attempts)
+    .bind(reply)
+    .bind(subject)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a claimed email back to wait until `retry_at`, with the error that stopped it.
+pub async fn retry_later(
+    conn: &mut PgConnection,
+    claimed: &Claimed,
+    error: &str,
+    retry_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'queued', not_before = $3, lease_until = NULL, last_error = $4 \
+         WHERE id = $1 AND status = 'sending' AND attempts = $2",
+    )
+    .bind(claimed.id)
+    .bind(claimed.attempts)
+    .bind(retry_at)
+    .bind(truncate(error))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends a claimed email as `failed` or `suppressed`, with why.
+pub async fn finish_unsent(
+    conn: &mut PgConnection,
+    claimed: &Claimed,
+    status: &str,
+    why: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = $3, lease_until = NULL, last_error = $4 \
+         WHERE id = $1 AND status = 'sending' AND attempts = $2",
+    )
+    .bind(claimed.id)
+    .bind(claimed.attempts)
+    .bind(status)
+    .bind(truncate(why))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Errors can quote whole server replies; the history keeps the start.
+fn truncate(text: &str) -> String {
+    text.chars().take(500).collect()
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    /// The email.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its state.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When the SMTP server took it.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, or why it was suppressed.
+    pub last_error: Option<String>,
+    /// The earliest it goes out.
+    pub not_before: DateTime<Utc>,
+}
+
+/// The user's emails, newest first, after `before` (an id from the previous page).
+pub async fn history(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<HistoryRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, subject, status, attempts, created_at, sent_at, last_error, not_before \
+         FROM deliveries WHERE user_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

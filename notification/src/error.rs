@@ -1,0 +1,60 @@
+//! The notification API's errors, mapped to gRPC status codes in one place.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Request fields are invalid; the messages are safe to show.
+    #[error("invalid request")]
+    Invalid(Vec<(String, String)>),
+    /// The caller has no such resource, or a token names nothing.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Anything else: logged, answered generically.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid(vec![(field.into(), message.into())])
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<budgetsmart_common::pagination::InvalidPage> for ApiError {
+    fn from(error: budgetsmart_common::pagination::InvalidPage) -> ApiError {
+        ApiError::invalid(error.field, error.message)
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Status {
+        match error {
+            ApiError::Invalid(violations) => {
+                let message =
+                    violations.iter().map(|(f, m)| format!("{f} {m}")).collect::<Vec<_>>().join("; ");
+                let details: Vec<FieldViolation> =
+                    violations.into_iter().map(|(f, m)| FieldViolation::new(f, m)).collect();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request(details),
+                )
+            }
+            ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::Internal(error) => {
+                tracing::error!(error = %format!("{error:#}"), "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Turning events into emails: each event the service consumes becomes at most one delivery
+//! row, in the consumer's transaction, so a redelivered event finds its row and adds none.
+//!
+//! The preferences are applied here (a kind turned off, an anomaly below the minimum score
+//! give a `suppressed` row, kept for the history) and again at send time, since they may
+//! change while an email waits for quiet hours or the digest.
+
+use std::sync::Arc;
+
+use budgetsmart_common::events::{DomainEvent, HandlerError, IncomingEvent, journal};
+use budgetsmart_proto::engine::v1 as en;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::clients::Upstreams;
+use crate::content;
+use crate::deliveries::{self, NewDelivery, Status};
+use crate::kind::Kind;
+use crate::links::Links;
+use crate::preferences::{self, Digest};
+use crate::recipients::{self, Recipient};
+use crate::schedule;
+use crate::templates::Templates;
+use crate::unsubscribe::Scope;
+
+/// What a new email needs besides the connection.
+#[derive(Clone)]
+pub struct Intake {
+    templates: Arc<Templates>,
+    links: Links,
+    upstreams: Upstreams,
+    sender: Arc<Notify>,
+}
+
+/// An email some cause asks for.
+pub struct Request {
+    /// The addressee.
+    pub user_id: Uuid,
+    /// Its kind.
+    pub kind: Kind,
+    /// The cause, unique per user and kind.
+    pub dedupe_key: String,
+    /// Template data.
+    pub payload: Value,
+    /// An anomaly's score, checked against the user's minimum.
+    pub score: Option<f64>,
+    /// The subject's data, when it differs from `payload` (the summary's figures come later).
+    pub subject_payload: Option<Value>,
+    /// Asked for by the user just now (`POST /notifications/summary`): it goes out even if
+    /// the kind is off or it is quiet hours, though not when email is off altogether.
+    pub requested: bool,
+}
+
+impl Intake {
+    /// Intake rendering subjects with `templates`, waking `sender` for new email.
+    pub fn new(templates: Arc<Templates>, links: Links, upstreams: Upstreams, sender: Arc<Notify>) -> Intake {
+        Intake { templates, links, upstreams, sender }
+    }
+
+    /// Tells the sender new email is queued (after the caller's commit).
+    pub fn wake_sender(&self) {
+        self.sender.notify_one();
+    }
+
+    /// Records the email `request` asks for, applying the preferences; the row's id, or
+    /// `None` if its cause already gave one.
+    pub async fn queue(
+        &self,
+        conn: &mut PgConnection,
+        request: Request,
+    ) -> Result<Option<Uuid>, HandlerError> {
+        let Some(recipient) = self.recipient(conn, request.user_id).await? else {
+            tracing::info!(user_id = %request.user_id, "no email for an account that no longer exists");
+            return Ok(None);
+        };
+        let prefs = preferences::load(conn, request.user_id).await?;
+        let now = Utc::now();
+        let tz = recipient.tz();
+        let digest = prefs.digest == Digest::Daily && request.kind.digestible() && !request.requested;
+        let not_before = if request.requested {
+            now
+        } else if digest {
+            schedule::next_digest(now, tz, prefs.quiet_hours)
+        } else {
+            schedule::release_time(now, tz, prefs.quiet_hours)
+        };
+        let (status, note) = if !prefs.email_enabled {
+            (Status::Suppressed, Some("email is turned off in the preferences".to_owned()))
+        } else if !request.requested && !prefs.wants(request.kind) {
+            (Status::Suppressed, Some(format!("{} is turned off in the preferences", request.kind.as_str())))
+        } else if request.score.is_some_and(|s| s < prefs.min_anomaly_score) {
+            (Status::Suppressed, Some("the anomaly scores below the minimum in the preferences".to_owned()))
+        } else {
+            (Status::Queued, None)
+        };
+        let subject_data = request.subject_payload.as_ref().unwrap_or(&request.payload);
+        let context = self.links.context(&recipient, Scope::Only(request.kind), subject_data);
+        let subject = self
+            .templates
+            .subject(request.kind.template(), &context)
+            .map_err(|e| HandlerError::Permanent(anyhow::anyhow!("cannot render the subject: {e:#}")))?;
+        let delivery = NewDelivery {
+            user_id: request.user_id,
+            kind: request.kind,
+            dedupe_key: request.dedupe_key,
+            recipient: recipient.email.clone(),
+            subject,
+            payload: request.payload,
+            digest,
+            not_before,
+            status,
+            note,
+        };
+        Ok(deliveries::insert(conn, &delivery).await?)
+    }
+
+    /// The stored recipient, or the engine's profile when no profile event has arrived yet.
+    async fn recipient(
+        &self,
+        conn: &mut PgConnection,
+        user_id: Uuid,
+    ) -> Result<Option<Recipient>, HandlerError> {
+        if let Some(recipient) = recipients::find(conn, user_id).await? {
+            return Ok(Some(recipient));
+        }
+        let transient =
+            |e: tonic::Status| HandlerError::Transient(anyhow::anyhow!("engine GetMe: {}", e.message()));
+        let user = self.upstreams.users(user_id).map_err(transient)?.get_me(en::GetMeRequest {}).await;
+        let user = match user {
+            Ok(user) => user.into_inner(),
+            // The account is gone: nobody to tell.
+            Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
+            Err(status) => return Err(transient(status)),
+        };
+        let recipient = Recipient {
+            user_id,
+            email: user.email,
+            name: user.name,
+            currency: user.default_currency,
+            timezone: user.timezone,
+        };
+        recipients::upsert(conn, &recipient, Utc::now()).await?;
+        Ok(Some(recipient))
+    }
+
+    async fn apply(&self, conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let key = event.id.to_string();
+        let request = |user_id: Uuid, kind, payload| Request {
+            user_id,
+            kind,
+            dedupe_key: key.clone(),
+            payload,
+            score: None,
+            subject_payload: None,
+            requested: false,
+        };
+        match event.event_type.as_str() {
+            ev::UserRegistered::NAME => {
+                let e: ev::UserRegistered = event.decode()?;
+                let user_id = user(&e.user_id)?;
+                let profile = Recipient {
+                    user_id,
+                    email: e.email,
+                    name: e.name,
+                    currency: e.default_currency,
+                    timezone: e.timezone,
+                };
+                recipients::upsert(conn, &profile, at(e.occurred_at.as_ref())).await?;
+                self.queue(conn, request(user_id, Kind::Welcome, json!({}))).await?;
+            }
+            ev::UserUpdated::NAME => {
+                let e: ev::UserUpdated = event.decode()?;
+                let profile = Recipient {
+                    user_id: user(&e.user_id)?,
+                    email: e.email,
+                    name: e.name,
+                    currency: e.default_currency,
+                    timezone: e.timezone,
+                };
+                recipients::upsert(conn, &profile, at(e.occurred_at.as_ref())).await?;
+            }
+            ev::UserDeleted::NAME => {
+                let e: ev::UserDeleted = event.decode()?;
+                let user_id = user(&e.user_id)?;
+                recipients::forget(conn, user_id).await?;
+                journal::forget_user(conn, user_id).await?;
+            }
+            ev::BudgetThresholdReached::NAME => {
+                let e: ev::BudgetThresholdReached = event.decode()?;
+                let payload = content::threshold(&e);
+                self.queue(conn, request(user(&e.user_id)?, Kind::BudgetThresholdReached, payload)).await?;
+            }
+            ev::AnomalyDetected::NAME => {
+                let e: ev::AnomalyDetected = event.decode()?;
+                let score = e.score.parse::<f64>().unwrap_or(1.0).clamp(0.0, 1.0);
+                let mut request =
+                    request(user(&e.user_id)?, Kind::AnomalyDetected, content::anomaly(&e, score, None));
+                request.score = Some(score);
+                // One email per flagged transaction and kind, whatever the event id.
+                request.dedupe_key = format!("anomaly:{}:{}", e.transaction_id, e.kind);
+                self.queue(conn, request).await?;
+            }
+            ev::PredictionCompleted::NAME => {
+                let e: ev::PredictionCompleted = event.decode()?;
+                if let Some(payload) = content::overspend(&e) {
+                    let mut request = request(user(&e.user_id)?, Kind::PredictionCompleted, payload);
+                    // Forecasts follow every transaction: warn once per budget and month.
+                    request.dedupe_key = format!("overspend:{}:{}", e.budget_id, e.month);
+                    self.queue(conn, request).await?;
+                }
+            }
+            ev::InsightGenerated::NAME => {
+                let e: ev::InsightGenerated = event.decode()?;
+                let mut request = request(user(&e.user_id)?, Kind::InsightGenerated, content::insight(&e));
+                request.dedupe_key = format!("insight:{}", e.insight_id);
+                self.queue(conn, request).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn user(id: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(id).map_err(|_| HandlerError::Permanent(anyhow::anyhow!("user_id {id:?} is not a UUID")))
+}
+
+fn at(timestamp: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
+    timestamp
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_else(Utc::now)
+}
+
+impl budgetsmart_common::events::EventHandler for Intake {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            if event.event_type != ev::UserDeleted::NAME {
+                journal::record(conn, event).await?;
+            }
+            self.apply(conn, event).await
+        })
+    }
+
+    fn committed<'a>(&'a self, _event: &'a IncomingEvent) -> BoxFuture<'a, ()> {
+        self.sender.notify_one();
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,75 @@
+//! The kinds of email, as the API and the preferences name them.
+
+/// One kind of email. The names are the API's (`notification.kind`, `preferences.types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A budget or category limit's alert threshold was crossed.
+    BudgetThresholdReached,
+    /// A transaction looks unusual.
+    AnomalyDetected,
+    /// The month-end forecast says the budget will be exceeded.
+    PredictionCompleted,
+    /// A new insight about spending.
+    InsightGenerated,
+    /// The summary of a month.
+    MonthlySummary,
+    /// Sent once, on sign-up.
+    Welcome,
+}
+
+impl Kind {
+    /// Every kind, in the order the preferences list them.
+    pub const ALL: [Kind; 6] = [
+        Kind::BudgetThresholdReached,
+        Kind::AnomalyDetected,
+        Kind::PredictionCompleted,
+        Kind::InsightGenerated,
+        Kind::MonthlySummary,
+        Kind::Welcome,
+    ];
+
+    /// The API name, e.g. `budget_threshold_reached`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::BudgetThresholdReached => "budget_threshold_reached",
+            Kind::AnomalyDetected => "anomaly_detected",
+            Kind::PredictionCompleted => "prediction_completed",
+            Kind::InsightGenerated => "insight_generated",
+            Kind::MonthlySummary => "monthly_summary",
+            Kind::Welcome => "welcome",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The template pair (`<name>.txt`, `<name>.html`) that renders it.
+    pub fn template(self) -> &'static str {
+        match self {
+            // The email is about what the prediction means, not the prediction itself.
+            Kind::PredictionCompleted => "projected_overspend",
+            other => other.as_str(),
+        }
+    }
+
+    /// Whether a daily-digest user gets it in the digest. The welcome and the summary are
+    /// already one-offs, so they always go out alone.
+    pub fn digestible(self) -> bool {
+        !matches!(self, Kind::Welcome | Kind::MonthlySummary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(Kind::parse("digest"), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! The delivery worker: claims due emails, renders them, hands them to SMTP and records the
+//! outcome with `notification_sent` in the same transaction.
+//!
+//! Exactly one email per row, bounded: a row is claimed (`sending`, with a lease) and
+//! committed before SMTP is spoken, and the outcome is committed right after the server's
+//! reply on a connection taken *before* the send, so no pool wait sits in between. If the
+//! process dies inside that window (one local commit, milliseconds), the lease lapses and
+//! the row is sent again with the same Message-ID, which receiving systems use to drop the
+//! copy. Nothing else can send a row twice: the claim is `FOR UPDATE SKIP LOCKED` and each
+//! outcome is fenced by the attempt number.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use budgetsmart_common::events::{self, EventContext, OutboxWaker};
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt;
+use lettre::message::Mailbox;
+use serde_json::{Value, json};
+use sqlx::{Acquire, PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::clients::Upstreams;
+use crate::deliveries::{self, Claimed};
+use crate::kind::Kind;
+use crate::links::Links;
+use crate::mailer::{Mailer, SendError};
+use crate::message::{self, Envelope};
+use crate::preferences;
+use crate::recipients::{self, Recipient};
+use crate::schedule;
+use crate::summary;
+use crate::templates::{Rendered, Templates};
+use crate::unsubscribe::Scope;
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct Pacing {
+    /// Emails in flight at once.
+    pub senders: usize,
+    /// Longest sleep when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// Attempts before an email is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, capped at an hour.
+    pub retry_base: Duration,
+    /// How long a claim lasts.
+    pub lease: Duration,
+}
+
+/// The delivery worker.
+pub struct Sender {
+    pool: PgPool,
+    templates: Arc<Templates>,
+    links: Links,
+    mailer: Mailer,
+    upstreams: Upstreams,
+    from: Mailbox,
+    pacing: Pacing,
+    outbox: OutboxWaker,
+    wake: Arc<Notify>,
+}
+
+/// Why one email did not go out this time.
+enum Failure {
+    /// Try again later.
+    Transient(String),
+    /// Give up: it can never succeed.
+    Permanent(String),
+    /// The preferences say no (changed while it waited).
+    Suppressed(String),
+}
+
+impl Sender {
+    /// A worker; `wake` is notified when new email is queued.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pool: PgPool,
+        templates: Arc<Templates>,
+        links: Links,
+        mailer: Mailer,
+        upstreams: Upstreams,
+        from: Mailbox,
+        pacing: Pacing,
+        outbox: OutboxWaker,
+        wake: Arc<Notify>,
+    ) -> Sender {
+        Sender { pool, templates, links, mailer, upstreams, from, pacing, outbox, wake }
+    }
+
+    /// Sends due email until `shutdown`; an email being sent is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let batch = i64::try_from(self.pacing.senders * 8).unwrap_or(64);
+        while !shutdown.is_cancelled() {
+            let claimed = match deliveries::claim(&self.pool, batch, self.pacing.lease).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim due emails; retrying");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                let sleep = self.idle_sleep().await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                }
+                continue;
+            }
+            futures_util::stream::iter(jobs(claimed))
+                .for_each_concurrent(self.pacing.senders, |job| self.process(job))
+                .await;
+        }
+    }
+
+    /// Until the next email comes due, at most the poll interval.
+    async fn idle_sleep(&self) -> Duration {
+        match deliveries::next_due(&self.pool).await {
+            Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(self.pacing.poll_interval),
+            _ => self.pacing.poll_interval,
+        }
+    }
+
+    async fn process(&self, job: Vec<Claimed>) {
+        let Some(first) = job.first() else { return };
+        let id = first.id;
+        // Taken before the send, so recording the outcome waits for no pool.
+        let mut conn = match self.pool.acquire().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(delivery_id = %id, %error, "no database connection; the claim will lapse");
+                return;
+            }
+        };
+        let outcome = self.send(&mut conn, &job).await;
+        if let Err(error) = self.record(&mut conn, &job, outcome).await {
+            // The lease lapses and another attempt records it; nothing is lost.
+            tracing::warn!(delivery_id = %id, %error, "cannot record an email's outcome");
+        }
+    }
+
+    /// Renders and sends one email (or one digest of several rows).
+    async fn send(&self, conn: &mut PgConnection, job: &[Claimed]) -> Result<(Rendered, String), Failure> {
+        let first = &job[0];
+        let recipient = recipients::find(conn, first.user_id)
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?
+            .unwrap_or_else(|| Recipient {
+                user_id: first.user_id,
+                email: first.recipient.clone(),
+                name: String::new(),
+                currency: "USD".into(),
+                timezone: "UTC".into(),
+            });
+        let prefs =
+            preferences::load(conn, first.user_id).await.map_err(|e| Failure::Transient(e.to_string()))?;
+        let kind = Kind::parse(&first.kind)
+            .ok_or_else(|| Failure::Permanent(format!("unknown kind {}", first.kind)))?;
+        if !prefs.email_enabled {
+            return Err(Failure::Suppressed("email was turned off before it was sent".into()));
+        }
+        let requested = first.payload.get("requested").and_then(Value::as_bool).unwrap_or(false);
+        if !requested && !prefs.wants(kind) {
+            return Err(Failure::Suppressed(format!("{} was turned off before it was sent", kind.as_str())));
+        }
+        let render_error = |e: minijinja::Error| Failure::Permanent(format!("cannot render: {e:#}"));
+        let (rendered, scope, chart_png) = if first.digest {
+            let mut items = Vec::new();
+            for row in job {
+                let Some(kind) = Kind::parse(&row.kind) else { continue };
+                if !prefs.wants(kind) {
+                    continue;
+                }
+                let context = self.links.context(&recipient, Scope::Only(kind), &row.payload);
+                let item = self.templates.render(kind.template(), &context).map_err(render_error)?;
+                items
+                    .push(json!({ "kind": kind.as_str(), "subject": item.subject, "summary": item.summary }));
+            }
+            let context = self.links.context(&recipient, Scope::All, &json!({ "items": items }));
+            (self.templates.render("digest", &context).map_err(render_error)?, Scope::All, None)
+        } else if kind == Kind::MonthlySummary {
+            let month = summary_month(&first.payload)?;
+            let current = schedule::current_month(Utc::now(), recipient.tz());
+            let gathered =
+                summary::gather(&self.upstreams, first.user_id, &recipient.currency, month, current)
+                    .await
+                    .map_err(|s| Failure::Transient(format!("gathering the summary: {}", s.message())))?;
+            let context = self.links.context(&recipient, Scope::Only(kind), &gathered.context);
+            (
+                self.templates.render(kind.template(), &context).map_err(render_error)?,
+                Scope::Only(kind),
+                gathered.chart_png,
+            )
+        } else {
+            let context = self.links.context(&recipient, Scope::Only(kind), &first.payload);
+            (self.templates.render(kind.template(), &context).map_err(render_error)?, Scope::Only(kind), None)
+        };
+        let to = Mailbox::new(
+            Some(recipient.name.clone()).filter(|n| !n.is_empty()),
+            first.recipient.parse().map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
+        );
+        let unsubscribe_url = self.links.unsubscribe_url(first.user_id, scope);
+        let envelope = Envelope {
+            from: &self.from,
+            to,
+            message_id: &first.message_id,
+            unsubscribe_url: &unsubscribe_url,
+            chart_png,
+        };
+        let mail = message::build(envelope, &rendered)
+            .map_err(|e| Failure::Permanent(format!("cannot build: {e}")))?;
+        match self.mailer.send(mail).await {
+            Ok(reply) => Ok((rendered, reply)),
+            Err(SendError::Transient(e)) => Err(Failure::Transient(e)),
+            Err(SendError::Permanent(e)) => Err(Failure::Permanent(e)),
+        }
+    }
+
+    /// Commits the outcome of every row of `job`.
+    async fn record(
+        &self,
+        conn: &mut PgConnection,
+        job: &[Claimed],
+        outcome: Result<(Rendered, String), Failure>,
+    ) -> sqlx::Result<()> {
+        let mut tx = conn.begin().await?;
+        let mut published = false;
+        for row in job {
+            match &outcome {
+                Ok((rendered, reply)) => {
+                    // A digest's rows keep their own subjects in the history.
+                    let subject = (!row.digest).then_some(rendered.subject.as_str());
+                    if deliveries::mark_sent(&mut tx, row, subject, reply).await? {
+                        events::enqueue(&mut tx, &ctx(row.user_id), &sent_event(row, "sent")).await?;
+                        published = true;
+                        tracing::info!(delivery_id = %row.id, kind = row.kind, "email sent");
+                    }
+                }
+                Err(Failure::Transient(error)) if row.attempts < self.pacing.max_attempts as i32 => {
+                    let retry_at = Utc::now() + backoff(self.pacing.retry_base, row.attempts);
+                    deliveries::retry_later(&mut tx, row, error, retry_at).await?;
+                    tracing::warn!(delivery_id = %row.id, attempts = row.attempts, error, "email deferred");
+                }
+                Err(Failure::Transient(error) | Failure::Permanent(error)) => {
+                    if deliveries::finish_unsent(&mut tx, row, "failed", error).await? {
+                        events::enqueue(&mut tx, &ctx(row.user_id), &sent_event(row, "failed")).await?;
+                        published = true;
+                    }
+                    tracing::error!(delivery_id = %row.id, attempts = row.attempts, error, "email failed");
+                }
+                Err(Failure::Suppressed(why)) => {
+                    deliveries::finish_unsent(&mut tx, row, "suppressed", why).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        if published {
+            self.outbox.wake();
+        }
+        Ok(())
+    }
+}
+
+/// Groups claimed rows into emails: a user's digest rows make one, every other row its own.
+fn jobs(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+    let mut digests: BTreeMap<Uuid, Vec<Claimed>> = BTreeMap::new();
+    let mut jobs = Vec::new();
+    for row in claimed {
+        if row.digest {
+            digests.entry(row.user_id).or_default().push(row);
+        } else {
+            jobs.push(vec![row]);
+        }
+    }
+    jobs.extend(digests.into_values());
+    jobs
+}
+
+/// The retry delay after attempt `attempts`: base × 2^(attempts−1), at most an hour.
+fn backoff(base: Duration, attempts: i32) -> chrono::Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(16);
+    let delay = base.saturating_mul(1 << exponent).min(Duration::from_secs(3600));
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
+}
+
+fn summary_month(payload: &Value) -> Result<NaiveDate, Failure> {
+    payload
+        .get("month")
+        .and_then(Value::as_str)
+        .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+        .ok_or_else(|| Failure::Permanent("the summary row names no month".into()))
+}
+
+fn ctx(user_id: Uuid) -> EventContext {
+    EventContext { user_id: Some(user_id), ..EventContext::default() }
+}
+
+fn sent_event(row: &Claimed, status: &str) -> ev::NotificationSent {
+    let now: DateTime<Utc> = Utc::now();
+    ev::NotificationSent {
+        notification_id: row.id.to_string(),
+        user_id: row.user_id.to_string(),
+        channel: "email".into(),
+        template: if row.digest { "digest".into() } else { row.kind.clone() },
+        status: status.into(),
+        occurred_at: Some(prost_types::Timestamp { seconds: now.timestamp(), nanos: 0 }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let base = Duration::from_secs(30);
+        assert_eq!(backoff(base, 1), chrono::Duration::seconds(30));
+        assert_eq!(backoff(base, 3), chrono::Duration::seconds(120));
+        assert_eq!(backoff(base, 40), chrono::Duration::hours(1));
+    }
+}
