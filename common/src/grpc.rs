@@ -71,6 +71,63 @@ fn digest(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// The only methods the service credential may call: the reads the notification service
+/// needs to write a user's email. A leaked credential can read, never change or delete.
+pub const SERVICE_METHODS: &[&str] = &[
+    "/budgetsmart.engine.v1.Users/GetMe",
+    "/budgetsmart.engine.v1.Categories/ListCategories",
+    "/budgetsmart.engine.v1.Budgets/ListBudgets",
+    "/budgetsmart.engine.v1.Budgets/GetBudgetStatus",
+    "/budgetsmart.analytics.v1.Analytics/GetSummary",
+    "/budgetsmart.analytics.v1.Analytics/GetTrends",
+    "/budgetsmart.analytics.v1.Analytics/GetForecast",
+    "/budgetsmart.analytics.v1.Analytics/ListAnomalies",
+    "/budgetsmart.analytics.v1.Analytics/RenderChart",
+];
+
+/// Refuses a call carrying the service credential to any method outside [`SERVICE_METHODS`].
+/// A layer, because interceptors do not see which method is called.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceScopeLayer;
+
+impl<S> tower::Layer<S> for ServiceScopeLayer {
+    type Service = ServiceScope<S>;
+
+    fn layer(&self, inner: S) -> ServiceScope<S> {
+        ServiceScope { inner }
+    }
+}
+
+/// See [`ServiceScopeLayer`].
+#[derive(Debug, Clone)]
+pub struct ServiceScope<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for ServiceScope<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = futures_util::future::BoxFuture<'static, Result<http::Response<R>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.headers().contains_key(SERVICE_TOKEN) && !SERVICE_METHODS.contains(&request.uri().path()) {
+            let refused =
+                Status::permission_denied("the service credential may not call this method").into_http();
+            return Box::pin(async move { Ok(refused) });
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
 /// The client side of the service credential: calls made with it act for `user_id`.
 #[derive(Clone)]
 pub struct ActAs {
@@ -138,11 +195,16 @@ pub fn event_context<T>(request: &Request<T>, user_id: Option<Uuid>) -> EventCon
     }
 }
 
+/// The layers every backend's gRPC server runs.
+pub type ServiceLayers = tower::layer::util::Stack<ServiceScopeLayer, tower::layer::util::Identity>;
+/// The router every backend's services are added to.
+pub type GrpcRouter = Router<ServiceLayers>;
+
 /// Builds the health and reflection services every backend serves; returns the reporter so
 /// the caller can mark its own services serving.
 pub fn health_and_reflection(
-    router_builder: &mut tonic::transport::Server,
-) -> anyhow::Result<(tonic_health::server::HealthReporter, Router)> {
+    router_builder: &mut tonic::transport::Server<ServiceLayers>,
+) -> anyhow::Result<(tonic_health::server::HealthReporter, GrpcRouter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(budgetsmart_proto::FILE_DESCRIPTOR_SET)
@@ -162,7 +224,7 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight calls.
 pub async fn serve(
-    router: Router,
+    router: GrpcRouter,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {

@@ -14,11 +14,10 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::Router;
 
 use crate::config::{self, ConfigError, Environment};
 use crate::events::{BusConfig, ConsumerSpec, EventConsumer, OutboxRelay, OutboxWaker};
-use crate::grpc::{self, AuthInterceptor};
+use crate::grpc::{self, AuthInterceptor, GrpcRouter};
 use crate::jwt::{TokenSettings, TokenVerifier};
 use crate::keys::KeyMaterial;
 
@@ -148,13 +147,13 @@ impl Backend {
         self,
         shutdown: CancellationToken,
         names: &[&str],
-        add: impl FnOnce(Router) -> Router,
+        add: impl FnOnce(GrpcRouter) -> GrpcRouter,
     ) -> anyhow::Result<()> {
         let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, .. } = self;
         let relay = OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox);
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         let consumer = tokio::spawn(EventConsumer::new(pool.clone(), bus, consumer).run(shutdown.clone()));
-        let mut server = Server::builder();
+        let mut server = Server::builder().layer(grpc::ServiceScopeLayer);
         let (health, router) = grpc::health_and_reflection(&mut server)?;
         let router = add(router);
         for name in names {

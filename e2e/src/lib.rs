@@ -109,6 +109,8 @@ pub struct TestSystem {
     pub keys: KeyMaterial,
     /// Token issuer and audience.
     pub tokens: TokenSettings,
+    /// The backends' shared service credential.
+    pub service_token: secrecy::SecretString,
     database_name: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
@@ -317,6 +319,7 @@ impl TestSystem {
             bus,
             keys,
             tokens,
+            service_token,
             database_name,
             shutdown,
             tasks,

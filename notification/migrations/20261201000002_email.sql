@@ -12,6 +12,13 @@ CREATE TABLE recipients (
     updated_at       timestamptz NOT NULL
 );
 
+-- Users whose account is gone: a profile event redelivered after user_deleted must not bring
+-- them back (the summary scan would mail a deleted account).
+CREATE TABLE forgotten_users (
+    user_id    uuid PRIMARY KEY,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE preferences (
     user_id                  uuid PRIMARY KEY,
     email_enabled            boolean      NOT NULL DEFAULT true,

@@ -234,7 +234,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
                 },
             )
             .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
+            .map_err(ApiError::from)?
             .ok_or(ApiError::NotFound("user"))?;
         tx.commit().await.map_err(ApiError::from)?;
         self.intake.wake_sender();

@@ -81,6 +81,18 @@ pub async fn insert(conn: &mut PgConnection, delivery: &NewDelivery) -> sqlx::Re
     .await
 }
 
+/// Whether `cause` already gave `user_id` an email of `kind`.
+pub async fn exists(pool: &PgPool, user_id: Uuid, kind: Kind, dedupe_key: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE user_id = $1 AND kind = $2 AND dedupe_key = $3)",
+    )
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(dedupe_key)
+    .fetch_one(pool)
+    .await
+}
+
 /// The Message-ID header of delivery `id`: fixed per row, so every attempt carries the same one.
 pub fn message_id(id: Uuid) -> String {
     format!("<{}@budgetsmart>", id.simple())
@@ -126,6 +138,43 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
     .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await
+}
+
+/// Claims the rest of `user_id`'s due digest rows, so one digest carries them all however the
+/// batch was cut.
+pub async fn claim_digest(pool: &PgPool, user_id: Uuid, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
+    sqlx::query_as(
+        "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
+           lease_until = now() + make_interval(secs => $2) \
+         FROM (SELECT id FROM deliveries \
+               WHERE user_id = $1 AND digest AND status = 'queued' AND not_before <= now() \
+               FOR UPDATE SKIP LOCKED) due \
+         WHERE d.id = due.id \
+         RETURNING d.id, d.user_id, d.kind, d.recipient, d.payload, d.digest, d.attempts, d.message_id, d.created_at",
+    )
+    .bind(user_id)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// Extends the claim on `rows` just before SMTP is spoken, so the time spent gathering and
+/// rendering never eats into the lease the send relies on; `false` if any claim was lost
+/// (another worker took a row over), and then nothing may be sent.
+pub async fn renew(conn: &mut PgConnection, rows: &[Claimed], lease: Duration) -> sqlx::Result<bool> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempts).collect();
+    let renewed = sqlx::query(
+        "UPDATE deliveries d SET lease_until = now() + make_interval(secs => $3) \
+         FROM unnest($1::uuid[], $2::int[]) AS c(id, attempts) \
+         WHERE d.id = c.id AND d.attempts = c.attempts AND d.status = 'sending'",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(lease.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(renewed.rows_affected() == rows.len() as u64)
 }
 
 /// The soonest moment a queued email comes due, if any is queued.

@@ -12,6 +12,9 @@ pub enum ApiError {
     /// The caller has no such resource, or a token names nothing.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Something this service depends on is down; worth retrying.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Anything else: logged, answered generically.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -21,6 +24,15 @@ impl ApiError {
     /// One invalid field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Invalid(vec![(field.into(), message.into())])
+    }
+}
+
+impl From<budgetsmart_common::events::HandlerError> for ApiError {
+    fn from(error: budgetsmart_common::events::HandlerError) -> ApiError {
+        match error {
+            budgetsmart_common::events::HandlerError::Transient(e) => ApiError::Unavailable(format!("{e:#}")),
+            budgetsmart_common::events::HandlerError::Permanent(e) => ApiError::Internal(e),
+        }
     }
 }
 
@@ -51,6 +63,10 @@ impl From<ApiError> for Status {
                 )
             }
             ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::Unavailable(why) => {
+                tracing::warn!(%why, "a dependency is unavailable");
+                Status::unavailable("a service this call needs is unavailable; try again shortly")
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "internal error");
                 Status::internal("internal error")

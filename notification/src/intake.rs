@@ -128,15 +128,27 @@ impl Intake {
         if let Some(recipient) = recipients::find(conn, user_id).await? {
             return Ok(Some(recipient));
         }
-        let transient =
-            |e: tonic::Status| HandlerError::Transient(anyhow::anyhow!("engine GetMe: {}", e.message()));
-        let user = self.upstreams.users(user_id).map_err(transient)?.get_me(en::GetMeRequest {}).await;
+        let failed = |e: tonic::Status| {
+            let error = anyhow::anyhow!("engine GetMe: {:?}: {}", e.code(), e.message());
+            match e.code() {
+                // A wrong SERVICE_TOKEN or scope: retrying cannot help; the event dead-letters
+                // (kept for replay) and the log says why.
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                    tracing::error!(error = %error, "the engine refuses the service credential");
+                    HandlerError::Permanent(error)
+                }
+                _ => HandlerError::Transient(error),
+            }
+        };
+        let user = self.upstreams.users(user_id).map_err(failed)?.get_me(en::GetMeRequest {}).await;
         let user = match user {
             Ok(user) => user.into_inner(),
             // The account is gone: nobody to tell.
             Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
-            Err(status) => return Err(transient(status)),
+            Err(status) => return Err(failed(status)),
         };
+        // The engine's own time of the last change, so a later profile event still wins.
+        let version = at(user.updated_at.as_ref());
         let recipient = Recipient {
             user_id,
             email: user.email,
@@ -144,8 +156,8 @@ impl Intake {
             currency: user.default_currency,
             timezone: user.timezone,
         };
-        recipients::upsert(conn, &recipient, Utc::now()).await?;
-        Ok(Some(recipient))
+        recipients::upsert(conn, &recipient, version).await?;
+        Ok(recipients::find(conn, user_id).await?)
     }
 
     async fn apply(&self, conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
@@ -197,7 +209,10 @@ impl Intake {
             }
             ev::AnomalyDetected::NAME => {
                 let e: ev::AnomalyDetected = event.decode()?;
-                let score = e.score.parse::<f64>().unwrap_or(1.0).clamp(0.0, 1.0);
+                let score = e.score.parse::<f64>().ok().filter(|s| s.is_finite()).ok_or_else(|| {
+                    HandlerError::Permanent(anyhow::anyhow!("anomaly score {:?} is not a number", e.score))
+                })?;
+                let score = score.clamp(0.0, 1.0);
                 let mut request =
                     request(user(&e.user_id)?, Kind::AnomalyDetected, content::anomaly(&e, score, None));
                 request.score = Some(score);

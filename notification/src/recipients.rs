@@ -28,12 +28,12 @@ impl Recipient {
     }
 }
 
-/// Stores `recipient` as of `at`, unless a newer profile is already stored: profile events may
-/// arrive out of order.
+/// Stores `recipient` as of `at` (the engine's time of the change), unless a newer profile is
+/// already stored, since profile events may arrive out of order, or the account was deleted.
 pub async fn upsert(conn: &mut PgConnection, recipient: &Recipient, at: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO recipients (user_id, email, name, currency, timezone, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+         SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM forgotten_users WHERE user_id = $1) \
          ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, \
            currency = EXCLUDED.currency, timezone = EXCLUDED.timezone, updated_at = EXCLUDED.updated_at \
          WHERE recipients.updated_at <= EXCLUDED.updated_at",
@@ -59,8 +59,13 @@ pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option
     .await
 }
 
-/// Drops everything this service keeps about a deleted user: profile, preferences, emails.
+/// Drops everything this service keeps about a deleted user (profile, preferences, emails) and
+/// remembers that they are gone.
 pub async fn forget(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO forgotten_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
     for table in ["deliveries", "preferences", "recipients"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1")))
             .bind(user_id)

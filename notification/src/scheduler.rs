@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::deliveries;
 use crate::intake::{self, Intake};
 use crate::kind::Kind;
 use crate::recipients::Recipient;
@@ -39,6 +40,33 @@ pub async fn run(pool: PgPool, intake: Intake, shutdown: CancellationToken) {
     }
 }
 
+/// Queues `recipient`'s summary of `month` unless it already is; whether it was new.
+async fn queue_one(
+    pool: &PgPool,
+    intake: &Intake,
+    recipient: &Recipient,
+    month: NaiveDate,
+) -> anyhow::Result<bool> {
+    let key = format!("summary:{}", month.format("%Y-%m"));
+    // Cheap check first: the scan repeats every minute all day on the 1st.
+    if deliveries::exists(pool, recipient.user_id, Kind::MonthlySummary, &key).await? {
+        return Ok(false);
+    }
+    let mut tx = pool.begin().await?;
+    let request = intake::Request {
+        user_id: recipient.user_id,
+        kind: Kind::MonthlySummary,
+        dedupe_key: key,
+        payload: json!({ "month": month.format("%Y-%m").to_string() }),
+        score: None,
+        subject_payload: Some(summary::subject_context(month)),
+        requested: false,
+    };
+    let queued = intake.queue(&mut tx, request).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some();
+    tx.commit().await?;
+    Ok(queued)
+}
+
 /// Queues the summaries due at `now`; how many were new.
 pub async fn queue_due(pool: &PgPool, intake: &Intake, now: DateTime<Utc>) -> anyhow::Result<usize> {
     // Somewhere it is the 1st only from the last day of a month (UTC+14) to the 2nd (UTC−12).
@@ -61,21 +89,14 @@ pub async fn queue_due(pool: &PgPool, intake: &Intake, now: DateTime<Utc>) -> an
         after = last.user_id;
         for recipient in &batch {
             let Some(month) = schedule::summary_due(now, recipient.tz()) else { continue };
-            let key = format!("summary:{}", month.format("%Y-%m"));
-            let mut tx = pool.begin().await?;
-            let request = intake::Request {
-                user_id: recipient.user_id,
-                kind: Kind::MonthlySummary,
-                dedupe_key: key,
-                payload: json!({ "month": month.format("%Y-%m").to_string() }),
-                score: None,
-                subject_payload: Some(summary::subject_context(month)),
-                requested: false,
-            };
-            if intake.queue(&mut tx, request).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some() {
-                queued += 1;
+            match queue_one(pool, intake, recipient, month).await {
+                Ok(true) => queued += 1,
+                Ok(false) => {}
+                // One user's trouble must not hold up everyone after them; the next scan retries.
+                Err(error) => {
+                    tracing::warn!(user_id = %recipient.user_id, error = %format!("{error:#}"), "cannot queue a monthly summary")
+                }
             }
-            tx.commit().await?;
         }
     }
     if queued > 0 {

@@ -73,6 +73,16 @@ enum Failure {
     Permanent(String),
     /// The preferences say no (changed while it waited).
     Suppressed(String),
+    /// Another worker took the rows over; it records them.
+    Lost,
+}
+
+/// An email the SMTP server accepted.
+struct Sent {
+    rendered: Rendered,
+    reply: String,
+    /// Digest rows left out because their kind was turned off meanwhile, with why.
+    left_out: Vec<(Uuid, String)>,
 }
 
 impl Sender {
@@ -94,9 +104,10 @@ impl Sender {
 
     /// Sends due email until `shutdown`; an email being sent is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
-        let batch = i64::try_from(self.pacing.senders * 8).unwrap_or(64);
+        // No more than can be sent at once: a claimed row's lease runs while it waits.
+        let batch = i64::try_from(self.pacing.senders).unwrap_or(4);
         while !shutdown.is_cancelled() {
-            let claimed = match deliveries::claim(&self.pool, batch, self.pacing.lease).await {
+            let claimed = match self.claim(batch).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim due emails; retrying");
@@ -116,6 +127,18 @@ impl Sender {
                 .for_each_concurrent(self.pacing.senders, |job| self.process(job))
                 .await;
         }
+    }
+
+    /// Due rows, with every due digest row of each digest user among them.
+    async fn claim(&self, batch: i64) -> sqlx::Result<Vec<Claimed>> {
+        let mut claimed = deliveries::claim(&self.pool, batch, self.pacing.lease).await?;
+        let mut digest_users: Vec<Uuid> = claimed.iter().filter(|r| r.digest).map(|r| r.user_id).collect();
+        digest_users.sort();
+        digest_users.dedup();
+        for user in digest_users {
+            claimed.extend(deliveries::claim_digest(&self.pool, user, self.pacing.lease).await?);
+        }
+        Ok(claimed)
     }
 
     /// Until the next email comes due, at most the poll interval.
@@ -145,7 +168,7 @@ impl Sender {
     }
 
     /// Renders and sends one email (or one digest of several rows).
-    async fn send(&self, conn: &mut PgConnection, job: &[Claimed]) -> Result<(Rendered, String), Failure> {
+    async fn send(&self, conn: &mut PgConnection, job: &[Claimed]) -> Result<Sent, Failure> {
         let first = &job[0];
         let recipient = recipients::find(conn, first.user_id)
             .await
@@ -165,21 +188,26 @@ impl Sender {
             return Err(Failure::Suppressed("email was turned off before it was sent".into()));
         }
         let requested = first.payload.get("requested").and_then(Value::as_bool).unwrap_or(false);
-        if !requested && !prefs.wants(kind) {
+        if !first.digest && !requested && !prefs.wants(kind) {
             return Err(Failure::Suppressed(format!("{} was turned off before it was sent", kind.as_str())));
         }
         let render_error = |e: minijinja::Error| Failure::Permanent(format!("cannot render: {e:#}"));
+        let mut left_out = Vec::new();
         let (rendered, scope, chart_png) = if first.digest {
             let mut items = Vec::new();
             for row in job {
-                let Some(kind) = Kind::parse(&row.kind) else { continue };
-                if !prefs.wants(kind) {
+                let Some(kind) = Kind::parse(&row.kind).filter(|k| prefs.wants(*k)) else {
+                    left_out
+                        .push((row.id, format!("{} was turned off before the digest was sent", row.kind)));
                     continue;
-                }
+                };
                 let context = self.links.context(&recipient, Scope::Only(kind), &row.payload);
                 let item = self.templates.render(kind.template(), &context).map_err(render_error)?;
                 items
                     .push(json!({ "kind": kind.as_str(), "subject": item.subject, "summary": item.summary }));
+            }
+            if items.is_empty() {
+                return Err(Failure::Suppressed("every kind in the digest was turned off".into()));
             }
             let context = self.links.context(&recipient, Scope::All, &json!({ "items": items }));
             (self.templates.render("digest", &context).map_err(render_error)?, Scope::All, None)
@@ -202,7 +230,8 @@ impl Sender {
         };
         let to = Mailbox::new(
             Some(recipient.name.clone()).filter(|n| !n.is_empty()),
-            first.recipient.parse().map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
+            // The current address: the user may have changed it while the email waited.
+            recipient.email.parse().map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
         );
         let unsubscribe_url = self.links.unsubscribe_url(first.user_id, scope);
         let envelope = Envelope {
@@ -214,8 +243,15 @@ impl Sender {
         };
         let mail = message::build(envelope, &rendered)
             .map_err(|e| Failure::Permanent(format!("cannot build: {e}")))?;
+        // Gathering and rendering took time; the lease must cover the send and its record.
+        if !deliveries::renew(conn, job, self.pacing.lease)
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?
+        {
+            return Err(Failure::Lost);
+        }
         match self.mailer.send(mail).await {
-            Ok(reply) => Ok((rendered, reply)),
+            Ok(reply) => Ok(Sent { rendered, reply, left_out }),
             Err(SendError::Transient(e)) => Err(Failure::Transient(e)),
             Err(SendError::Permanent(e)) => Err(Failure::Permanent(e)),
         }
@@ -226,13 +262,26 @@ impl Sender {
         &self,
         conn: &mut PgConnection,
         job: &[Claimed],
-        outcome: Result<(Rendered, String), Failure>,
+        outcome: Result<Sent, Failure>,
     ) -> sqlx::Result<()> {
+        if matches!(outcome, Err(Failure::Lost)) {
+            tracing::info!(delivery_id = %job[0].id, "another worker took this email over");
+            return Ok(());
+        }
         let mut tx = conn.begin().await?;
         let mut published = false;
         for row in job {
             match &outcome {
-                Ok((rendered, reply)) => {
+                Ok(sent) if sent.left_out.iter().any(|(id, _)| *id == row.id) => {
+                    let why = sent
+                        .left_out
+                        .iter()
+                        .find(|(id, _)| *id == row.id)
+                        .map(|(_, w)| w.as_str())
+                        .unwrap_or("");
+                    deliveries::finish_unsent(&mut tx, row, "suppressed", why).await?;
+                }
+                Ok(Sent { rendered, reply, .. }) => {
                     // A digest's rows keep their own subjects in the history.
                     let subject = (!row.digest).then_some(rendered.subject.as_str());
                     if deliveries::mark_sent(&mut tx, row, subject, reply).await? {
@@ -256,6 +305,7 @@ impl Sender {
                 Err(Failure::Suppressed(why)) => {
                     deliveries::finish_unsent(&mut tx, row, "suppressed", why).await?;
                 }
+                Err(Failure::Lost) => {}
             }
         }
         tx.commit().await?;
