@@ -2,9 +2,9 @@
 //! bus (`DATABASE_URL`, `AMQP_URL`, `EVENTS_EXCHANGE`) and the local SMTP sink (`SMTP_PORT`,
 //! default 1025).
 //!
-//! - `notification_bench baseline EMAILS CONCURRENCY`: lettre alone hands EMAILS copies of one
-//!   pre-rendered alert to the sink over CONCURRENCY pooled connections: the sink's ceiling,
-//!   with no database, templates or bus.
+//! - `notification_bench baseline EMAILS CONCURRENCY`: the service's SMTP client alone hands
+//!   EMAILS copies of one pre-rendered alert to the sink over CONCURRENCY connections: the
+//!   sink's ceiling, with no database, templates or bus.
 //! - `notification_bench burst USERS EMAILS`: stores USERS recipients, publishes EMAILS
 //!   `budget_threshold_reached` events at once, and waits until every email is sent; prints
 //!   the rate (consumed, rendered, sent and recorded) from the rows' own timestamps.
@@ -51,22 +51,24 @@ fn smtp_port() -> u16 {
 
 async fn baseline(emails: usize, concurrency: usize) -> anyhow::Result<()> {
     use futures_util::StreamExt;
-    use lettre::AsyncTransport;
     let templates = notification::templates::Templates::new()?;
     let mut context = notification::content::threshold(&event(Uuid::now_v7()));
     context["user"] = serde_json::json!({"name": "Bench", "email": "baseline@bench.test"});
     context["links"] = serde_json::json!({"base_url": "http://b", "preferences_url": "http://b/p", "unsubscribe_url": "http://b/u"});
     context["currency"] = "USD".into();
     let rendered = templates.render("budget_threshold_reached", &context)?;
-    let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(smtp_port())
-        .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(concurrency as u32))
-        .build();
+    let mailer = std::sync::Arc::new(notification::mailer::Mailer::new(&notification::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: smtp_port(),
+        tls: notification::config::SmtpTls::None,
+        credentials: None,
+        timeout: Duration::from_secs(10),
+    })?);
     let from: lettre::message::Mailbox = "BudgetSmart <notifications@bench.test>".parse()?;
     let started = Instant::now();
     let sent = futures_util::stream::iter(0..emails)
         .map(|i| {
-            let (transport, rendered, from) = (transport.clone(), rendered.clone(), from.clone());
+            let (mailer, rendered, from) = (mailer.clone(), rendered.clone(), from.clone());
             async move {
                 let to: lettre::message::Mailbox = format!("baseline-{}@bench.test", i % 50).parse().ok()?;
                 let envelope = notification::message::Envelope {
@@ -77,7 +79,7 @@ async fn baseline(emails: usize, concurrency: usize) -> anyhow::Result<()> {
                     chart_png: None,
                 };
                 let mail = notification::message::build(envelope, &rendered).ok()?;
-                transport.send(mail).await.ok()
+                mailer.send(mail).await.ok()
             }
         })
         .buffer_unordered(concurrency)
@@ -86,7 +88,7 @@ async fn baseline(emails: usize, concurrency: usize) -> anyhow::Result<()> {
         .await;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "baseline: {sent}/{emails} emails handed to the sink by lettre alone in {seconds:.2}s = {:.0} emails/s ({concurrency} connections)",
+        "baseline: {sent}/{emails} emails handed to the sink by the SMTP client alone in {seconds:.2}s = {:.0} emails/s ({concurrency} connections)",
         sent as f64 / seconds
     );
     Ok(())
