@@ -16,7 +16,6 @@ use std::time::Duration;
 use budgetsmart_common::events::{self, EventContext, OutboxWaker};
 use budgetsmart_proto::events::v1 as ev;
 use chrono::{DateTime, NaiveDate, Utc};
-use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use serde_json::{Value, json};
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -102,12 +101,23 @@ impl Sender {
         Sender { pool, templates, links, mailer, upstreams, from, pacing, outbox, wake }
     }
 
-    /// Sends due email until `shutdown`; an email being sent is finished first.
+    /// Sends due email until `shutdown` with `senders` independent workers; an email being
+    /// sent is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
-        // No more than can be sent at once: a claimed row's lease runs while it waits.
-        let batch = i64::try_from(self.pacing.senders).unwrap_or(4);
+        let sender = Arc::new(self);
+        let workers: Vec<_> =
+            (0..sender.pacing.senders).map(|_| tokio::spawn(sender.clone().work(shutdown.clone()))).collect();
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }
+
+    /// One worker: claims one email at a time (a claimed row's lease runs while it waits, so
+    /// none waits behind another), and wakes a sibling whenever it found work, so a burst
+    /// gets every worker within milliseconds while an idle service polls gently.
+    async fn work(self: Arc<Self>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            let claimed = match self.claim(batch).await {
+            let claimed = match self.claim(1).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim due emails; retrying");
@@ -123,9 +133,10 @@ impl Sender {
                 }
                 continue;
             }
-            futures_util::stream::iter(jobs(claimed))
-                .for_each_concurrent(self.pacing.senders, |job| self.process(job))
-                .await;
+            self.wake.notify_one();
+            for job in jobs(claimed) {
+                self.process(job).await;
+            }
         }
     }
 
