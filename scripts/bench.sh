@@ -218,7 +218,7 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "delivery row), then claimed, rendered from the templates (text and HTML), built as MIME with"
   echo "the unsubscribe headers, handed to maildev over pooled SMTP (4 senders) and recorded with its"
   echo "\`notification_sent\` in the outbox. Rates and latencies come from the rows' own timestamps."
-  echo "The baseline is lettre alone sending the same rendered alert to the same sink, in the same run."
+  echo "The baseline is the service's SMTP client alone (lettre over its nodelay pool) sending the same rendered alert to the same sink, in the same run."
   echo
   echo "| measurement | result |"
   echo "|---|---|"
