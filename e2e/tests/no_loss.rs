@@ -8,9 +8,9 @@ use budgetsmart_proto::common::v1::Money;
 use budgetsmart_proto::events::v1::{TransactionCreated, TransactionData};
 use e2e::proxy::TcpProxy;
 use e2e::{Options, TestSystem, admin_database_url, amqp_url, eventually, this_month, url_addr};
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
 use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -77,7 +77,6 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
     let system = TestSystem::start().await;
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
     let channel = connection.create_channel().await.expect("channel");
-    channel.confirm_select(Default::default()).await.expect("confirms");
     let user_id = Uuid::now_v7();
     let event_id = Uuid::now_v7();
     let payload = TransactionCreated {
@@ -96,40 +95,10 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
         occurred_at: None,
     }
     .encode_to_vec();
-    let properties = |id: Uuid| {
-        let mut headers = FieldTable::default();
-        headers.insert("user_id".into(), AMQPValue::LongString(user_id.to_string().into()));
-        BasicProperties::default()
-            .with_message_id(id.to_string().into())
-            .with_type("transaction_created".into())
-            .with_headers(headers)
-    };
-    for body in [&payload, &payload] {
-        channel
-            .basic_publish(
-                system.bus.exchange.as_str().into(),
-                "transaction_created.v1".into(),
-                BasicPublishOptions::default(),
-                body,
-                properties(event_id),
-            )
-            .await
-            .expect("publishes")
-            .await
-            .expect("confirmed");
-    }
-    channel
-        .basic_publish(
-            system.bus.exchange.as_str().into(),
-            "transaction_created.v1".into(),
-            BasicPublishOptions::default(),
-            b"\xff\xfe not protobuf",
-            properties(Uuid::now_v7()),
-        )
-        .await
-        .expect("publishes")
-        .await
-        .expect("confirmed");
+    let user = user_id.to_string();
+    system.publish("transaction_created", event_id, &user, &payload).await;
+    system.publish("transaction_created", event_id, &user, &payload).await;
+    system.publish("transaction_created", Uuid::now_v7(), &user, b"\xff\xfe not protobuf").await;
 
     let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
     let dead = eventually(Duration::from_secs(10), || {

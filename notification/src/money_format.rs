@@ -1,15 +1,19 @@
 //! Money as people read it in email: "$1,234.50", "€1,234.50", "1,234.50 CHF".
 
 use budgetsmart_common::currency::Currency;
-use rust_decimal::{Decimal, RoundingStrategy};
+use budgetsmart_common::money::format_amount;
+use rust_decimal::Decimal;
 
 /// Formats a decimal `amount` in `currency` with grouping, the currency's minor units and its
 /// symbol where one is unambiguous; a negative amount gets a leading minus.
 pub fn format_money(amount: Decimal, currency: &str) -> String {
     let code = currency.trim().to_ascii_uppercase();
-    let places = Currency::parse(&code).map(|c| c.minor_units()).unwrap_or(2);
-    let rounded = amount.abs().round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{rounded:.prec$}", prec = places as usize);
+    // The API's own rounding to the currency's minor units; an unknown code gets two places.
+    let text = match Currency::parse(&code) {
+        Some(known) => format_amount(amount.abs(), known),
+        None => format!("{:.2}", amount.abs().round_dp(2)),
+    };
+    let rounded: Decimal = text.parse().unwrap_or_default();
     let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, digit) in whole.chars().enumerate() {

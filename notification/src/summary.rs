@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use budgetsmart_proto::analytics::v1 as an;
 use budgetsmart_proto::common::v1::PageRequest;
 use budgetsmart_proto::engine::v1 as en;
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tonic::Status;
@@ -241,9 +241,4 @@ fn decimal(text: &str) -> Decimal {
 
 fn whole_percent(text: &str) -> Option<i64> {
     text.parse::<Decimal>().ok().and_then(|d| d.floor().try_into().ok())
-}
-
-/// The first of the month `date` is in.
-pub fn first_of(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).unwrap_or(date)
 }
