@@ -187,16 +187,21 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 /// Request id and trace context of a call, for logs and for the events it causes.
 pub fn event_context<T>(request: &Request<T>, user_id: Option<Uuid>) -> EventContext {
     let header = |name: &str| request.metadata().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    EventContext {
-        user_id,
-        correlation_id: header(REQUEST_ID),
-        traceparent: header("traceparent"),
-        tracestate: header("tracestate"),
-    }
+    // The server span (a child of the caller's) is the event's parent, so the trace runs on
+    // through the outbox; the caller's own headers are the fallback outside a span.
+    let (traceparent, tracestate) = match crate::telemetry::current_trace_headers() {
+        (Some(parent), state) => (Some(parent), state),
+        (None, _) => (header("traceparent"), header("tracestate")),
+    };
+    EventContext { user_id, correlation_id: header(REQUEST_ID), traceparent, tracestate }
 }
 
-/// The layers every backend's gRPC server runs.
-pub type ServiceLayers = tower::layer::util::Stack<ServiceScopeLayer, tower::layer::util::Identity>;
+/// The layers every backend's gRPC server runs: observation outermost, so refusals are
+/// counted and traced too.
+pub type ServiceLayers = tower::layer::util::Stack<
+    ServiceScopeLayer,
+    tower::layer::util::Stack<crate::observe::ObserveLayer, tower::layer::util::Identity>,
+>;
 /// The router every backend's services are added to.
 pub type GrpcRouter = Router<ServiceLayers>;
 

@@ -26,6 +26,9 @@ use crate::keys::KeyMaterial;
 pub struct BackendConfig {
     /// Where gRPC is served (port 0 picks a free one).
     pub grpc_addr: SocketAddr,
+    /// `<SERVICE>_ADMIN_ADDR`: where `/metrics` is served (engine 9101, analytics 9102,
+    /// notification 9103 by default).
+    pub admin_addr: SocketAddr,
     /// `DATABASE_URL`.
     pub database_url: String,
     /// `DATABASE_MAX_CONNECTIONS`, default 20.
@@ -41,7 +44,8 @@ pub struct BackendConfig {
 }
 
 impl BackendConfig {
-    /// Reads the shared settings; `addr_var` names the service's gRPC address variable.
+    /// Reads the shared settings; `addr_var` names the service's gRPC address variable
+    /// (`<SERVICE>_GRPC_ADDR`; its admin address is `<SERVICE>_ADMIN_ADDR`).
     pub fn from_env(
         env: Environment,
         addr_var: &str,
@@ -50,6 +54,10 @@ impl BackendConfig {
     ) -> Result<BackendConfig, ConfigError> {
         Ok(BackendConfig {
             grpc_addr: config::parse(addr_var, SocketAddr::from(([127, 0, 0, 1], default_port)))?,
+            admin_addr: config::parse(
+                &addr_var.replace("_GRPC_ADDR", "_ADMIN_ADDR"),
+                SocketAddr::from(([127, 0, 0, 1], 9101 + default_port.saturating_sub(50051))),
+            )?,
             database_url: config::required_in_production(
                 env,
                 "DATABASE_URL",
@@ -78,6 +86,8 @@ pub struct Backend {
     service_token: SecretString,
     listener: TcpListener,
     grpc_addr: SocketAddr,
+    admin: TcpListener,
+    admin_addr: SocketAddr,
 }
 
 /// Applies `migrator` to `schema` of the database at `database_url` and returns.
@@ -108,6 +118,8 @@ impl Backend {
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach RabbitMQ at AMQP_URL: {e}"))?;
         let (listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
+        let (admin, admin_addr) = grpc::bind(config.admin_addr).await?;
+        crate::metrics::handle();
         Ok(Backend {
             schema,
             pool,
@@ -118,7 +130,14 @@ impl Backend {
             service_token: config.service_token.clone(),
             listener,
             grpc_addr,
+            admin,
+            admin_addr,
         })
+    }
+
+    /// The address `/metrics` is served on.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// The service's database pool (its schema first on the search path).
@@ -149,11 +168,14 @@ impl Backend {
         names: &[&str],
         add: impl FnOnce(GrpcRouter) -> GrpcRouter,
     ) -> anyhow::Result<()> {
-        let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, .. } = self;
+        let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, admin, .. } = self;
+        let admin = tokio::spawn(crate::metrics::serve_admin(admin, shutdown.clone()));
         let relay = OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox);
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         let consumer = tokio::spawn(EventConsumer::new(pool.clone(), bus, consumer).run(shutdown.clone()));
-        let mut server = Server::builder().layer(grpc::ServiceScopeLayer);
+        let mut server = Server::builder()
+            .layer(crate::observe::ObserveLayer { service: schema })
+            .layer(grpc::ServiceScopeLayer);
         let (health, router) = grpc::health_and_reflection(&mut server)?;
         let router = add(router);
         for name in names {
@@ -162,7 +184,7 @@ impl Backend {
         tracing::info!(%grpc_addr, service = schema, "serving gRPC");
         let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
-        let _ = tokio::join!(relay, consumer);
+        let _ = tokio::join!(relay, consumer, admin);
         pool.close().await;
         tracing::info!(service = schema, "stopped");
         served

@@ -69,6 +69,13 @@ pub struct Options {
     pub analytics_postgres: Option<SocketAddr>,
     /// Analytics' retraining debounce; 300 ms unless set.
     pub train_debounce: Option<Duration>,
+    /// The gateway's rate limits; unless set, high enough that no test meets them (every
+    /// test client is 127.0.0.1).
+    pub rate_limits: Option<gateway::rate_limit::RateLimitConfig>,
+    /// The gateway's circuit breakers; the production defaults unless set.
+    pub breaker: Option<gateway::breaker::BreakerConfig>,
+    /// Route the gateway's engine calls through a test-owned proxy ([`TestSystem::engine_proxy`]).
+    pub engine_proxy: bool,
 }
 
 /// The `host:port` a server URL points at (`localhost` read as 127.0.0.1).
@@ -111,6 +118,9 @@ pub struct TestSystem {
     pub tokens: TokenSettings,
     /// The backends' shared service credential.
     pub service_token: secrecy::SecretString,
+    /// The proxy between the gateway and the engine, with [`Options::engine_proxy`].
+    pub engine_proxy: Option<proxy::TcpProxy>,
+    gateway_config: gateway::GatewayConfig,
     database_name: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
@@ -213,6 +223,7 @@ impl TestSystem {
 
         let backend = |bus: BusConfig, keys: KeyMaterial| BackendConfig {
             grpc_addr: loopback,
+            admin_addr: loopback,
             database_url: database_url.clone(),
             database_max_connections: 10,
             bus,
@@ -257,6 +268,7 @@ impl TestSystem {
             auto_categorize_min_confidence: 0.8,
             // Debug builds on a shared machine: generous, so a slow moment does not flake.
             auto_categorize_timeout: Duration::from_secs(2),
+            idempotency_ttl_secs: 600,
         })
         .await
         .expect("engine builds");
@@ -291,9 +303,15 @@ impl TestSystem {
         let notification_addr = notification.grpc_addr();
         tasks.push(tokio::spawn(notification.run(shutdown.child_token())));
 
-        let gateway = gateway::build(gateway::GatewayConfig {
+        let engine_proxy = match options.engine_proxy {
+            true => Some(proxy::TcpProxy::start(engine_addr).await),
+            false => None,
+        };
+        let gateway_engine = engine_proxy.as_ref().map(|p| p.addr()).unwrap_or(engine_addr);
+        let generous = gateway::rate_limit::Limit { per_minute: 1_000_000, burst: 100_000 };
+        let gateway_config = gateway::GatewayConfig {
             addr: loopback,
-            engine_url: format!("http://{engine_addr}"),
+            engine_url: format!("http://{gateway_engine}"),
             analytics_url: format!("http://{analytics_addr}"),
             notification_url: format!("http://{notification_addr}"),
             redis_url: redis_url(),
@@ -302,9 +320,20 @@ impl TestSystem {
             tokens: tokens.clone(),
             upstream_timeout: Duration::from_secs(10),
             idempotency_ttl_secs: 600,
-        })
-        .await
-        .expect("gateway builds");
+            rate_limits: options.rate_limits.unwrap_or(gateway::rate_limit::RateLimitConfig {
+                enabled: true,
+                auth: generous,
+                public: generous,
+                user: generous,
+                store: gateway::rate_limit::Store::Memory,
+            }),
+            trusted_proxies: Vec::new(),
+            breaker: options.breaker.unwrap_or_default(),
+            request_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+            bus: bus.clone(),
+        };
+        let gateway = gateway::build(gateway_config.clone()).await.expect("gateway builds");
         let gateway_addr = gateway.addr();
         tasks.push(tokio::spawn(gateway.run(shutdown.child_token())));
 
@@ -320,10 +349,30 @@ impl TestSystem {
             keys,
             tokens,
             service_token,
+            engine_proxy,
+            gateway_config,
             database_name,
             shutdown,
             tasks,
         }
+    }
+
+    /// Another gateway replica on the same backends, bus and Redis prefix; stops with the
+    /// system. Returns its `/api/v1` base URL.
+    pub async fn another_gateway(&mut self) -> String {
+        let config = gateway::GatewayConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..self.gateway_config.clone()
+        };
+        let gateway = gateway::build(config).await.expect("the second gateway builds");
+        let addr = gateway.addr();
+        self.tasks.push(tokio::spawn(gateway.run(self.shutdown.child_token())));
+        format!("http://{addr}/api/v1")
+    }
+
+    /// The Redis key prefix every service of this system uses.
+    pub fn redis_key_prefix(&self) -> &str {
+        &self.gateway_config.redis_key_prefix
     }
 
     /// Stops every service, then drops the test's database, queues and exchanges.

@@ -2,10 +2,14 @@
 
 use budgetsmart_common::grpc::event_context;
 use budgetsmart_proto::engine::v1 as pb;
+use serde_json::json;
 use tonic::{Request, Response, Status};
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::error::AppError;
+use crate::idempotency::Scope;
 use crate::passwords;
+use crate::request_metadata;
 use crate::sessions::RefreshFailure;
 use crate::state::AppState;
 use crate::users;
@@ -41,13 +45,18 @@ impl pb::auth_server::Auth for AuthService {
     #[tracing::instrument(skip_all)]
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::User>, Status> {
         let ctx = event_context(&request, None);
-        let user = users::register(&self.state, ctx, request.into_inner()).await?;
-        Ok(Response::new(user.into()))
+        let idempotent =
+            request_metadata::idempotent(&self.state.idempotency, &request, Scope::Anonymous, "Register")?;
+        let user = users::register(&self.state, ctx, request.into_inner(), idempotent.as_ref()).await?;
+        Ok(Response::new(user))
     }
 
     #[tracing::instrument(skip_all)]
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let forwarded = request_metadata::origin(request.metadata());
         let body = request.into_inner();
+        // The forwarded address, like every other audit row; the body's is the throttle's.
+        let origin = forwarded.or_ip(&body.client_ip);
         let throttle = &self.state.throttle;
         throttle.check(&body.email, &body.client_ip).await?;
         let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
@@ -57,27 +66,51 @@ impl pb::auth_server::Auth for AuthService {
         let valid = passwords::verify(body.password, stored).await?;
         let user = match user {
             Some(user) if valid => user,
-            _ => {
+            Some(user) => {
                 throttle.record_failure(&body.email, &body.client_ip).await?;
+                let detail = json!({"reason": "wrong_password"});
+                let event = AuditEvent::new(user.id, AuditKind::LoginFailed, origin, detail);
+                // Written off the response path: an insert awaited only for real accounts would
+                // let response times tell which emails have one (the dummy hash exists for that).
+                let pool = self.state.pool.clone();
+                tokio::spawn(async move { audit::record_or_log(&pool, &event).await });
+                return Err(AppError::Unauthenticated("invalid email or password").into());
+            }
+            None => {
+                throttle.record_failure(&body.email, &body.client_ip).await?;
+                // No account to attach a row to. The email typed is left out: it may be
+                // someone else's personal data, and the IP is what stuffing is traced by.
+                audit::log(AuditKind::LoginFailed, None, &origin, "login failed for an unknown email");
                 return Err(AppError::Unauthenticated("invalid email or password").into());
             }
         };
         throttle.reset(&body.email).await?;
         let refresh = self.state.sessions.create(user.id).await?;
+        let event = AuditEvent::new(user.id, AuditKind::LoginSucceeded, origin, json!({}));
+        audit::record_or_log(&self.state.pool, &event).await;
         tracing::info!(user_id = %user.id, "login");
         Ok(Response::new(self.token_pair(user.id, refresh).await?))
     }
 
     #[tracing::instrument(skip_all)]
     async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::TokenPair>, Status> {
+        let origin = request_metadata::origin(request.metadata());
         let token = request.into_inner().refresh_token;
         match self.state.sessions.rotate(&token).await? {
             Ok((user_id, next)) => Ok(Response::new(self.token_pair(user_id, next).await?)),
             Err(RefreshFailure::Invalid) => {
                 Err(AppError::Unauthenticated("the refresh token is invalid or expired").into())
             }
-            Err(RefreshFailure::Reused) => {
-                tracing::warn!("refresh token reuse detected; session family revoked");
+            Err(RefreshFailure::Reused { user_id }) => {
+                tracing::warn!(
+                    user_id = user_id.map(|id| id.to_string()),
+                    "refresh token reuse detected; session family revoked"
+                );
+                if let Some(user_id) = user_id {
+                    let detail = json!({"sessions_revoked": "family"});
+                    let event = AuditEvent::new(user_id, AuditKind::RefreshTokenReused, origin, detail);
+                    audit::record_or_log(&self.state.pool, &event).await;
+                }
                 Err(AppError::Unauthenticated("the refresh token was already used; the session is revoked")
                     .into())
             }

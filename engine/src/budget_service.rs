@@ -16,6 +16,8 @@ use crate::budgets::{
 use crate::categories::path_id;
 use crate::convert::{money, percent, timestamp};
 use crate::error::AppError;
+use crate::idempotency::{self, Scope};
+use crate::request_metadata;
 use crate::state::AppState;
 use crate::thresholds;
 use crate::validation::{Violations, format_month};
@@ -83,6 +85,12 @@ impl pb::budgets_server::Budgets for BudgetsService {
     ) -> Result<Response<pb::Budget>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
+        let idempotent = request_metadata::idempotent(
+            &self.state.idempotency,
+            &request,
+            Scope::User(user_id),
+            "CreateBudget",
+        )?;
         let body = request.into_inner();
         let mut violations = Violations::default();
         let month = violations.month("month", &body.month);
@@ -95,6 +103,9 @@ impl pb::budgets_server::Budgets for BudgetsService {
         let total = violations.positive_amount("total_limit", body.total_limit.as_ref(), currency);
         let thresholds = check_thresholds(&mut violations, &body.alert_thresholds);
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        if let Some(answer) = idempotency::claim(&mut tx, idempotent.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         let limits = check_limits(&mut tx, &mut violations, user_id, &body.category_limits, currency).await?;
         violations.finish()?;
         let (Some(month), Some(currency), Some(total)) = (month, currency, total) else {
@@ -120,8 +131,10 @@ impl pb::budgets_server::Budgets for BudgetsService {
         events::enqueue(&mut tx, &ctx, &budget.updated_event(true)).await.map_err(AppError::from)?;
         // Spending may already be past a threshold when the budget is created.
         thresholds::evaluate(&mut tx, &ctx, &budget, None).await?;
+        let answer = budget.to_proto();
+        idempotency::complete(&mut tx, idempotent.as_ref(), &answer).await?;
         self.state.commit(tx).await?;
-        Ok(Response::new(budget.to_proto()))
+        Ok(Response::new(answer))
     }
 
     #[tracing::instrument(skip_all)]

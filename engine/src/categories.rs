@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, Scope};
+use crate::request_metadata;
 use crate::state::AppState;
 use crate::transactions::{self, TransactionRow};
 use crate::validation::{MAX_DESCRIPTION, MAX_NAME, Violations};
@@ -159,6 +161,12 @@ impl pb::categories_server::Categories for CategoriesService {
         request: Request<pb::CreateCategoryRequest>,
     ) -> Result<Response<pb::Category>, Status> {
         let user_id = caller(&request)?.user_id;
+        let idempotent = request_metadata::idempotent(
+            &self.state.idempotency,
+            &request,
+            Scope::User(user_id),
+            "CreateCategory",
+        )?;
         let body = request.into_inner();
         let mut violations = Violations::default();
         let name = violations.text("name", &body.name, MAX_NAME);
@@ -166,6 +174,11 @@ impl pb::categories_server::Categories for CategoriesService {
         let description =
             violations.optional_text("description", body.description.as_deref(), MAX_DESCRIPTION);
         violations.finish()?;
+        // A transaction only so the Idempotency-Key commits with the category.
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        if let Some(answer) = idempotency::claim(&mut tx, idempotent.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         let sql = format!(
             "INSERT INTO categories (id, user_id, name, kind, description) VALUES ($1, $2, $3, $4, $5) \
              RETURNING {COLUMNS}"
@@ -176,10 +189,13 @@ impl pb::categories_server::Categories for CategoriesService {
             .bind(name)
             .bind(kind)
             .bind(description)
-            .fetch_one(&self.state.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(AppError::from)?;
-        Ok(Response::new(row.into()))
+        let answer = pb::Category::from(row);
+        idempotency::complete(&mut tx, idempotent.as_ref(), &answer).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(answer))
     }
 
     #[tracing::instrument(skip_all)]

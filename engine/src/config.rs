@@ -27,6 +27,9 @@ pub struct EngineConfig {
     pub auto_categorize_min_confidence: f64,
     /// `AUTO_CATEGORIZE_TIMEOUT_MS`, default 250: how long a write waits for the suggestion.
     pub auto_categorize_timeout: std::time::Duration,
+    /// `IDEMPOTENCY_TTL_SECS`, default 86 400 (the gateway's setting too, so both stores keep
+    /// a key equally long): how long a create's Idempotency-Key and answer are kept.
+    pub idempotency_ttl_secs: u64,
 }
 
 /// Failed-login limits within a sliding window.
@@ -62,6 +65,7 @@ impl EngineConfig {
                 "AUTO_CATEGORIZE_TIMEOUT_MS",
                 250,
             )?),
+            idempotency_ttl_secs: config::parse("IDEMPOTENCY_TTL_SECS", 86_400)?,
         })
     }
 }

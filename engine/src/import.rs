@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::categories;
 use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, IdempotentRequest};
 use crate::state::AppState;
 use crate::thresholds;
 use crate::transactions::{self, NewTransaction};
@@ -121,7 +122,8 @@ fn parse_row(
     }
 }
 
-/// Imports `csv` for `user_id`.
+/// Imports `csv` for `user_id`; with an Idempotency-Key, a repeated import answers the first
+/// one's report instead of counting every row as a duplicate.
 #[tracing::instrument(skip_all, fields(bytes = csv.len()))]
 pub async fn run(
     state: &AppState,
@@ -129,6 +131,7 @@ pub async fn run(
     auth: &tonic::metadata::MetadataMap,
     user_id: Uuid,
     csv: &[u8],
+    idempotent: Option<&IdempotentRequest>,
 ) -> AppResult<pb::ImportTransactionsResponse> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(csv);
     let headers =
@@ -166,6 +169,11 @@ pub async fn run(
     state.categorizer.fill(&state.pool, user_id, auth, &mut open).await;
 
     let mut tx = state.pool.begin().await?;
+    // First, before the import lock: a call waiting on a concurrent holder of the key must
+    // hold no other lock.
+    if let Some(answer) = idempotency::claim(&mut tx, idempotent).await? {
+        return Ok(answer);
+    }
     // Two imports of the same file at once must not both miss each other's rows.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
         .bind(user_id.to_string())
@@ -221,8 +229,10 @@ pub async fn run(
         imported += 1;
     }
     thresholds::after_change(&mut tx, ctx, user_id, touched, None).await?;
-    state.commit(tx).await?;
     errors.sort_by_key(|e| e.line);
-    tracing::info!(imported, duplicates, errors = errors.len(), "import finished");
-    Ok(pb::ImportTransactionsResponse { imported, duplicates, errors })
+    let answer = pb::ImportTransactionsResponse { imported, duplicates, errors };
+    idempotency::complete(&mut tx, idempotent, &answer).await?;
+    state.commit(tx).await?;
+    tracing::info!(imported, duplicates, errors = answer.errors.len(), "import finished");
+    Ok(answer)
 }

@@ -1,6 +1,7 @@
 //! The engine: users and auth, categories, budgets and transactions, behind gRPC.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod autocategorize;
 pub mod budget_service;
@@ -11,9 +12,11 @@ pub mod consumers;
 pub mod convert;
 pub mod error;
 pub mod forecasts;
+pub mod idempotency;
 pub mod import;
 pub mod insights;
 pub mod passwords;
+pub mod request_metadata;
 pub mod sessions;
 pub mod startup;
 pub mod state;

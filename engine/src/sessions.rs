@@ -16,7 +16,7 @@ use crate::error::AppError;
 
 /// Rotates a refresh token atomically. KEYS[1] = token key of the presented token.
 /// ARGV: 1 presented hash, 2 new hash, 3 ttl seconds, 4 key prefix.
-/// Returns "ok:<user>", "invalid" or "reuse".
+/// Returns "ok:<user>", "invalid" or "reuse:<user>" (the user, for the audit log).
 const ROTATE: &str = r#"
 local record = redis.call('GET', KEYS[1])
 if not record then return 'invalid' end
@@ -29,7 +29,7 @@ if not current then return 'invalid' end
 if current ~= ARGV[1] then
   redis.call('DEL', family_key)
   redis.call('SREM', ARGV[4] .. 'ru:' .. user, family)
-  return 'reuse'
+  return 'reuse:' .. user
 end
 redis.call('SET', family_key, ARGV[2], 'EX', ARGV[3])
 redis.call('SET', ARGV[4] .. 'rt:' .. ARGV[2], record, 'EX', ARGV[3])
@@ -41,8 +41,9 @@ return 'ok:' .. user
 pub enum RefreshFailure {
     /// Unknown, expired or revoked.
     Invalid,
-    /// An already-rotated token came back: the family is now revoked.
-    Reused,
+    /// An already-rotated token came back: the family is now revoked. The user it belonged
+    /// to, so the reuse lands in their audit log.
+    Reused { user_id: Option<Uuid> },
 }
 
 /// Issues, rotates and revokes refresh tokens.
@@ -92,13 +93,13 @@ impl Sessions {
             .arg(&self.prefix)
             .invoke_async(&mut conn)
             .await?;
-        Ok(match outcome.strip_prefix("ok:") {
-            Some(user) => match Uuid::parse_str(user) {
+        Ok(match outcome.split_once(':') {
+            Some(("ok", user)) => match Uuid::parse_str(user) {
                 Ok(user) => Ok((user, next)),
                 Err(_) => Err(RefreshFailure::Invalid),
             },
-            None if outcome == "reuse" => Err(RefreshFailure::Reused),
-            None => Err(RefreshFailure::Invalid),
+            Some(("reuse", user)) => Err(RefreshFailure::Reused { user_id: Uuid::parse_str(user).ok() }),
+            _ => Err(RefreshFailure::Invalid),
         })
     }
 

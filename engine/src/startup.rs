@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use budgetsmart_common::jwt::TokenSigner;
 use budgetsmart_common::service::{self, Backend};
 use budgetsmart_proto::engine::v1 as pb;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthService;
@@ -14,6 +16,7 @@ use crate::budget_service::BudgetsService;
 use crate::categories::CategoriesService;
 use crate::config::EngineConfig;
 use crate::consumers;
+use crate::idempotency::{self, Fingerprinter};
 use crate::insights::InsightsService;
 use crate::sessions::Sessions;
 use crate::state::AppState;
@@ -24,10 +27,15 @@ use crate::users::UsersService;
 /// Postgres schema the engine owns.
 pub const SCHEMA: &str = "engine";
 
+/// How often expired idempotency keys are swept: often enough that the table stays near a
+/// TTL's worth of creates, rarely enough to cost nothing.
+const IDEMPOTENCY_SWEEP_EVERY: Duration = Duration::from_secs(600);
+
 /// A built engine: connected, migrated and listening, not yet serving.
 pub struct Engine {
     backend: Backend,
     state: AppState,
+    idempotency_ttl: Duration,
 }
 
 /// Applies the engine's migrations to the database at `database_url` (`migrate` command).
@@ -57,8 +65,9 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
             config.auto_categorize_min_confidence,
             config.auto_categorize_timeout,
         )?,
+        idempotency: Fingerprinter::new(&config.backend.service_token)?,
     };
-    Ok(Engine { backend, state })
+    Ok(Engine { backend, state, idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs) })
 }
 
 impl Engine {
@@ -69,7 +78,10 @@ impl Engine {
 
     /// Serves until `shutdown`, then drains calls, deliveries and the outbox.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Engine { backend, state } = self;
+        let Engine { backend, state, idempotency_ttl } = self;
+        let sweeper =
+            tokio::spawn(sweep_idempotency_keys(state.pool.clone(), idempotency_ttl, shutdown.clone()));
+        let stop = shutdown.clone();
         let auth = backend.auth();
         let names = [
             "budgetsmart.engine.v1.Auth",
@@ -79,7 +91,7 @@ impl Engine {
             "budgetsmart.engine.v1.Transactions",
             "budgetsmart.engine.v1.Insights",
         ];
-        backend
+        let served = backend
             .serve(shutdown, &names, |router| {
                 router
                     .add_service(pb::auth_server::AuthServer::new(AuthService::new(state.clone())))
@@ -104,6 +116,42 @@ impl Engine {
                         auth,
                     ))
             })
-            .await
+            .await;
+        // `serve` cancels on its way out, except when it fails before serving.
+        stop.cancel();
+        let _ = sweeper.await;
+        served
+    }
+}
+
+/// Deletes idempotency keys older than `ttl` every [`IDEMPOTENCY_SWEEP_EVERY`] until `shutdown`,
+/// in bounded batches. A key thus lives at least `ttl` and at most one interval longer.
+async fn sweep_idempotency_keys(pool: PgPool, ttl: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(IDEMPOTENCY_SWEEP_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let mut removed = 0;
+        while !shutdown.is_cancelled() {
+            match idempotency::sweep(&pool, ttl).await {
+                Ok(deleted) => {
+                    removed += deleted;
+                    if deleted < idempotency::SWEEP_BATCH {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    // The next round tries again; keys only live a little longer meanwhile.
+                    tracing::warn!(error = %format!("{error:#}"), "idempotency key sweep failed");
+                    break;
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "expired idempotency keys deleted");
+        }
     }
 }

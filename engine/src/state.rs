@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::autocategorize::AutoCategorizer;
 use crate::error::AppResult;
-
+use crate::idempotency::Fingerprinter;
 use crate::sessions::Sessions;
 use crate::throttle::LoginThrottle;
 
@@ -27,6 +27,8 @@ pub struct AppState {
     pub outbox: OutboxWaker,
     /// Fills in categories from analytics' suggestions.
     pub categorizer: AutoCategorizer,
+    /// Fingerprints the bodies of creates made with an Idempotency-Key.
+    pub idempotency: Fingerprinter,
 }
 
 impl AppState {

@@ -16,7 +16,9 @@ use uuid::Uuid;
 use crate::categories::path_id;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, Scope};
 use crate::import;
+use crate::request_metadata;
 use crate::state::AppState;
 use crate::thresholds;
 use crate::transactions::{COLUMNS, NewTransaction, TransactionRow, check_type, fingerprint, insert};
@@ -191,15 +193,26 @@ impl pb::transactions_server::Transactions for TransactionsService {
     ) -> Result<Response<pb::Transaction>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
+        let idempotent = request_metadata::idempotent(
+            &self.state.idempotency,
+            &request,
+            Scope::User(user_id),
+            "CreateTransaction",
+        )?;
         let mut new = validate_new(request.get_ref())?;
         // Before the transaction opens: the remote call must not hold a connection and locks.
         self.state.categorizer.fill(&self.state.pool, user_id, request.metadata(), &mut [&mut new]).await;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        if let Some(answer) = idempotency::claim(&mut tx, idempotent.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         let row = insert(&mut tx, &ctx, user_id, &new).await?;
         let touched = row.spending_key().into_iter().collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(&row.event_data())).await?;
+        let answer = pb::Transaction::from(row);
+        idempotency::complete(&mut tx, idempotent.as_ref(), &answer).await?;
         self.state.commit(tx).await?;
-        Ok(Response::new(row.into()))
+        Ok(Response::new(answer))
     }
 
     #[tracing::instrument(skip_all)]
@@ -319,8 +332,15 @@ impl pb::transactions_server::Transactions for TransactionsService {
     ) -> Result<Response<pb::ImportTransactionsResponse>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
+        let idempotent = request_metadata::idempotent(
+            &self.state.idempotency,
+            &request,
+            Scope::User(user_id),
+            "ImportTransactions",
+        )?;
         let auth = request.metadata().clone();
         let csv = request.into_inner().csv;
-        Ok(Response::new(import::run(&self.state, &ctx, &auth, user_id, &csv).await?))
+        let imported = import::run(&self.state, &ctx, &auth, user_id, &csv, idempotent.as_ref()).await?;
+        Ok(Response::new(imported))
     }
 }

@@ -1,18 +1,24 @@
-//! Accounts: the stored user, registration with default categories, and the Users service.
+//! Accounts: the stored user, registration with default categories, and the Users service
+//! (profile, password, deletion, audit log).
 
 use budgetsmart_common::events::{self, EventContext};
 use budgetsmart_common::grpc::{caller, event_context};
+use budgetsmart_common::pagination::Page;
 use budgetsmart_proto::engine::v1 as pb;
 use budgetsmart_proto::events::v1 as ev;
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::categories;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, IdempotentRequest, Scope};
 use crate::passwords;
+use crate::request_metadata;
 use crate::state::AppState;
 use crate::validation::{MAX_NAME, Violations};
 
@@ -84,13 +90,15 @@ pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> AppResult<UserRow> 
         .ok_or(AppError::NotFound("user"))
 }
 
-/// Creates the account, its default categories and `user_registered`, in one transaction.
+/// Creates the account, its default categories and `user_registered`, in one transaction;
+/// with an Idempotency-Key, a repeated registration answers the first one's user.
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: &AppState,
     ctx: EventContext,
     request: pb::RegisterRequest,
-) -> AppResult<UserRow> {
+    idempotent: Option<&IdempotentRequest>,
+) -> AppResult<pb::User> {
     let mut violations = Violations::default();
     let email = check_email(&mut violations, &request.email);
     let name = violations.text("name", &request.name, MAX_NAME);
@@ -106,6 +114,9 @@ pub async fn register(
     let password_hash = passwords::hash(request.password).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
+    if let Some(answer) = idempotency::claim(&mut tx, idempotent).await? {
+        return Ok(answer);
+    }
     let sql = format!(
         "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4) RETURNING {USER_COLUMNS}"
     );
@@ -126,12 +137,14 @@ pub async fn register(
         occurred_at: Some(timestamp(Utc::now())),
     };
     events::enqueue(&mut tx, &EventContext { user_id: Some(id), ..ctx }, &event).await?;
+    let answer = pb::User::from(user);
+    idempotency::complete(&mut tx, idempotent, &answer).await?;
     state.commit(tx).await?;
     tracing::info!(user_id = %id, "user registered");
-    Ok(user)
+    Ok(answer)
 }
 
-/// The Users gRPC service: the caller's own profile.
+/// The Users gRPC service: the caller's own profile and audit log.
 pub struct UsersService {
     state: AppState,
 }
@@ -156,7 +169,18 @@ impl pb::users_server::Users for UsersService {
     async fn update_me(&self, request: Request<pb::UpdateMeRequest>) -> Result<Response<pb::User>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
+        let origin = request_metadata::origin(request.metadata());
         let body = request.into_inner();
+        // The names of the fields given, not their values: the log says what changed, the
+        // profile itself says to what.
+        let fields: Vec<&str> = [
+            ("name", body.name.is_some()),
+            ("default_currency", body.default_currency.is_some()),
+            ("timezone", body.timezone.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
         let mut violations = Violations::default();
         let name = body.name.as_deref().map(|n| violations.text("name", n, MAX_NAME));
         let currency = body
@@ -195,6 +219,8 @@ impl pb::users_server::Users for UsersService {
             occurred_at: Some(timestamp(Utc::now())),
         };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        let entry = AuditEvent::new(user_id, AuditKind::ProfileUpdated, origin, json!({ "fields": fields }));
+        audit::record(&mut tx, &entry).await?;
         self.state.commit(tx).await?;
         Ok(Response::new(user.into()))
     }
@@ -206,8 +232,9 @@ impl pb::users_server::Users for UsersService {
     ) -> Result<Response<pb::DeleteMeResponse>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
+        let origin = request_metadata::origin(request.metadata());
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
-        // Foreign keys cascade to every row the user owns.
+        // Foreign keys cascade to every row the user owns, the audit log included.
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -217,12 +244,15 @@ impl pb::users_server::Users for UsersService {
         if deleted == 0 {
             return Err(AppError::NotFound("user").into());
         }
+        // Keys hold stored answers, which are the user's data too; they have no foreign key.
+        idempotency::forget(&mut tx, Scope::User(user_id)).await?;
         let event =
             ev::UserDeleted { user_id: user_id.to_string(), occurred_at: Some(timestamp(Utc::now())) };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
         self.state.commit(tx).await?;
         self.state.sessions.revoke_all(user_id).await?;
-        tracing::info!(%user_id, "account deleted");
+        // The account's audit rows went with it, so the deletion is kept in the log only.
+        audit::log(AuditKind::AccountDeleted, Some(user_id), &origin, "account deleted");
         Ok(Response::new(pb::DeleteMeResponse {}))
     }
 
@@ -232,22 +262,55 @@ impl pb::users_server::Users for UsersService {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
         let body = request.into_inner();
         let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
         let user = find(&mut conn, user_id).await?;
+        // Hashing takes tens of milliseconds; no pooled connection waits through it.
+        drop(conn);
         if !passwords::verify(body.current_password, Some(user.password_hash)).await? {
             return Err(AppError::field("current_password", "is not the current password").into());
         }
         passwords::check_policy("new_password", &body.new_password, &user.email)?;
         let hash = passwords::hash(body.new_password).await?;
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
             .bind(user_id)
             .bind(hash)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await
-            .map_err(AppError::from)?;
+            .map_err(AppError::from)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(AppError::NotFound("user").into());
+        }
+        let entry = AuditEvent::new(user_id, AuditKind::PasswordChanged, origin, json!({}));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await.map_err(AppError::from)?;
         // A changed password ends every other session: that is usually why people change it.
         self.state.sessions.revoke_all(user_id).await?;
         Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let page = Page::from_request(request.get_ref().page.as_ref()).map_err(AppError::from)?;
+        let (rows, next_cursor) = audit::list(&self.state.pool, user_id, &page).await?;
+        let events = rows
+            .into_iter()
+            .map(|row| pb::AuditEvent {
+                id: row.id.to_string(),
+                kind: row.kind,
+                ip: row.ip,
+                user_agent: row.user_agent,
+                detail_json: row.detail.to_string(),
+                occurred_at: Some(timestamp(row.occurred_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListAuditEventsResponse { events, next_cursor }))
     }
 }

@@ -4,8 +4,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use budgetsmart_common::config::{self, ConfigError, Environment};
+use budgetsmart_common::events::BusConfig;
 use budgetsmart_common::jwt::TokenSettings;
 use budgetsmart_common::keys::KeyMaterial;
+use ipnet::IpNet;
+
+use crate::breaker::BreakerConfig;
+use crate::rate_limit::{Limit, RateLimitConfig, Store};
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]
@@ -30,6 +35,20 @@ pub struct GatewayConfig {
     pub upstream_timeout: Duration,
     /// `IDEMPOTENCY_TTL_SECS`, default 86 400: how long a POST result is replayable.
     pub idempotency_ttl_secs: u64,
+    /// Rate limits (`RATE_LIMIT_*`).
+    pub rate_limits: RateLimitConfig,
+    /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR networks whose `X-Forwarded-For`
+    /// is believed; empty (the default) trusts no one.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Circuit breakers (`BREAKER_*`).
+    pub breaker: BreakerConfig,
+    /// `REQUEST_TIMEOUT_MS`, default 30 000: the longest a whole HTTP request may take (408 after).
+    pub request_timeout: Duration,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call from a browser, or `*`;
+    /// empty (the default) sends no CORS headers, so browsers refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
+    /// The event bus the live stream (`/events/stream`) listens on.
+    pub bus: BusConfig,
 }
 
 impl GatewayConfig {
@@ -50,6 +69,67 @@ impl GatewayConfig {
             },
             upstream_timeout: Duration::from_millis(config::parse("UPSTREAM_TIMEOUT_MS", 10_000)?),
             idempotency_ttl_secs: config::parse("IDEMPOTENCY_TTL_SECS", 86_400)?,
+            rate_limits: RateLimitConfig {
+                enabled: config::parse("RATE_LIMIT_ENABLED", true)?,
+                auth: limit("AUTH", 10, 5)?,
+                public: limit("PUBLIC", 600, 60)?,
+                user: limit("USER", 1200, 100)?,
+                store: match config::string("RATE_LIMIT_STORE", "memory").to_lowercase().as_str() {
+                    "memory" => Store::Memory,
+                    "redis" => Store::Redis,
+                    other => {
+                        return Err(problem("RATE_LIMIT_STORE", format!("{other:?} is not memory or redis")));
+                    }
+                },
+            },
+            trusted_proxies: trusted_proxies()?,
+            breaker: BreakerConfig {
+                consecutive: config::parse("BREAKER_CONSECUTIVE_FAILURES", 5)?,
+                failure_ratio: config::parse("BREAKER_FAILURE_RATIO", 0.5)?,
+                min_calls: config::parse("BREAKER_MIN_CALLS", 20)?,
+                window: Duration::from_millis(config::parse("BREAKER_WINDOW_MS", 10_000)?),
+                open_for: Duration::from_millis(config::parse("BREAKER_OPEN_MS", 5_000)?),
+            },
+            request_timeout: Duration::from_millis(config::parse("REQUEST_TIMEOUT_MS", 30_000)?),
+            cors_origins: config::optional("CORS_ALLOWED_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+            bus: BusConfig::from_env()?,
         })
     }
+}
+
+fn problem(name: &str, problem: String) -> ConfigError {
+    ConfigError { name: name.to_owned(), problem }
+}
+
+/// `RATE_LIMIT_<class>_PER_MIN` and `RATE_LIMIT_<class>_BURST`, both at least 1.
+fn limit(class: &str, per_minute: u32, burst: u32) -> Result<Limit, ConfigError> {
+    let rate_name = format!("RATE_LIMIT_{class}_PER_MIN");
+    let burst_name = format!("RATE_LIMIT_{class}_BURST");
+    let limit = Limit {
+        per_minute: config::parse(&rate_name, per_minute)?,
+        burst: config::parse(&burst_name, burst)?,
+    };
+    if limit.per_minute == 0 {
+        return Err(problem(&rate_name, "must be at least 1".into()));
+    }
+    if limit.burst == 0 {
+        return Err(problem(&burst_name, "must be at least 1".into()));
+    }
+    Ok(limit)
+}
+
+fn trusted_proxies() -> Result<Vec<IpNet>, ConfigError> {
+    let raw = config::string("TRUSTED_PROXIES", "");
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            // A bare address is a one-address network.
+            entry.parse::<IpNet>().or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(
+                |_| problem("TRUSTED_PROXIES", format!("{entry:?} is not an address or CIDR network")),
+            )
+        })
+        .collect()
 }

@@ -97,16 +97,12 @@ impl From<tonic::Status> for ApiError {
                     .collect()
             })
             .unwrap_or_default();
+        // A backend (or an open circuit breaker) may say when to come back.
+        let said =
+            status.metadata().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let retry_after = match http {
-            StatusCode::TOO_MANY_REQUESTS => Some(
-                status
-                    .metadata()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60),
-            ),
-            StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            StatusCode::TOO_MANY_REQUESTS => Some(said.unwrap_or(60)),
+            StatusCode::SERVICE_UNAVAILABLE => Some(said.unwrap_or(5)),
             _ => None,
         };
         // Server-side failures are logged with their cause and answered generically.

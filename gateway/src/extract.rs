@@ -39,7 +39,39 @@ where
 }
 
 /// Deserializes `bytes`, turning serde's error into a client-facing one.
+///
+/// A NUL character is valid JSON (`"\u0000"`) but no text column can store it, so it is
+/// refused here, naming the field, before it can reach a database as a server error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Only a body that spells the escape can hold a NUL (raw control characters are not
+    // valid JSON), so the common case costs one scan and no second parse.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        let value: serde_json::Value = parse_value(bytes)?;
+        if let Some(field) = nul_field(&value, String::new()) {
+            return Err(ApiError::field(field, "must not contain NUL characters"));
+        }
+    }
+    parse_value(bytes)
+}
+
+/// The path of the first string (or key) holding a NUL, e.g. `category_limits[0].limit`.
+fn nul_field(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            Some(if path.is_empty() { ".".into() } else { path })
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_field(item, format!("{path}[{i}]")))
+        }
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(here) } else { nul_field(item, here) }
+        }),
+        _ => None,
+    }
+}
+
+fn parse_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -67,9 +99,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map(QueryMap).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}"))
-        })
+        let map: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(query).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}"))
+            })?;
+        if let Some((name, _)) = map.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::field(name.replace('\0', ""), "must not contain NUL characters"));
+        }
+        Ok(QueryMap(map))
     }
 }
 
@@ -92,5 +129,34 @@ impl QueryMap {
             limit,
             cursor: self.get("cursor").unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        limits: Vec<Limit>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Limit {
+        label: String,
+    }
+
+    #[test]
+    fn refuses_nul_naming_the_field() {
+        let bad = br#"{"name":"ok","limits":[{"label":"a"},{"label":"b\u0000c"}]}"#;
+        let error = parse_json::<Body>(bad).expect_err("a NUL is refused");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{error:?}").contains("limits[1].label"), "{error:?}");
+        // A literal backslash before u0000 is text, not a NUL.
+        let fine = br#"{"name":"a\\u0000b","limits":[]}"#;
+        assert_eq!(parse_json::<Body>(fine).expect("valid").name, "a\\u0000b");
     }
 }

@@ -1,4 +1,10 @@
-//! `/healthz` (the process is alive) and `/readyz` (every upstream answers).
+//! `/healthz` (the process is alive) and `/readyz` (the gateway can serve).
+//!
+//! Readiness asks whether taking this replica out of rotation would help anyone. A backend
+//! that is down is down for every replica alike, and the routes of the other backends still
+//! work, so one backend down (breaker open or probe failing) reports `degraded` with 200.
+//! Only when no backend answers, or Redis (idempotency records, shared limits) is
+//! unreachable, is the replica unready.
 
 use std::time::Duration;
 
@@ -11,6 +17,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::breaker::BreakerState;
 use crate::state::AppState;
 
 /// How long one readiness probe may take.
@@ -21,10 +28,10 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: gRPC health of each backend and a Redis PING, probed concurrently.
+/// Readiness: gRPC health of each backend (past its breaker) and a Redis PING, concurrently.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let grpc = state.upstreams.iter().map(|(name, channel)| {
-        let channel = channel.clone();
+    let grpc = state.upstreams.iter().map(|backend| {
+        let (name, channel, breaker) = (backend.name, backend.channel.clone(), backend.breaker.clone());
         async move {
             let mut client = HealthClient::new(channel);
             let probe = client.check(HealthCheckRequest { service: String::new() });
@@ -32,24 +39,34 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 tokio::time::timeout(PROBE_TIMEOUT, probe).await,
                 Ok(Ok(response)) if response.get_ref().status() == ServingStatus::Serving
             );
-            (*name, ok)
+            let state = match (ok, breaker.state()) {
+                (true, BreakerState::Closed) => "ok",
+                (true, _) => "recovering",
+                (false, BreakerState::Open) => "breaker_open",
+                (false, _) => "unavailable",
+            };
+            (name, ok, state)
         }
     });
     let mut redis = state.redis.clone();
     let redis_probe = async move {
         let command = redis::cmd("PING");
         let ping = command.query_async::<String>(&mut redis);
-        ("redis", matches!(tokio::time::timeout(PROBE_TIMEOUT, ping).await, Ok(Ok(_))))
+        matches!(tokio::time::timeout(PROBE_TIMEOUT, ping).await, Ok(Ok(_)))
     };
-    let (mut results, redis_result) = tokio::join!(futures_util::future::join_all(grpc), redis_probe);
-    results.push(redis_result);
-    let ready = results.iter().all(|(_, ok)| *ok);
-    let checks: serde_json::Map<String, serde_json::Value> = results
-        .into_iter()
-        .map(|(name, ok)| (name.to_owned(), json!(if ok { "ok" } else { "unavailable" })))
-        .collect();
+    let (backends, redis_ok) = tokio::join!(futures_util::future::join_all(grpc), redis_probe);
+    let serving = backends.iter().filter(|(_, ok, _)| *ok).count();
+    let ready = redis_ok && serving > 0;
+    let mut checks: serde_json::Map<String, serde_json::Value> =
+        backends.iter().map(|(name, _, state)| ((*name).to_owned(), json!(state))).collect();
+    checks.insert("redis".into(), json!(if redis_ok { "ok" } else { "unavailable" }));
+    let label = match (ready, serving == backends.len()) {
+        (false, _) => "not_ready",
+        (true, true) => "ready",
+        (true, false) => "degraded",
+    };
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Json(json!({ "status": if ready { "ready" } else { "not_ready" }, "checks": checks }));
+    let body = Json(json!({ "status": label, "checks": checks }));
     let mut response = (status, body).into_response();
     if !ready {
         response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));

@@ -5,13 +5,18 @@ use budgetsmart_common::money;
 use budgetsmart_proto::common::v1::Money;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, FieldError};
 
-/// `{"data": [...], "next_cursor": ...}`.
-#[derive(Serialize)]
+/// `{"data": [...], "next_cursor": ...}`. Generic in the OpenAPI document too: each use becomes
+/// its own component, e.g. `ListPage_Transaction`.
+#[derive(Serialize, ToSchema)]
 pub struct ListPage<T> {
+    /// This page's items.
     pub data: Vec<T>,
+    /// Pass as `?cursor=` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -78,4 +83,46 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+// Doc-only schemas: the wire format of values that are plain `String`s in Rust. Fields point at
+// them with `#[schema(value_type = ...)]`, so the rule for, say, an amount is written once.
+
+/// An amount of money as a decimal string with exactly its currency's minor units (`"12.50"`
+/// USD, `"1200"` JPY). Negative only where a balance can go below zero (`remaining`).
+#[derive(ToSchema)]
+#[schema(example = "12.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+pub struct Amount(pub String);
+
+/// A positive amount of money as a decimal string with at most its currency's minor-unit
+/// places (USD 2, JPY 0), e.g. `"12.50"`. Zero, too many places or a number instead of a
+/// string is a 422 naming the field.
+#[derive(ToSchema)]
+#[schema(example = "12.50", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+pub struct PositiveAmount(pub String);
+
+/// An ISO 4217 currency code, upper case.
+#[derive(ToSchema)]
+#[schema(example = "USD", pattern = "^[A-Z]{3}$")]
+pub struct CurrencyCode(pub String);
+
+/// A calendar month, `YYYY-MM`.
+#[derive(ToSchema)]
+#[schema(example = "2026-03", pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+pub struct Month(pub String);
+
+/// Which way a transaction's money went: `debit` is spending, `credit` is income.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum TransactionType {
+    Debit,
+    Credit,
+}
+
+/// Whether a category is for spending or for income.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum CategoryKind {
+    Expense,
+    Income,
 }

@@ -2,13 +2,19 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod breaker;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod hardening;
 pub mod health;
+pub mod http_metrics;
 pub mod idempotency;
 pub mod json;
+pub mod live;
+pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use budgetsmart_common::jwt::TokenVerifier;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
@@ -12,62 +11,78 @@ use budgetsmart_proto::notification::v1::notifications_client::NotificationsClie
 use budgetsmart_proto::notification::v1::unsubscribe_client::UnsubscribeClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 use crate::config::GatewayConfig;
-use crate::context::ForwardContext;
-use crate::error::ApiError;
-use crate::state::{self, AppState, EngineClients};
-use crate::{context, health, routes};
+use crate::rate_limit::RateLimits;
+use crate::state::{self, AppState, Backend, EngineClients};
+use crate::{context, hardening, health, http_metrics, openapi, rate_limit, routes};
 
 /// A built gateway: upstream channels ready, Redis connected, port bound.
 pub struct Gateway {
     router: Router,
     listener: TcpListener,
     addr: SocketAddr,
+    live: crate::live::LiveHub,
+    live_task: tokio::task::JoinHandle<()>,
 }
 
 /// Connects Redis, prepares the upstream channels and binds the HTTP port.
 pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
-    let engine = state::channel(&config.engine_url, &config, "ENGINE_URL")?;
-    let analytics = state::channel(&config.analytics_url, &config, "ANALYTICS_URL")?;
-    let notification = state::channel(&config.notification_url, &config, "NOTIFICATION_URL")?;
+    let engine = Backend::new("engine", state::channel(&config.engine_url, &config, "ENGINE_URL")?, &config);
+    let analytics =
+        Backend::new("analytics", state::channel(&config.analytics_url, &config, "ANALYTICS_URL")?, &config);
+    let notification = Backend::new(
+        "notification",
+        state::channel(&config.notification_url, &config, "NOTIFICATION_URL")?,
+        &config,
+    );
     let client = redis::Client::open(config.redis_url.as_str())
         .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
     let redis = redis::aio::ConnectionManager::new(client)
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
-    let state = AppState {
-        engine: EngineClients::new(engine.clone()),
-        analytics: AnalyticsClient::new(InterceptedService::new(analytics.clone(), ForwardContext)),
-        notifications: NotificationsClient::new(InterceptedService::new(
-            notification.clone(),
-            ForwardContext,
-        )),
-        unsubscribe: UnsubscribeClient::new(InterceptedService::new(notification.clone(), ForwardContext)),
-        upstreams: Arc::new(vec![
-            ("engine", engine),
-            ("analytics", analytics),
-            ("notification", notification),
-        ]),
-        verifier: Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?),
-        redis,
-        config: Arc::new(config.clone()),
-    };
-    let router = Router::new()
-        .nest("/api/v1", routes::api(state.clone()))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .fallback(|| async {
-            ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such route").into_response()
-        })
-        .layer(axum::middleware::from_fn(context::propagate))
-        .with_state(state);
+    budgetsmart_common::metrics::handle();
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on GATEWAY_ADDR {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
-    Ok(Gateway { router, listener, addr })
+    let (live, live_task) =
+        crate::live::LiveHub::start(&config.bus, redis.clone(), config.redis_key_prefix.clone()).await?;
+    let state = AppState {
+        live: live.clone(),
+        engine: EngineClients::new(&engine),
+        analytics: AnalyticsClient::new(analytics.upstream()),
+        notifications: NotificationsClient::new(notification.upstream()),
+        unsubscribe: UnsubscribeClient::new(notification.upstream()),
+        upstreams: Arc::new(vec![engine, analytics, notification]),
+        rate_limits: RateLimits::new(config.rate_limits.clone(), config.trusted_proxies.clone()),
+        verifier: Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?),
+        redis,
+        config: Arc::new(config.clone()),
+    };
+    let (api, spec) = routes::api(state.clone());
+    let api = api.method_not_allowed_fallback(hardening::method_not_allowed);
+    let mut router = Router::new()
+        .nest(openapi::API_PREFIX, api)
+        .merge(openapi::docs_router(openapi::document(spec)))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(budgetsmart_common::metrics::router())
+        .fallback(hardening::not_found)
+        // Innermost first: metrics see the final status; the deadline bounds the handler;
+        // limits run before any work; CORS answers preflights and decorates 429s; the
+        // context (request id, span, client IP) wraps everything, so every log line has it.
+        .layer(axum::middleware::from_fn(http_metrics::record))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::deadline))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn(hardening::security_headers));
+    if let Some(cors) = hardening::cors(&config.cors_origins) {
+        router = router.layer(cors);
+    }
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::propagate))
+        .with_state(state);
+    Ok(Gateway { router, listener, addr, live, live_task })
 }
 
 impl Gateway {
@@ -78,10 +93,19 @@ impl Gateway {
 
     /// Serves until `shutdown`, then lets in-flight requests finish.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.addr, "gateway serving HTTP");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        let Gateway { router, listener, addr, live, live_task } = self;
+        tracing::info!(%addr, "gateway serving HTTP");
+        // Open event streams never end by themselves; closing the hub ends them, so the
+        // graceful shutdown can finish.
+        let closing = live.clone();
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.cancelled().await;
+                closing.close();
+            })
             .await?;
+        live.close();
+        let _ = live_task.await;
         tracing::info!("gateway stopped");
         Ok(())
     }

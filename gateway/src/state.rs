@@ -11,11 +11,41 @@ use redis::aio::ConnectionManager;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::breaker::{Breaker, BreakerLayer, CircuitBreaker};
 use crate::config::GatewayConfig;
 use crate::context::ForwardContext;
+use crate::rate_limit::RateLimits;
 
-/// A channel whose calls carry the current request's context.
-pub type Upstream = InterceptedService<Channel, ForwardContext>;
+/// A channel behind its circuit breaker, whose calls carry the current request's context.
+pub type Upstream = InterceptedService<Breaker<Channel>, ForwardContext>;
+
+/// One backend: its raw channel (for health probes, which must bypass the breaker to see
+/// recovery) and its breaker.
+#[derive(Clone)]
+pub struct Backend {
+    /// `engine`, `analytics` or `notification`.
+    pub name: &'static str,
+    /// The channel without the breaker.
+    pub channel: Channel,
+    /// The breaker every client of this backend goes through.
+    pub breaker: Arc<CircuitBreaker>,
+}
+
+impl Backend {
+    /// A backend over a lazily connecting channel.
+    pub fn new(name: &'static str, channel: Channel, config: &GatewayConfig) -> Backend {
+        Backend { name, channel, breaker: CircuitBreaker::new(name, config.breaker) }
+    }
+
+    /// A client transport: breaker, then context forwarding.
+    pub fn upstream(&self) -> Upstream {
+        use tower::Layer;
+        InterceptedService::new(
+            BreakerLayer(self.breaker.clone()).layer(self.channel.clone()),
+            ForwardContext,
+        )
+    }
+}
 
 /// The engine's services.
 #[derive(Clone)]
@@ -39,8 +69,12 @@ pub struct AppState {
     pub notifications: NotificationsClient<Upstream>,
     /// Its token-authenticated unsubscribe.
     pub unsubscribe: UnsubscribeClient<Upstream>,
-    /// Raw channels by upstream name, for readiness checks.
-    pub upstreams: Arc<Vec<(&'static str, Channel)>>,
+    /// The backends, for readiness checks and breaker state.
+    pub upstreams: Arc<Vec<Backend>>,
+    /// The edge's rate limiters.
+    pub rate_limits: Arc<RateLimits>,
+    /// Live updates (SSE), fed from the bus.
+    pub live: crate::live::LiveHub,
     /// Access-token verifier.
     pub verifier: Arc<TokenVerifier>,
     /// Redis, for idempotency records.
@@ -60,9 +94,9 @@ pub fn channel(url: &str, config: &GatewayConfig, name: &str) -> anyhow::Result<
 }
 
 impl EngineClients {
-    /// Clients over one shared channel (HTTP/2 multiplexes them).
-    pub fn new(channel: Channel) -> EngineClients {
-        let upstream = || InterceptedService::new(channel.clone(), ForwardContext);
+    /// Clients over one shared channel (HTTP/2 multiplexes them) and breaker.
+    pub fn new(engine: &Backend) -> EngineClients {
+        let upstream = || engine.upstream();
         EngineClients {
             auth: engine::auth_client::AuthClient::new(upstream()),
             users: engine::users_client::UsersClient::new(upstream()),

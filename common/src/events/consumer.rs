@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::DomainEvent;
 use super::relay::backoff;
 use super::topology::{self, BusConfig};
+use tracing::Instrument;
 
 /// An event as delivered: the envelope from the AMQP properties plus the raw payload.
 #[derive(Debug, Clone)]
@@ -212,6 +213,7 @@ impl EventConsumer {
             )
             .await?;
         tracing::info!(queue = %self.queue, "consuming");
+        let dlq_depth = self.watch_dead_letters(channel.clone(), shutdown.clone());
         let concurrency = usize::from(self.bus.prefetch.max(1));
         let mut broken: Option<lapin::Error> = None;
         // Stop taking new deliveries on shutdown; the ones in flight finish and are acked.
@@ -232,6 +234,7 @@ impl EventConsumer {
                 }
             })
             .await;
+        dlq_depth.abort();
         if let Some(error) = broken {
             return Err(error.into());
         }
@@ -242,6 +245,30 @@ impl EventConsumer {
         Ok(())
     }
 
+    /// Samples the depth of the dead-letter queue every 15 s into `events_dead_letter_depth`.
+    fn watch_dead_letters(
+        &self,
+        channel: lapin::Channel,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let (queue, dlq) = (self.queue.clone(), format!("{}.dlq", self.queue));
+        tokio::spawn(async move {
+            let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+            while !shutdown.is_cancelled() {
+                if let Ok(state) =
+                    channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await
+                {
+                    metrics::gauge!("events_dead_letter_depth", "queue" => queue.clone())
+                        .set(f64::from(state.message_count()));
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}
+                }
+            }
+        })
+    }
+
     /// Applies a delivery and acks, dead-letters or requeues it.
     ///
     /// A transient failure is first retried here, with backoff, for about half a minute: an
@@ -249,6 +276,26 @@ impl EventConsumer {
     /// healthy events in the dead-letter queue. Only then is the delivery requeued, which
     /// counts against the limit, so an event that can never be applied still ends in the DLQ.
     async fn settle(&self, delivery: &Delivery, shutdown: &CancellationToken) {
+        // The consumer's span continues the producer's trace, and the events a handler
+        // publishes continue this span (see `enqueue`).
+        let span = tracing::info_span!(
+            "event.consume",
+            otel.kind = "consumer",
+            service = self.service(),
+            queue = %self.queue,
+            request_id = delivery.properties.correlation_id().as_ref().map(|c| c.as_str()).unwrap_or(""),
+            event_id = tracing::field::Empty,
+            event_type = tracing::field::Empty,
+        );
+        crate::telemetry::set_parent(
+            &span,
+            header_string(delivery, "traceparent").as_deref(),
+            header_string(delivery, "tracestate").as_deref(),
+        );
+        self.settle_in_span(delivery, shutdown).instrument(span).await;
+    }
+
+    async fn settle_in_span(&self, delivery: &Delivery, shutdown: &CancellationToken) {
         let mut outcome = self.process(delivery).await;
         let mut attempt = 0;
         while matches!(outcome, Outcome::Retry) && attempt < IN_PLACE_RETRIES && !shutdown.is_cancelled() {
@@ -259,6 +306,15 @@ impl EventConsumer {
             }
             outcome = self.process(delivery).await;
         }
+        let label = match outcome {
+            Outcome::Ack => "ack",
+            Outcome::DeadLetter => "dead_letter",
+            Outcome::Retry => "retry",
+        };
+        let event_type =
+            delivery.properties.kind().as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
+        metrics::counter!("events_consumed_total", "queue" => self.queue.clone(), "event" => event_type, "outcome" => label)
+            .increment(1);
         let result = match outcome {
             Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
             Outcome::DeadLetter => delivery.reject(BasicRejectOptions { requeue: false }).await,
@@ -270,7 +326,12 @@ impl EventConsumer {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(queue = %self.queue, event_id, event_type))]
+    /// The service that owns the queue, from its name `<prefix><service>.<purpose>`.
+    fn service(&self) -> &str {
+        let name = self.queue.strip_prefix(self.bus.queue_prefix.as_str()).unwrap_or(&self.queue);
+        name.split('.').next().unwrap_or(name)
+    }
+
     async fn process(&self, delivery: &Delivery) -> Outcome {
         let event = match IncomingEvent::from_delivery(delivery) {
             Ok(event) => event,

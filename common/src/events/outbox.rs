@@ -32,6 +32,12 @@ pub async fn enqueue<E: DomainEvent>(
     event: &E,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
+    // An event caused outside a traced call still starts a trace: this function's own span
+    // (a child of whatever is current, or a new root) is its parent.
+    let (traceparent, tracestate) = match &ctx.traceparent {
+        Some(parent) => (Some(parent.clone()), ctx.tracestate.clone()),
+        None => crate::telemetry::current_trace_headers(),
+    };
     sqlx::query(
         "INSERT INTO outbox (id, event_type, event_version, routing_key, user_id, payload, \
          correlation_id, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -43,8 +49,8 @@ pub async fn enqueue<E: DomainEvent>(
     .bind(ctx.user_id)
     .bind(event.encode_to_vec())
     .bind(&ctx.correlation_id)
-    .bind(&ctx.traceparent)
-    .bind(&ctx.tracestate)
+    .bind(&traceparent)
+    .bind(&tracestate)
     .execute(&mut *conn)
     .await?;
     Ok(id)

@@ -141,6 +141,9 @@ impl OutboxRelay {
         .bind(self.batch_size)
         .fetch_all(&mut *tx)
         .await?;
+        // Lag: how long the oldest unpublished event has waited.
+        let lag = rows.first().map(|r| (Utc::now() - r.occurred_at).num_milliseconds().max(0)).unwrap_or(0);
+        metrics::gauge!("outbox_lag_seconds", "service" => self.app_id.clone()).set(lag as f64 / 1000.0);
         if rows.is_empty() {
             return Ok(0);
         }
@@ -171,6 +174,10 @@ impl OutboxRelay {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
         tx.commit().await?;
+        for row in &rows {
+            metrics::counter!("events_published_total", "service" => self.app_id.clone(), "event" => row.event_type.clone())
+                .increment(1);
+        }
         tracing::debug!(count = rows.len(), "published outbox batch");
         Ok(rows.len())
     }

@@ -11,12 +11,233 @@ use budgetsmart_proto::analytics::v1 as pb;
 use budgetsmart_proto::common::v1::{MoneyInterval, MonthEndForecast};
 use budgetsmart_proto::engine::v1 as engine;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
-use crate::json::{amount, timestamp};
+use crate::json::{Amount, CurrencyCode, Month, amount, timestamp};
+use crate::openapi::problems;
 use crate::state::AppState;
+
+// Doc-only schemas: the handlers here build their answers with `json!`, so these structs
+// describe those shapes for the OpenAPI document. The e2e test `openapi` checks real answers
+// against them, so a field added to a `json!` without its twin here fails it.
+
+/// A range of money: a prediction interval.
+#[derive(ToSchema)]
+#[schema(as = MoneyInterval)]
+pub struct MoneyIntervalDoc {
+    pub lower: Amount,
+    pub upper: Amount,
+}
+
+/// `ok`, or `insufficient_data` when there is too little history (the projections are then
+/// `null`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ForecastStatus {
+    Ok,
+    InsufficientData,
+}
+
+/// One category's month-end projection.
+#[derive(ToSchema)]
+#[schema(as = CategoryForecast)]
+pub struct CategoryForecastDoc {
+    pub category_id: String,
+    pub projected: Amount,
+    #[schema(required = true)]
+    pub interval_80: Option<MoneyIntervalDoc>,
+    #[schema(required = true)]
+    pub interval_95: Option<MoneyIntervalDoc>,
+    /// The budget's limit for this category, if it has one.
+    #[schema(required = true)]
+    pub limit: Option<Amount>,
+    /// In [0, 1]; set when the category has a limit.
+    #[schema(required = true, minimum = 0, maximum = 1)]
+    pub probability_over_limit: Option<f64>,
+    /// The model that produced it.
+    pub model: String,
+}
+
+/// A month-end spending projection: booked spending is known, only the rest of the month is
+/// forecast.
+#[derive(ToSchema)]
+#[schema(as = Forecast)]
+pub struct ForecastDoc {
+    pub status: ForecastStatus,
+    pub month: Month,
+    pub currency: CurrencyCode,
+    #[schema(format = Uuid, required = true)]
+    pub budget_id: Option<String>,
+    #[schema(required = true)]
+    pub total_limit: Option<Amount>,
+    pub spent_to_date: Amount,
+    #[schema(required = true)]
+    pub projected_total: Option<Amount>,
+    #[schema(required = true)]
+    pub interval_80: Option<MoneyIntervalDoc>,
+    #[schema(required = true)]
+    pub interval_95: Option<MoneyIntervalDoc>,
+    /// In [0, 1]; set when there is a limit and a projection.
+    #[schema(required = true, minimum = 0, maximum = 1)]
+    pub probability_over_budget: Option<f64>,
+    /// When spending crossed, or is projected to cross, the limit.
+    #[schema(format = Date, required = true)]
+    pub projected_breach_date: Option<String>,
+    #[schema(required = true)]
+    pub model: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub generated_at: Option<String>,
+    /// The day (in the user's time zone) the projection was made for.
+    #[schema(format = Date)]
+    pub as_of: String,
+    pub categories: Vec<CategoryForecastDoc>,
+}
+
+/// The totals of a forecast made before analytics sent whole projections.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ForecastTotals)]
+pub struct ForecastTotalsDoc {
+    pub projected_total: Amount,
+    pub interval_80: MoneyIntervalDoc,
+    pub interval_95: MoneyIntervalDoc,
+    #[schema(required = true, minimum = 0, maximum = 1)]
+    pub probability_over_budget: Option<f64>,
+    pub model: String,
+    #[schema(format = DateTime, required = true)]
+    pub generated_at: Option<String>,
+}
+
+/// A budget's latest forecast: the whole projection, or only its totals when it was made
+/// before analytics sent whole projections.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[schema(as = BudgetForecast)]
+pub enum BudgetForecastDoc {
+    Projection(ForecastDoc),
+    Totals(ForecastTotalsDoc),
+}
+
+/// `category` (the default) or `month`.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum GroupBy {
+    Category,
+    Month,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SummaryGroup)]
+pub struct SummaryGroupDoc {
+    /// A category id (`uncategorized` when none) or a month `YYYY-MM`.
+    pub key: String,
+    /// The category's name, or the month.
+    pub label: String,
+    pub spent: Amount,
+    pub income: Amount,
+    /// Transactions counted.
+    pub count: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(as = MerchantTotal)]
+pub struct MerchantDoc {
+    /// The normalised merchant name.
+    pub merchant: String,
+    pub spent: Amount,
+    pub count: u64,
+}
+
+/// Spending and income over a date range.
+#[derive(ToSchema)]
+#[schema(as = Summary)]
+pub struct SummaryDoc {
+    #[schema(format = Date)]
+    pub from: String,
+    #[schema(format = Date)]
+    pub to: String,
+    pub currency: CurrencyCode,
+    pub group_by: GroupBy,
+    pub groups: Vec<SummaryGroupDoc>,
+    pub total_spent: Amount,
+    pub total_income: Amount,
+    /// Where the money went, largest first.
+    pub top_merchants: Vec<MerchantDoc>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = MonthSpent)]
+pub struct MonthSpentDoc {
+    pub month: Month,
+    pub spent: Amount,
+}
+
+#[derive(ToSchema)]
+#[schema(as = CategoryTrend)]
+pub struct CategoryTrendDoc {
+    /// `null` for uncategorised spending.
+    #[schema(format = Uuid, required = true)]
+    pub category_id: Option<String>,
+    pub name: String,
+    pub monthly: Vec<MonthSpentDoc>,
+    /// The mean of the last three months.
+    pub average_3m: Amount,
+    /// Percent change of the last month against the one before; `null` after a zero month.
+    #[schema(required = true)]
+    pub change_pct: Option<f64>,
+}
+
+/// Monthly spending per category over the complete months before the current one.
+#[derive(ToSchema)]
+#[schema(as = Trends)]
+pub struct TrendsDoc {
+    pub currency: CurrencyCode,
+    /// How many months are shown.
+    pub months: u32,
+    pub categories: Vec<CategoryTrendDoc>,
+}
+
+/// One candidate model's backtest.
+#[derive(ToSchema)]
+#[schema(as = ModelCandidate)]
+pub struct CandidateDoc {
+    pub model: String,
+    #[schema(required = true)]
+    pub smape: Option<f64>,
+    #[schema(required = true)]
+    pub mase: Option<f64>,
+    /// Out-of-sample coverage of the 80 % interval.
+    #[schema(required = true)]
+    pub coverage_80: Option<f64>,
+    /// The fitted parameters.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub params: Value,
+}
+
+#[derive(ToSchema)]
+#[schema(as = SeriesModel)]
+pub struct SeriesModelDoc {
+    /// The series, e.g. `total:USD` or `category:<id>:USD`.
+    pub series: String,
+    pub n_points: u32,
+    /// `monthly` or `daily`.
+    pub granularity: String,
+    /// The chosen candidate's `model`.
+    pub chosen: String,
+    /// RFC 3339.
+    pub trained_at: String,
+    pub candidates: Vec<CandidateDoc>,
+}
+
+/// The per-series model comparison.
+#[derive(ToSchema)]
+#[schema(as = Models)]
+pub struct ModelsDoc {
+    pub data: Vec<SeriesModelDoc>,
+}
 
 /// Display names of the caller's categories by id.
 async fn category_names(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
@@ -76,7 +297,35 @@ pub fn forecast_json(f: &MonthEndForecast) -> Value {
     })
 }
 
-/// GET /analytics/summary?from=&to=&group_by=category|month&currency=
+/// Spending and income aggregates by category or by month.
+#[utoipa::path(
+    get,
+    path = "/analytics/summary",
+    tag = "analytics",
+    operation_id = "get_summary",
+    security(("bearer" = [])),
+    params(
+        (
+            "from" = Option<String>,
+            Query,
+            format = Date,
+            description = "First day; the current month's first by default"
+        ),
+        ("to" = Option<String>, Query, format = Date, description = "Last day, inclusive; today by default"),
+        ("group_by" = inline(Option<GroupBy>), Query, description = "`category` by default"),
+        (
+            "currency" = Option<String>,
+            Query,
+            pattern = "^[A-Z]{3}$",
+            description = "ISO 4217; the user's default currency by default"
+        ),
+    ),
+    responses(
+        (status = 200, description = "The summary", body = SummaryDoc),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn summary(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -119,7 +368,34 @@ pub async fn summary(
     })))
 }
 
-/// GET /analytics/trends?months=&currency=
+/// Month-over-month spending per category, with 3-month averages.
+#[utoipa::path(
+    get,
+    path = "/analytics/trends",
+    tag = "analytics",
+    operation_id = "get_trends",
+    security(("bearer" = [])),
+    params(
+        (
+            "months" = Option<u32>,
+            Query,
+            minimum = 2,
+            maximum = 24,
+            description = "Complete months before the current one, 6 by default"
+        ),
+        (
+            "currency" = Option<String>,
+            Query,
+            pattern = "^[A-Z]{3}$",
+            description = "ISO 4217; the user's default currency by default"
+        ),
+    ),
+    responses(
+        (status = 200, description = "The trends", body = TrendsDoc),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn trends(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -157,7 +433,38 @@ pub async fn trends(
     Ok(Json(json!({ "currency": t.currency, "months": t.months, "categories": categories })))
 }
 
-/// GET /analytics/forecast?budget_id= or ?month=&currency=
+/// The month-end projection for a budget or a month.
+///
+/// With 80 % and 95 % intervals and the probability of exceeding the budget. Give either
+/// `budget_id` or `month`; neither means the current month.
+#[utoipa::path(
+    get,
+    path = "/analytics/forecast",
+    tag = "analytics",
+    operation_id = "get_forecast",
+    security(("bearer" = [])),
+    params(
+        ("budget_id" = Option<String>, Query, format = Uuid, description = "Project this budget's month"),
+        (
+            "month" = Option<String>,
+            Query,
+            pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$",
+            description = "Project this month"
+        ),
+        (
+            "currency" = Option<String>,
+            Query,
+            pattern = "^[A-Z]{3}$",
+            description = "ISO 4217; the user's default currency by default"
+        ),
+    ),
+    responses(
+        (status = 200, description = "The projection", body = ForecastDoc),
+        problems::BadQuery,
+        problems::NotFound,
+        problems::Unprocessable,
+    )
+)]
 pub async fn forecast(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -176,7 +483,15 @@ pub async fn forecast(
     Ok(Json(forecast_json(&f)))
 }
 
-/// GET /analytics/models
+/// The per-series model comparison: candidates, backtest metrics, the chosen model.
+#[utoipa::path(
+    get,
+    path = "/analytics/models",
+    tag = "analytics",
+    operation_id = "list_models",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The model registry of the caller's series", body = ModelsDoc))
+)]
 pub async fn models(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Value>, ApiError> {
     let m = state.analytics.clone().list_models(pb::ListModelsRequest {}).await?.into_inner();
     let data: Vec<Value> = m
@@ -209,7 +524,43 @@ pub async fn models(State(state): State<AppState>, _user: AuthUser) -> Result<Js
     Ok(Json(json!({ "data": data })))
 }
 
-/// GET /analytics/charts/{name}.{svg|png}?budget_id=&currency=
+/// A server-rendered chart.
+///
+/// `spending-by-category` draws the last twelve months; `forecast` draws a budget's month
+/// (`budget_id`) with its projection and intervals.
+#[utoipa::path(
+    get,
+    path = "/analytics/charts/{file}",
+    tag = "analytics",
+    operation_id = "get_chart",
+    security(("bearer" = [])),
+    params(
+        (
+            "file" = String,
+            Path,
+            pattern = r"^(spending-by-category|forecast)\.(svg|png)$",
+            description = "The chart and its format, e.g. `spending-by-category.svg`"
+        ),
+        ("budget_id" = Option<String>, Query, format = Uuid, description = "For `forecast`: the budget"),
+        (
+            "currency" = Option<String>,
+            Query,
+            pattern = "^[A-Z]{3}$",
+            description = "ISO 4217; the user's default currency by default"
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The chart",
+            content((String = "image/svg+xml"), ("image/png")),
+            headers(("Cache-Control" = String, description = "`private, max-age=60`"))
+        ),
+        problems::BadQuery,
+        problems::NotFound,
+        problems::Unprocessable,
+    )
+)]
 pub async fn chart(
     State(state): State<AppState>,
     _user: AuthUser,

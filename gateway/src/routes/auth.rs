@@ -7,35 +7,61 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::me::UserJson;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::openapi::problems;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Registration)]
 pub struct RegisterBody {
+    /// Unique among accounts, compared case-insensitively.
+    #[schema(format = Email, max_length = 254, example = "ana@example.com")]
     email: String,
+    /// 10 to 128 characters; common passwords and the email address are refused.
+    #[schema(format = Password, min_length = 10, max_length = 128)]
     password: String,
+    #[schema(min_length = 1, max_length = 100, example = "Ana")]
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Credentials)]
 pub struct LoginBody {
+    #[schema(example = "ana@example.com")]
     email: String,
+    #[schema(format = Password)]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RefreshTokenBody)]
 pub struct RefreshBody {
+    /// The `refresh_token` of the last login or refresh.
     refresh_token: String,
 }
 
-#[derive(Serialize)]
+/// The `token_type` of a token pair.
+#[derive(ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+/// A session's tokens.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TokenPair)]
 pub struct TokenJson {
+    /// A JWT for `Authorization: Bearer <token>`.
     access_token: String,
+    #[schema(value_type = TokenType)]
     token_type: String,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
     expires_in: i64,
+    /// Single use: exchange it at `/auth/refresh` for a new pair.
     refresh_token: String,
 }
 
@@ -50,7 +76,21 @@ impl From<pb::TokenPair> for TokenJson {
     }
 }
 
-/// POST /auth/register → 201.
+/// Create an account.
+///
+/// New accounts start with a default set of categories.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    request_body(content = RegisterBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The account was created", body = UserJson),
+        problems::JsonBody,
+        problems::Conflict,
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterBody>,
@@ -60,7 +100,21 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-/// POST /auth/login.
+/// Log in with email and password.
+///
+/// Repeated failures for an account or from an address are throttled with 429.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    request_body(content = LoginBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new session", body = TokenJson),
+        problems::JsonBody,
+        problems::BadCredentials,
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -71,7 +125,21 @@ pub async fn login(
     Ok(Json(state.engine.auth.clone().login(request).await?.into_inner().into()))
 }
 
-/// POST /auth/refresh.
+/// Exchange a refresh token for a new token pair.
+///
+/// The old refresh token stops working; presenting it again revokes the whole session.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    operation_id = "refresh",
+    request_body(content = RefreshBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session's new tokens", body = TokenJson),
+        problems::JsonBody,
+        problems::BadCredentials,
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -80,7 +148,20 @@ pub async fn refresh(
     Ok(Json(state.engine.auth.clone().refresh(request).await?.into_inner().into()))
 }
 
-/// POST /auth/logout → 204.
+/// End a session.
+///
+/// Answers 204 whether or not the refresh token was still valid.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    request_body(content = RefreshBody, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The refresh token no longer works"),
+        problems::JsonBody,
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,

@@ -5,28 +5,47 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::analytics::BudgetForecastDoc;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
-use crate::json::{FieldErrors, ListPage, amount, percent, timestamp};
+use crate::json::{
+    Amount, CurrencyCode, FieldErrors, ListPage, Month, PositiveAmount, amount, percent, timestamp,
+};
+use crate::openapi::problems;
 use crate::state::AppState;
 
-#[derive(Serialize, Deserialize)]
+/// A limit for one category within a budget, in the budget's currency.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = CategoryLimit)]
 pub struct CategoryLimitJson {
+    #[schema(format = Uuid)]
     category_id: String,
+    #[schema(value_type = PositiveAmount)]
     limit: String,
 }
 
-#[derive(Serialize)]
+/// A monthly budget: one per user, month and currency.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Budget)]
 pub struct BudgetJson {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(value_type = Month)]
     month: String,
+    #[schema(value_type = CurrencyCode)]
     currency: String,
+    #[schema(value_type = Amount)]
     total_limit: String,
     category_limits: Vec<CategoryLimitJson>,
+    /// Percentages of the limit that send an alert when spending reaches them, ascending.
+    #[schema(example = json!([50, 80, 100]))]
     alert_thresholds: Vec<u32>,
+    #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     updated_at: Option<String>,
 }
 
@@ -49,22 +68,72 @@ impl From<pb::Budget> for BudgetJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewBudget)]
 pub struct CreateBody {
+    #[schema(value_type = Month)]
     month: String,
+    #[schema(value_type = CurrencyCode)]
     currency: String,
+    #[schema(value_type = PositiveAmount)]
     total_limit: String,
+    /// Per-category limits in the budget's currency; each category at most once.
     #[serde(default)]
+    #[schema(max_items = 100)]
     category_limits: Vec<CategoryLimitJson>,
+    /// Percentages of the limit (1 to 1000) that send an alert; empty or absent means 50, 80, 100.
     #[serde(default)]
+    #[schema(max_items = 10, minimum = 1, maximum = 1000, example = json!([50, 80, 100]))]
     alert_thresholds: Vec<u32>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change; an absent (or `null`) field keeps its value. The lists, when
+/// given, replace the old ones whole.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = BudgetPatch)]
 pub struct UpdateBody {
+    /// In the budget's currency.
+    #[schema(value_type = Option<PositiveAmount>)]
     total_limit: Option<String>,
+    #[schema(max_items = 100)]
     category_limits: Option<Vec<CategoryLimitJson>>,
+    #[schema(max_items = 10, minimum = 1, maximum = 1000)]
     alert_thresholds: Option<Vec<u32>>,
+}
+
+/// One category's spending against its limit.
+#[derive(ToSchema)]
+#[schema(as = BudgetCategoryStatus)]
+pub struct CategoryStatusDoc {
+    #[schema(format = Uuid)]
+    pub category_id: String,
+    pub limit: Amount,
+    pub spent: Amount,
+    /// Percent of the limit spent, e.g. `82.5`.
+    #[schema(required = true)]
+    pub percent_used: Option<f64>,
+}
+
+/// Doc-only: the shape `status` builds with `json!`.
+#[derive(ToSchema)]
+#[schema(as = BudgetStatus)]
+pub struct BudgetStatusDoc {
+    #[schema(format = Uuid)]
+    pub budget_id: String,
+    pub month: Month,
+    pub currency: CurrencyCode,
+    pub total_limit: Amount,
+    /// Debits booked in the month and currency.
+    pub spent: Amount,
+    /// `total_limit - spent`; negative once overspent.
+    pub remaining: Amount,
+    /// Percent of the limit spent, e.g. `82.0`.
+    #[schema(required = true)]
+    pub percent_used: Option<f64>,
+    pub categories: Vec<CategoryStatusDoc>,
+    /// The latest month-end projection, `null` until analytics has made one.
+    #[schema(required = true)]
+    pub forecast: Option<BudgetForecastDoc>,
 }
 
 fn limits(errors: &mut FieldErrors, raw: &[CategoryLimitJson], currency: &str) -> Vec<pb::CategoryLimit> {
@@ -77,7 +146,23 @@ fn limits(errors: &mut FieldErrors, raw: &[CategoryLimitJson], currency: &str) -
         .collect()
 }
 
-/// GET /budgets, newest month first.
+/// The caller's budgets, newest month first.
+#[utoipa::path(
+    get,
+    path = "/budgets",
+    tag = "budgets",
+    operation_id = "list_budgets",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of budgets", body = ListPage<BudgetJson>),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -93,7 +178,22 @@ pub async fn list(
     Ok(Json(ListPage::new(listed.budgets.into_iter().map(Into::into).collect(), listed.next_cursor)))
 }
 
-/// POST /budgets → 201; 409 if the month and currency already have one.
+/// Create a budget.
+///
+/// One budget per user, month and currency: another is refused with 409.
+#[utoipa::path(
+    post,
+    path = "/budgets",
+    tag = "budgets",
+    operation_id = "create_budget",
+    security(("bearer" = [])),
+    request_body(content = CreateBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The budget was created", body = BudgetJson),
+        problems::JsonBody,
+        problems::Conflict,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -114,7 +214,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-/// GET /budgets/{id}.
+/// One budget.
+#[utoipa::path(
+    get,
+    path = "/budgets/{id}",
+    tag = "budgets",
+    operation_id = "get_budget",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The budget's id")),
+    responses(
+        (status = 200, description = "The budget", body = BudgetJson),
+        problems::NotFound,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -123,7 +235,23 @@ pub async fn get(
     Ok(Json(state.engine.budgets.clone().get_budget(pb::GetBudgetRequest { id }).await?.into_inner().into()))
 }
 
-/// PATCH /budgets/{id}: `category_limits` and `alert_thresholds`, when given, replace the old.
+/// Change a budget's limits or thresholds.
+///
+/// `category_limits` and `alert_thresholds`, when given, replace the old ones.
+#[utoipa::path(
+    patch,
+    path = "/budgets/{id}",
+    tag = "budgets",
+    operation_id = "update_budget",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The budget's id")),
+    request_body(content = UpdateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated budget", body = BudgetJson),
+        problems::JsonBody,
+        problems::NotFound,
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -146,7 +274,19 @@ pub async fn update(
     Ok(Json(state.engine.budgets.clone().update_budget(request).await?.into_inner().into()))
 }
 
-/// DELETE /budgets/{id} → 204.
+/// Delete a budget.
+#[utoipa::path(
+    delete,
+    path = "/budgets/{id}",
+    tag = "budgets",
+    operation_id = "delete_budget",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The budget's id")),
+    responses(
+        (status = 204, description = "The budget is gone"),
+        problems::NotFound,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -156,7 +296,19 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// GET /budgets/{id}/status.
+/// Spending against a budget, overall and per category, with its latest forecast.
+#[utoipa::path(
+    get,
+    path = "/budgets/{id}/status",
+    tag = "budgets",
+    operation_id = "get_budget_status",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The budget's id")),
+    responses(
+        (status = 200, description = "The budget's status", body = BudgetStatusDoc),
+        problems::NotFound,
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     _user: AuthUser,

@@ -6,37 +6,64 @@ use axum::extract::State;
 use budgetsmart_proto::analytics::v1 as pb;
 use budgetsmart_proto::engine::v1 as engine;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::json::FieldErrors;
+use crate::json::{CurrencyCode, FieldErrors, PositiveAmount, TransactionType};
+use crate::openapi::problems;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// A transaction not yet stored, to suggest a category for.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CategorizeRequest)]
 pub struct CategorizeBody {
+    #[schema(min_length = 1, max_length = 500, example = "WHOLEFDS MKT #123")]
     description: String,
+    #[schema(value_type = PositiveAmount)]
     amount: String,
+    #[schema(value_type = CurrencyCode)]
     currency: String,
     /// "debit" (default) or "credit".
     #[serde(rename = "type", default)]
+    #[schema(value_type = Option<TransactionType>)]
     kind: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Which model made a suggestion: the user's own, or the one trained on everyone's.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum CategorizeModel {
+    User,
+    Global,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = CategoryScore)]
 pub struct Alternative {
+    #[schema(format = Uuid)]
     category_id: String,
+    #[schema(minimum = 0, maximum = 1)]
     confidence: f64,
 }
 
-#[derive(Serialize)]
+/// A category suggestion.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Categorization)]
 pub struct CategorizeJson {
+    /// `null` when no model knows anything about the text.
+    #[schema(format = Uuid, required = true)]
     category_id: Option<String>,
     /// The suggested category's name, for display.
+    #[schema(required = true)]
     category_name: Option<String>,
+    #[schema(minimum = 0, maximum = 1)]
     confidence: f64,
     /// "user" or "global"; null when neither model knows the text.
+    #[schema(value_type = Option<CategorizeModel>, required = true)]
     model: Option<String>,
+    /// The next most likely categories, most likely first.
     alternatives: Vec<Alternative>,
 }
 
@@ -44,7 +71,19 @@ fn finite(value: f64) -> f64 {
     if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 }
 }
 
-/// POST /transactions/categorize `{description, amount, currency, type?}`.
+/// Suggest a category for a transaction before booking it.
+#[utoipa::path(
+    post,
+    path = "/transactions/categorize",
+    tag = "transactions",
+    operation_id = "categorize_transaction",
+    security(("bearer" = [])),
+    request_body(content = CategorizeBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The suggestion and its alternatives", body = CategorizeJson),
+        problems::JsonBody,
+    )
+)]
 pub async fn categorize(
     State(state): State<AppState>,
     _user: AuthUser,

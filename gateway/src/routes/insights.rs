@@ -4,30 +4,60 @@ use axum::Json;
 use axum::extract::State;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::json::{ListPage, timestamp};
+use crate::openapi::problems;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// Something analytics noticed about the user's money.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Insight)]
 pub struct InsightJson {
+    #[schema(format = Uuid)]
     id: String,
+    /// e.g. `category_above_average`, `projected_overspend`, `subscription_detected`,
+    /// `price_increase`, `savings_opportunity`; more may be added.
+    #[schema(example = "category_above_average")]
     kind: String,
     title: String,
     body: String,
     /// The amount the insight is about, as a decimal string, when it has one.
+    #[schema(required = true, example = "42.50")]
     amount: Option<String>,
+    #[schema(required = true, example = "USD")]
     currency: Option<String>,
+    /// The facts behind the insight; the keys depend on `kind`.
+    #[schema(value_type = Option<Object>, required = true)]
     data: serde_json::Value,
+    #[schema(format = DateTime, required = true)]
     generated_at: Option<String>,
     /// When analytics generated it (the contract's name; `generated_at` is kept for clients
     /// that read it).
+    #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
 }
 
-/// GET /insights, newest first.
+/// The caller's insights feed, newest first.
+#[utoipa::path(
+    get,
+    path = "/insights",
+    tag = "insights",
+    operation_id = "list_insights",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of insights", body = ListPage<InsightJson>),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: AuthUser,

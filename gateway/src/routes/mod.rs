@@ -1,11 +1,17 @@
-//! The `/api/v1` router.
+//! The `/api/v1` router, and the OpenAPI paths of its routes.
+//!
+//! Every route is registered with `routes!`, which takes the path and methods from the
+//! handler's `#[utoipa::path]`: the router and the document come from the same place, so a
+//! route cannot exist without being documented, nor be documented at another path.
 
 pub mod analytics;
 pub mod anomalies;
+pub mod audit;
 pub mod auth;
 pub mod budgets;
 pub mod categories;
 pub mod categorize;
+pub mod events;
 pub mod insights;
 pub mod me;
 pub mod notifications;
@@ -15,61 +21,69 @@ pub mod transactions;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, patch, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::idempotency::{self, MAX_BODY};
+use crate::openapi;
 use crate::state::AppState;
 
-/// Every public route. Protected routes verify the token before idempotency runs, so
+/// Every public route, and its OpenAPI document with paths relative to `/api/v1` (pass it to
+/// [`openapi::document`]). Protected routes verify the token before idempotency runs, so
 /// idempotency records are scoped to the verified caller.
-pub fn api(state: AppState) -> Router<AppState> {
+///
+/// The documentation of what the layers do (bearer security and 401, `Idempotency-Key`, the
+/// errors every route can answer) is added next to the layers themselves, so a handler's
+/// `#[utoipa::path]` lists only what the handler itself answers.
+pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // Only registration creates something. Login and refresh answers hold live tokens, which
     // must never sit in an idempotency record (refresh tokens are stored only hashed).
-    let register = Router::new()
-        .route("/auth/register", post(auth::register))
-        .layer(from_fn_with_state(state.clone(), idempotency::idempotent));
-    let sessions = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        // No login: the signed token in the link is the credential.
-        .route(
-            "/notifications/unsubscribe",
-            get(notifications::unsubscribe).post(notifications::unsubscribe),
-        );
+    let mut register = OpenApiRouter::<AppState>::default().routes(routes!(auth::register));
+    openapi::idempotent_posts(register.get_openapi_mut());
+    let register = register.layer(from_fn_with_state(state.clone(), idempotency::idempotent));
 
-    let protected = Router::new()
-        .route("/me", get(me::get).patch(me::update).delete(me::delete))
-        .route("/me/password", post(me::change_password))
-        .route("/categories", get(categories::list).post(categories::create))
-        .route("/categories/{id}", get(categories::get).patch(categories::update).delete(categories::delete))
-        .route("/budgets", get(budgets::list).post(budgets::create))
-        .route("/budgets/{id}", get(budgets::get).patch(budgets::update).delete(budgets::delete))
-        .route("/budgets/{id}/status", get(budgets::status))
-        .route("/transactions", get(transactions::list).post(transactions::create))
-        .route("/transactions/import", post(transactions::import))
-        .route("/transactions/categorize", post(categorize::categorize))
-        .route(
-            "/transactions/{id}",
-            get(transactions::get).patch(transactions::update).delete(transactions::delete),
-        )
-        .route("/insights", get(insights::list))
-        .route("/analytics/summary", get(analytics::summary))
-        .route("/analytics/trends", get(analytics::trends))
-        .route("/analytics/forecast", get(analytics::forecast))
-        .route("/analytics/models", get(analytics::models))
-        .route("/analytics/charts/{file}", get(analytics::chart))
-        .route("/analytics/anomalies", get(anomalies::list))
-        .route("/analytics/anomalies/{id}", patch(anomalies::feedback))
-        .route("/analytics/recurring", get(recurring::list))
-        .route("/notifications", get(notifications::list))
-        .route(
-            "/notifications/preferences",
-            get(notifications::preferences).put(notifications::update_preferences),
-        )
-        .route("/notifications/summary", post(notifications::summary))
+    let sessions = OpenApiRouter::<AppState>::default()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        // No login: the signed token in the link is the credential.
+        .routes(routes!(notifications::unsubscribe, notifications::unsubscribe_one_click));
+
+    let mut protected = OpenApiRouter::<AppState>::default()
+        .routes(routes!(me::get, me::update, me::delete))
+        .routes(routes!(me::change_password))
+        .routes(routes!(categories::list, categories::create))
+        .routes(routes!(categories::get, categories::update, categories::delete))
+        .routes(routes!(budgets::list, budgets::create))
+        .routes(routes!(budgets::get, budgets::update, budgets::delete))
+        .routes(routes!(budgets::status))
+        .routes(routes!(transactions::list, transactions::create))
+        .routes(routes!(transactions::import))
+        .routes(routes!(categorize::categorize))
+        .routes(routes!(transactions::get, transactions::update, transactions::delete))
+        .routes(routes!(insights::list))
+        .routes(routes!(analytics::summary))
+        .routes(routes!(analytics::trends))
+        .routes(routes!(analytics::forecast))
+        .routes(routes!(analytics::models))
+        .routes(routes!(analytics::chart))
+        .routes(routes!(anomalies::list))
+        .routes(routes!(anomalies::feedback))
+        .routes(routes!(recurring::list))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::preferences, notifications::update_preferences))
+        .routes(routes!(notifications::summary))
+        .routes(routes!(audit::list))
+        .routes(routes!(events::stream));
+    // The stream needs no layer of its own: GETs pass the idempotency middleware untouched.
+    // In this order: a 401 comes before idempotency, so it is never a replayed answer.
+    openapi::idempotent_posts(protected.get_openapi_mut());
+    openapi::requires_bearer(protected.get_openapi_mut());
+    let protected = protected
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 
-    register.merge(sessions).merge(protected).layer(DefaultBodyLimit::max(MAX_BODY))
+    let mut api = register.merge(sessions).merge(protected).layer(DefaultBodyLimit::max(MAX_BODY));
+    openapi::common_responses(api.get_openapi_mut());
+    api.split_for_parts()
 }

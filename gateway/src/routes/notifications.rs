@@ -8,26 +8,66 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use budgetsmart_proto::notification::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap, parse_json};
-use crate::json::{ListPage, timestamp};
+use crate::json::{ListPage, Month, timestamp};
+use crate::openapi::problems;
 use crate::state::AppState;
 
+/// How a notification is delivered.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+}
+
+/// Where a notification's delivery stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+/// How emails go out: one by one, or gathered in a daily digest.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Digest {
+    Immediate,
+    Daily,
+}
+
 /// The API's notification object.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Notification)]
 pub struct NotificationJson {
+    #[schema(format = Uuid)]
     id: String,
+    /// The event that caused it, e.g. `budget_threshold_reached` or `welcome`.
+    #[schema(example = "budget_threshold_reached")]
     kind: String,
+    #[schema(value_type = Channel)]
     channel: String,
     subject: String,
+    #[schema(value_type = DeliveryStatus)]
     status: String,
+    /// Delivery attempts so far.
     attempts: u32,
+    #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     sent_at: Option<String>,
+    /// Why the last attempt failed or the email was suppressed.
+    #[schema(required = true)]
     last_error: Option<String>,
     /// When a queued email goes out at the earliest.
+    #[schema(format = DateTime, required = true)]
     not_before: Option<String>,
 }
 
@@ -48,7 +88,23 @@ impl From<pb::Notification> for NotificationJson {
     }
 }
 
-/// GET /notifications?limit=&cursor=, newest first.
+/// The caller's notifications, sent and pending, newest first.
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    tag = "notifications",
+    operation_id = "list_notifications",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of notifications", body = ListPage<NotificationJson>),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -60,8 +116,9 @@ pub async fn list(
 }
 
 /// Which kinds of email are on.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NotificationTypes)]
 pub struct TypesJson {
     budget_threshold_reached: bool,
     anomaly_detected: bool,
@@ -71,22 +128,33 @@ pub struct TypesJson {
     welcome: bool,
 }
 
-/// A daily window, "HH:MM" in the user's time zone.
-#[derive(Serialize, Deserialize)]
+/// A daily window, "HH:MM" in the user's time zone, when email waits; `start` after `end`
+/// spans midnight.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = QuietHours)]
 pub struct QuietHoursJson {
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "22:00")]
     start: String,
+    /// Must differ from `start`.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")]
     end: String,
 }
 
 /// The API's preferences object; PUT replaces it whole.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Preferences)]
 pub struct PreferencesJson {
+    /// Off means no email at all.
     email_enabled: bool,
     types: TypesJson,
+    /// Anomalies scoring below this are not emailed.
+    #[schema(minimum = 0, maximum = 1)]
     min_anomaly_score: f64,
+    #[schema(value_type = Digest)]
     digest: String,
+    /// `null` (or absent, on PUT) for none.
     #[serde(default)]
     quiet_hours: Option<QuietHoursJson>,
 }
@@ -131,7 +199,15 @@ impl From<PreferencesJson> for pb::Preferences {
     }
 }
 
-/// GET /notifications/preferences.
+/// The caller's notification preferences.
+#[utoipa::path(
+    get,
+    path = "/notifications/preferences",
+    tag = "notifications",
+    operation_id = "get_preferences",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The preferences", body = PreferencesJson))
+)]
 pub async fn preferences(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -140,7 +216,19 @@ pub async fn preferences(
     Ok(Json(prefs.into()))
 }
 
-/// PUT /notifications/preferences.
+/// Replace the caller's notification preferences whole.
+#[utoipa::path(
+    put,
+    path = "/notifications/preferences",
+    tag = "notifications",
+    operation_id = "update_preferences",
+    security(("bearer" = [])),
+    request_body(content = PreferencesJson, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The saved preferences", body = PreferencesJson),
+        problems::JsonBody,
+    )
+)]
 pub async fn update_preferences(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -151,20 +239,46 @@ pub async fn update_preferences(
     Ok(Json(saved.into()))
 }
 
-#[derive(Deserialize, Default)]
+/// Which month to summarise; the body may also be empty.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SummaryRequest)]
 pub struct SummaryBody {
+    /// The current month when absent.
     #[serde(default)]
+    #[schema(value_type = Option<Month>)]
     month: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SummaryQueued {
+    /// The queued email, as listed by `GET /notifications`.
+    #[schema(format = Uuid)]
     notification_id: String,
 }
 
-/// POST /notifications/summary `{month?}`: 202, the summary email is queued. The body may
-/// be empty: it then means the current month.
+/// Send the monthly summary email now.
+///
+/// The body may be empty, meaning the current month; it is read as JSON whatever its
+/// content type.
+#[utoipa::path(
+    post,
+    path = "/notifications/summary",
+    tag = "notifications",
+    operation_id = "request_summary",
+    security(("bearer" = [])),
+    request_body(
+        content = SummaryBody,
+        content_type = "application/json",
+        description = "An empty body is accepted too and means the current month"
+    ),
+    responses(
+        (status = 202, description = "The summary email is queued", body = SummaryQueued),
+        problems::BadRequest,
+        problems::RawPayloadTooLarge,
+        problems::Unprocessable,
+    )
+)]
 pub async fn summary(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -178,9 +292,23 @@ pub async fn summary(
     Ok((StatusCode::ACCEPTED, Json(SummaryQueued { notification_id: queued.notification_id })))
 }
 
-/// GET and POST /notifications/unsubscribe?token=: no login, the signed token is the
-/// credential. POST is RFC 8058's one-click (mail clients post `List-Unsubscribe=One-Click`);
-/// GET is the link a person clicks. Both turn the email type off and answer a short page.
+/// Unsubscribe from an email link.
+///
+/// No login: the signed token in the link is the credential. Turns that kind of email (or
+/// all email) off and answers a short confirmation page.
+#[utoipa::path(
+    get,
+    path = "/notifications/unsubscribe",
+    tag = "notifications",
+    operation_id = "unsubscribe",
+    params(("token" = String, Query, description = "The signed token from the email's link")),
+    responses(
+        (status = 200, description = "A confirmation page", body = String, content_type = "text/html"),
+        problems::BadQuery,
+        problems::NotFound,
+        problems::Unprocessable,
+    )
+)]
 pub async fn unsubscribe(State(state): State<AppState>, query: QueryMap) -> Result<Response, ApiError> {
     let token = query
         .get("token")
@@ -204,6 +332,28 @@ pub async fn unsubscribe(State(state): State<AppState>, query: QueryMap) -> Resu
         escape(&done.email)
     );
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}
+
+/// RFC 8058 one-click unsubscribe.
+///
+/// What mail clients post (`List-Unsubscribe=One-Click`, form-encoded; the body is not read).
+/// The same as the GET, so it answers the same page. A handler of its own because one
+/// operation cannot hold two methods under one `operationId`.
+#[utoipa::path(
+    post,
+    path = "/notifications/unsubscribe",
+    tag = "notifications",
+    operation_id = "unsubscribe_one_click",
+    params(("token" = String, Query, description = "The signed token from the email's link")),
+    responses(
+        (status = 200, description = "A confirmation page", body = String, content_type = "text/html"),
+        problems::BadQuery,
+        problems::NotFound,
+        problems::Unprocessable,
+    )
+)]
+pub async fn unsubscribe_one_click(state: State<AppState>, query: QueryMap) -> Result<Response, ApiError> {
+    unsubscribe(state, query).await
 }
 
 fn escape(text: &str) -> String {

@@ -6,25 +6,41 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
-use crate::json::{FieldErrors, ListPage, amount, nullable, timestamp};
+use crate::json::{
+    Amount, CurrencyCode, FieldErrors, ListPage, PositiveAmount, TransactionType, amount, nullable, timestamp,
+};
+use crate::openapi::problems;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// A booked transaction. `amount` is always positive; `type` says which way the money went.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Transaction)]
 pub struct TransactionJson {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Date)]
     occurred_on: String,
+    #[schema(example = "Whole Foods")]
     description: String,
+    #[schema(value_type = Amount)]
     amount: String,
+    #[schema(value_type = CurrencyCode)]
     currency: String,
     #[serde(rename = "type")]
+    #[schema(value_type = TransactionType)]
     kind: String,
+    #[schema(format = Uuid, required = true)]
     category_id: Option<String>,
+    #[schema(required = true)]
     notes: Option<String>,
+    #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     updated_at: Option<String>,
 }
 
@@ -45,46 +61,112 @@ impl From<pb::Transaction> for TransactionJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewTransaction)]
 pub struct CreateBody {
+    #[schema(format = Date)]
     occurred_on: String,
+    #[schema(min_length = 1, max_length = 500, example = "Whole Foods")]
     description: String,
+    #[schema(value_type = PositiveAmount)]
     amount: String,
+    #[schema(value_type = CurrencyCode)]
     currency: String,
     #[serde(rename = "type")]
+    #[schema(value_type = TransactionType)]
     kind: String,
+    /// One of the caller's categories; without one, the user's model may pick one.
+    #[schema(format = Uuid)]
     category_id: Option<String>,
+    #[schema(max_length = 2000)]
     notes: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change; an absent field keeps its value. `currency` changes only together
+/// with `amount`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TransactionPatch)]
 pub struct UpdateBody {
+    #[schema(format = Date)]
     occurred_on: Option<String>,
+    #[schema(min_length = 1, max_length = 500)]
     description: Option<String>,
+    #[schema(value_type = Option<PositiveAmount>)]
     amount: Option<String>,
+    #[schema(value_type = Option<CurrencyCode>)]
     currency: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<TransactionType>)]
     kind: Option<String>,
+    /// `null` removes the category.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     category_id: Option<Option<String>>,
+    /// `null` removes the notes.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     notes: Option<Option<String>>,
 }
 
-#[derive(Serialize)]
+/// What a CSV import did.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ImportResult)]
 pub struct ImportJson {
+    /// Rows stored as new transactions.
     imported: u32,
+    /// Rows skipped as already stored (same day, amount, currency, direction and description).
     duplicates: u32,
+    /// Rows refused, with why; the others are still imported.
     errors: Vec<ImportErrorJson>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ImportError)]
 pub struct ImportErrorJson {
+    /// The CSV line, counting the header as line 1.
     line: u32,
     message: String,
 }
 
-/// GET /transactions, newest first, with the filters of the API contract.
+/// The caller's transactions, newest first.
+#[utoipa::path(
+    get,
+    path = "/transactions",
+    tag = "transactions",
+    operation_id = "list_transactions",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("from" = Option<String>, Query, format = Date, description = "Only on or after this day"),
+        ("to" = Option<String>, Query, format = Date, description = "Only on or before this day"),
+        ("category_id" = Option<String>, Query, format = Uuid, description = "Only in this category"),
+        ("type" = inline(Option<TransactionType>), Query, description = "Only debits or only credits"),
+        (
+            "q" = Option<String>,
+            Query,
+            max_length = 200,
+            description = "Only those whose description or notes contain this text, ignoring case"
+        ),
+        (
+            "min_amount" = Option<String>,
+            Query,
+            pattern = r"^[0-9]+(\.[0-9]+)?$",
+            description = "Only amounts of at least this decimal"
+        ),
+        (
+            "max_amount" = Option<String>,
+            Query,
+            pattern = r"^[0-9]+(\.[0-9]+)?$",
+            description = "Only amounts of at most this decimal"
+        ),
+    ),
+    responses(
+        (status = 200, description = "A page of transactions", body = ListPage<TransactionJson>),
+        problems::BadQuery,
+        problems::Unprocessable,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -104,7 +186,21 @@ pub async fn list(
     Ok(Json(ListPage::new(listed.transactions.into_iter().map(Into::into).collect(), listed.next_cursor)))
 }
 
-/// POST /transactions → 201.
+/// Book a transaction.
+///
+/// Without a `category_id`, the user's categorisation model may assign one.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    tag = "transactions",
+    operation_id = "create_transaction",
+    security(("bearer" = [])),
+    request_body(content = CreateBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The transaction was booked", body = TransactionJson),
+        problems::JsonBody,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -125,7 +221,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-/// GET /transactions/{id}.
+/// One transaction.
+#[utoipa::path(
+    get,
+    path = "/transactions/{id}",
+    tag = "transactions",
+    operation_id = "get_transaction",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The transaction's id")),
+    responses(
+        (status = 200, description = "The transaction", body = TransactionJson),
+        problems::NotFound,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -141,7 +249,21 @@ pub async fn get(
     Ok(Json(found.into()))
 }
 
-/// PATCH /transactions/{id}; `null` clears `category_id` or `notes`.
+/// Change a transaction; `null` clears `category_id` or `notes`.
+#[utoipa::path(
+    patch,
+    path = "/transactions/{id}",
+    tag = "transactions",
+    operation_id = "update_transaction",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The transaction's id")),
+    request_body(content = UpdateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated transaction", body = TransactionJson),
+        problems::JsonBody,
+        problems::NotFound,
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -169,7 +291,19 @@ pub async fn update(
     Ok(Json(state.engine.transactions.clone().update_transaction(request).await?.into_inner().into()))
 }
 
-/// DELETE /transactions/{id} → 204.
+/// Delete a transaction.
+#[utoipa::path(
+    delete,
+    path = "/transactions/{id}",
+    tag = "transactions",
+    operation_id = "delete_transaction",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The transaction's id")),
+    responses(
+        (status = 204, description = "The transaction is gone"),
+        problems::NotFound,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -179,7 +313,30 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// POST /transactions/import with a `text/csv` body.
+/// Import transactions from CSV.
+///
+/// The header is `date,description,amount,currency[,category]`; a negative amount is a debit,
+/// a positive one a credit. Rows already stored are counted as duplicates, not booked twice.
+#[utoipa::path(
+    post,
+    path = "/transactions/import",
+    tag = "transactions",
+    operation_id = "import_transactions",
+    security(("bearer" = [])),
+    request_body(
+        description = "At most 10 000 rows and 6 MiB",
+        content(
+            (String = "text/csv", example = "date,description,amount,currency\n2026-03-01,Rent,-1200.00,USD"),
+            (String = "application/csv"),
+        )
+    ),
+    responses(
+        (status = 200, description = "What was imported", body = ImportJson),
+        problems::RawPayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Unprocessable,
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     _user: AuthUser,

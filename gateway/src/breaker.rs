@@ -1,0 +1,370 @@
+//! Circuit breakers, one per upstream, as a tower layer under the tonic clients; and retries
+//! of idempotent reads within a budget.
+//!
+//! Closed, the breaker counts outcomes in a tumbling window. It opens when `consecutive`
+//! calls fail in a row, or when at least `min_calls` calls in the window failed at
+//! `failure_ratio` or more. Open, every call fails at once with `Unavailable` and a
+//! `retry-after`, so the gateway answers 503 in microseconds instead of waiting on a dead
+//! backend. After `open_for` one probe goes through (half-open): success closes the
+//! breaker, failure opens it again.
+//!
+//! A failure is a transport error, a deadline, or a status that says the backend is unwell
+//! (`Unavailable`, `Unknown`, `Internal`, `DataLoss`). Client errors and throttling are the
+//! backend working as designed and count as success.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use tonic::Code;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{Layer, Service};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The `BREAKER_*` settings, shared by every upstream's breaker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// `BREAKER_CONSECUTIVE_FAILURES`, default 5.
+    pub consecutive: u32,
+    /// `BREAKER_FAILURE_RATIO`, default 0.5.
+    pub failure_ratio: f64,
+    /// `BREAKER_MIN_CALLS`, default 20: fewer calls in a window never open on the ratio.
+    pub min_calls: u32,
+    /// `BREAKER_WINDOW_MS`, default 10 000.
+    pub window: Duration,
+    /// `BREAKER_OPEN_MS`, default 5 000: how long it stays open before probing.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            consecutive: 5,
+            failure_ratio: 0.5,
+            min_calls: 20,
+            window: Duration::from_secs(10),
+            open_for: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the breaker lets through now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// One probe is out; other calls are refused until it answers.
+    HalfOpen,
+    /// Calls are refused until the open period ends.
+    Open,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed { window_start: Instant, calls: u32, failures: u32, consecutive: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// One upstream's breaker, shared by every client on its channel.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    name: &'static str,
+    config: BreakerConfig,
+    phase: Mutex<Phase>,
+    budget: TpsBudget,
+}
+
+impl CircuitBreaker {
+    /// A closed breaker for the upstream called `name`.
+    pub fn new(name: &'static str, config: BreakerConfig) -> Arc<CircuitBreaker> {
+        let breaker = CircuitBreaker {
+            name,
+            config,
+            phase: Mutex::new(Phase::Closed {
+                window_start: Instant::now(),
+                calls: 0,
+                failures: 0,
+                consecutive: 0,
+            }),
+            // Retries may add 20 % to the calls of the last 10 s, plus 3 a second: enough to
+            // ride out one dropped connection, never enough to multiply an overload.
+            budget: TpsBudget::new(Duration::from_secs(10), 3, 0.2),
+        };
+        gauge(name, BreakerState::Closed);
+        Arc::new(breaker)
+    }
+
+    /// The upstream's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        // A panic while holding this lock cannot leave the counters inconsistent in a way that
+        // matters more than refusing all traffic would, so keep going with the inner value.
+        self.phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state now (an expired open period reads as half-open).
+    pub fn state(&self) -> BreakerState {
+        match *self.lock() {
+            Phase::Closed { .. } => BreakerState::Closed,
+            Phase::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
+            Phase::Open { .. } => BreakerState::Open,
+            Phase::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Lets a call through, or says how long until one may try.
+    fn admit(&self) -> Result<(), Duration> {
+        let mut phase = self.lock();
+        match *phase {
+            Phase::Closed { .. } => Ok(()),
+            Phase::Open { until } => {
+                let now = Instant::now();
+                if now < until {
+                    return Err(until - now);
+                }
+                *phase = Phase::HalfOpen;
+                gauge(self.name, BreakerState::HalfOpen);
+                Ok(())
+            }
+            // The probe is out; everyone else waits for its verdict.
+            Phase::HalfOpen => Err(Duration::from_secs(1)),
+        }
+    }
+
+    fn record(&self, failed: bool) {
+        let now = Instant::now();
+        let mut phase = self.lock();
+        let next = match &mut *phase {
+            Phase::HalfOpen if failed => Some(Phase::Open { until: now + self.config.open_for }),
+            Phase::HalfOpen => {
+                Some(Phase::Closed { window_start: now, calls: 0, failures: 0, consecutive: 0 })
+            }
+            Phase::Open { .. } => None,
+            Phase::Closed { window_start, calls, failures, consecutive } => {
+                if now.duration_since(*window_start) >= self.config.window {
+                    (*window_start, *calls, *failures) = (now, 0, 0);
+                }
+                *calls += 1;
+                if failed {
+                    *failures += 1;
+                    *consecutive += 1;
+                } else {
+                    *consecutive = 0;
+                }
+                let ratio_tripped = *calls >= self.config.min_calls
+                    && f64::from(*failures) >= self.config.failure_ratio * f64::from(*calls);
+                (*consecutive >= self.config.consecutive || ratio_tripped)
+                    .then(|| Phase::Open { until: now + self.config.open_for })
+            }
+        };
+        if let Some(next) = next {
+            let state = match next {
+                Phase::Open { .. } => {
+                    tracing::warn!(upstream = self.name, "circuit breaker opened");
+                    BreakerState::Open
+                }
+                _ => {
+                    tracing::info!(upstream = self.name, "circuit breaker closed");
+                    BreakerState::Closed
+                }
+            };
+            gauge(self.name, state);
+            *phase = next;
+        }
+    }
+}
+
+fn gauge(name: &'static str, state: BreakerState) {
+    let value = match state {
+        BreakerState::Closed => 0.0,
+        BreakerState::HalfOpen => 1.0,
+        BreakerState::Open => 2.0,
+    };
+    metrics::gauge!("gateway_breaker_state", "upstream" => name).set(value);
+}
+
+/// The layer that puts `breaker` in front of a channel.
+#[derive(Clone)]
+pub struct BreakerLayer(pub Arc<CircuitBreaker>);
+
+impl<S> Layer<S> for BreakerLayer {
+    type Service = Breaker<S>;
+
+    fn layer(&self, inner: S) -> Breaker<S> {
+        Breaker { inner, breaker: self.0.clone() }
+    }
+}
+
+/// A channel behind a breaker.
+#[derive(Clone)]
+pub struct Breaker<S> {
+    inner: S,
+    breaker: Arc<CircuitBreaker>,
+}
+
+/// Reads that are safe to send twice: they change nothing.
+fn idempotent(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or("");
+    ["Get", "List", "Render"].iter().any(|prefix| method.starts_with(prefix)) || method == "Categorize"
+}
+
+fn failed<B, E>(outcome: &Result<http::Response<B>, E>) -> bool {
+    match outcome {
+        Err(_) => true,
+        // Unary errors come back trailers-only, so the status is in the headers; a success
+        // puts it in trailers, which arrive after the breaker's verdict is needed.
+        Ok(response) => response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i32>().ok())
+            .map(Code::from_i32)
+            .is_some_and(|code| {
+                matches!(
+                    code,
+                    Code::Unavailable
+                        | Code::Unknown
+                        | Code::Internal
+                        | Code::DataLoss
+                        | Code::DeadlineExceeded
+                )
+            }),
+    }
+}
+
+/// Whether a failed read may go again: only when the call never reached a handler that could
+/// still be working on it.
+fn retryable<B, E>(outcome: &Result<http::Response<B>, E>) -> bool {
+    match outcome {
+        Err(_) => true,
+        Ok(response) => response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == b"14"),
+    }
+}
+
+fn refusal(name: &str, wait: Duration) -> BoxError {
+    let mut status = tonic::Status::unavailable(format!("{name} is unavailable (circuit open)"));
+    let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
+    if let Ok(value) = seconds.to_string().parse() {
+        status.metadata_mut().insert("retry-after", value);
+    }
+    Box::new(status)
+}
+
+impl<S, B> Service<http::Request<tonic::body::Body>> for Breaker<S>
+where
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError> + Send,
+    B: Send + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let breaker = self.breaker.clone();
+        if let Err(wait) = breaker.admit() {
+            return Box::pin(std::future::ready(Err(refusal(breaker.name, wait))));
+        }
+        // The service that was made ready serves this call; a clone serves a retry.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let retry_target = self.inner.clone();
+        Box::pin(async move {
+            if !idempotent(request.uri().path()) {
+                let outcome = inner.call(request).await;
+                breaker.record(failed(&outcome));
+                return outcome.map_err(Into::into);
+            }
+            breaker.budget.deposit();
+            // A read body is one small protobuf message; keeping a copy makes it resendable.
+            let (parts, body) = request.into_parts();
+            let bytes: Bytes = body.collect().await.map_err(Into::<BoxError>::into)?.to_bytes();
+            let rebuild =
+                || http::Request::from_parts(parts.clone(), tonic::body::Body::new(Full::new(bytes.clone())));
+            let outcome = inner.call(rebuild()).await;
+            breaker.record(failed(&outcome));
+            if !retryable(&outcome) || !breaker.budget.withdraw() || breaker.admit().is_err() {
+                return outcome.map_err(Into::into);
+            }
+            metrics::counter!("gateway_upstream_retries_total", "upstream" => breaker.name).increment(1);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let mut target = retry_target;
+            let outcome = match std::future::poll_fn(|cx| target.poll_ready(cx)).await {
+                Ok(()) => target.call(rebuild()).await,
+                Err(error) => Err(error),
+            };
+            breaker.record(failed(&outcome));
+            outcome.map_err(Into::into)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BreakerConfig {
+        BreakerConfig {
+            consecutive: 3,
+            failure_ratio: 0.5,
+            min_calls: 4,
+            window: Duration::from_secs(60),
+            open_for: Duration::from_millis(50),
+        }
+    }
+
+    #[test]
+    fn opens_on_consecutive_failures_probes_and_closes() {
+        let breaker = CircuitBreaker::new("engine", config());
+        for _ in 0..3 {
+            assert!(breaker.admit().is_ok());
+            breaker.record(true);
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert!(breaker.admit().is_err(), "open refuses at once");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.admit().is_ok(), "the probe goes through");
+        assert!(breaker.admit().is_err(), "only one probe at a time");
+        breaker.record(true);
+        assert_eq!(breaker.state(), BreakerState::Open, "a failed probe opens again");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.admit().is_ok());
+        breaker.record(false);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn opens_on_the_failure_ratio_but_not_below_min_calls() {
+        let breaker = CircuitBreaker::new("analytics", config());
+        // Alternating never makes three in a row; the ratio trips at the fourth call.
+        breaker.record(true);
+        breaker.record(false);
+        breaker.record(true);
+        assert_eq!(breaker.state(), BreakerState::Closed, "three calls are under min_calls");
+        breaker.record(false);
+        assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn retries_only_reads() {
+        assert!(idempotent("/budgetsmart.engine.v1.Transactions/ListTransactions"));
+        assert!(idempotent("/budgetsmart.analytics.v1.Analytics/GetForecast"));
+        assert!(idempotent("/budgetsmart.analytics.v1.Analytics/Categorize"));
+        assert!(!idempotent("/budgetsmart.engine.v1.Transactions/CreateTransaction"));
+        assert!(!idempotent("/budgetsmart.engine.v1.Auth/Login"));
+    }
+}
