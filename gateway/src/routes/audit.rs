@@ -10,6 +10,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::json::{ListPage, timestamp};
+use crate::openapi::problems;
 use crate::state::AppState;
 
 /// One security event of the caller's account.
@@ -66,17 +67,13 @@ impl From<pb::AuditEvent> for AuditEventJson {
     operation_id = "list_audit_events",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200; 50 when absent"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "The caller's events, newest first", body = ListPage<AuditEventJson>),
-        (
-            status = 401,
-            description = "No valid access token",
-            content_type = "application/problem+json",
-            body = crate::openapi::ProblemDoc
-        )
+        problems::BadQuery,
+        problems::Unprocessable,
     )
 )]
 pub async fn list(

@@ -1,9 +1,8 @@
 //! `/auth/*`: register, login, refresh, logout.
 
-use std::net::SocketAddr;
-
+use axum::Extension;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use super::me::UserJson;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::openapi::problems;
+use crate::rate_limit::ClientIp;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -117,11 +117,11 @@ pub async fn register(
 )]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenJson>, ApiError> {
     let request =
-        pb::LoginRequest { email: body.email, password: body.password, client_ip: peer.ip().to_string() };
+        pb::LoginRequest { email: body.email, password: body.password, client_ip: client.to_string() };
     Ok(Json(state.engine.auth.clone().login(request).await?.into_inner().into()))
 }
 
