@@ -73,6 +73,8 @@ where
                     Err(_) => 2,
                 };
                 let name = format!("{:?}", tonic::Code::from_i32(code));
+                // An unknown path is the caller's text: one series for all of them.
+                let method = if code == tonic::Code::Unimplemented as i32 { "unknown".to_owned() } else { method };
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 metrics::counter!("grpc_server_requests_total", "service" => service, "method" => method.clone(), "code" => name)
                     .increment(1);
