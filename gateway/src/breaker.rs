@@ -140,6 +140,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// A call ended without a verdict (its future was dropped: the client left, or the
+    /// request deadline cut it). If it was the half-open probe, nobody else will ever give a
+    /// verdict, so count it as failed rather than refuse everything forever.
+    fn abandon(&self) {
+        let mut phase = self.lock();
+        if matches!(*phase, Phase::HalfOpen) {
+            *phase = Phase::Open { until: Instant::now() + self.config.open_for };
+            gauge(self.name, BreakerState::Open);
+        }
+    }
+
     fn record(&self, failed: bool) {
         let now = Instant::now();
         let mut phase = self.lock();
@@ -190,6 +201,27 @@ fn gauge(name: &'static str, state: BreakerState) {
         BreakerState::Open => 2.0,
     };
     metrics::gauge!("gateway_breaker_state", "upstream" => name).set(value);
+}
+
+/// Gives an admitted call's verdict to the breaker even if the call's future is dropped.
+struct Admitted {
+    breaker: Arc<CircuitBreaker>,
+    settled: bool,
+}
+
+impl Admitted {
+    fn record(&mut self, failed: bool) {
+        self.settled = true;
+        self.breaker.record(failed);
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.breaker.abandon();
+        }
+    }
 }
 
 /// The layer that puts `breaker` in front of a channel.
@@ -283,10 +315,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let retry_target = self.inner.clone();
+        let mut admitted = Admitted { breaker: breaker.clone(), settled: false };
         Box::pin(async move {
             if !idempotent(request.uri().path()) {
                 let outcome = inner.call(request).await;
-                breaker.record(failed(&outcome));
+                admitted.record(failed(&outcome));
                 return outcome.map_err(Into::into);
             }
             breaker.budget.deposit();
@@ -296,7 +329,7 @@ where
             let rebuild =
                 || http::Request::from_parts(parts.clone(), tonic::body::Body::new(Full::new(bytes.clone())));
             let outcome = inner.call(rebuild()).await;
-            breaker.record(failed(&outcome));
+            admitted.record(failed(&outcome));
             if !retryable(&outcome) || !breaker.budget.withdraw() || breaker.admit().is_err() {
                 return outcome.map_err(Into::into);
             }
@@ -357,6 +390,20 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Closed, "three calls are under min_calls");
         breaker.record(false);
         assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn a_dropped_probe_reopens_instead_of_blocking_forever() {
+        let breaker = CircuitBreaker::new("notification", config());
+        for _ in 0..3 {
+            breaker.record(true);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.admit().is_ok(), "the probe goes through");
+        drop(Admitted { breaker: breaker.clone(), settled: false });
+        assert_eq!(breaker.state(), BreakerState::Open, "a lost probe counts as failed");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.admit().is_ok(), "and a new probe goes out later");
     }
 
     #[test]
