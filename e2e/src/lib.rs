@@ -638,3 +638,24 @@ where
 pub fn this_month() -> String {
     chrono::Utc::now().format("%Y-%m").to_string()
 }
+
+/// Registers and logs in a fresh user through the gateway at `base` (`…/api/v1`), for the
+/// benchmark clients; returns the access token.
+pub async fn bench_user(http: &reqwest::Client, base: &str, label: &str) -> anyhow::Result<String> {
+    let email = format!("{label}-{}@example.com", Uuid::now_v7().simple());
+    let password = "benchmark passphrase";
+    let registered = http
+        .post(format!("{base}/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password, "name": "Bench"}))
+        .send()
+        .await?;
+    anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
+    let login: Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token"))?.to_owned())
+}

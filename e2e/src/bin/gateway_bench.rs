@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use budgetsmart_proto::engine::v1::GetMeRequest;
 use budgetsmart_proto::engine::v1::users_client::UsersClient;
-use serde_json::json;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
@@ -29,22 +28,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut tokens = Vec::with_capacity(clients);
     for i in 0..clients {
-        let email = format!("gwbench-{i}-{}@example.com", uuid::Uuid::now_v7().simple());
-        let password = "benchmark passphrase";
-        let registered = http
-            .post(format!("{base}/auth/register"))
-            .json(&json!({"email": email, "password": password, "name": "Bench"}))
-            .send()
-            .await?;
-        anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
-        let login: serde_json::Value = http
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        tokens.push(login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token"))?.to_owned());
+        tokens.push(e2e::bench_user(&http, &base, &format!("gwbench-{i}")).await?);
     }
 
     let (mut direct, mut gateway) = (Vec::new(), Vec::new());

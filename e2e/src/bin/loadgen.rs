@@ -29,22 +29,7 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("registering {connections} users");
     let mut tokens = Vec::with_capacity(connections);
     for i in 0..connections {
-        let email = format!("bench-{i}-{}@example.com", uuid::Uuid::now_v7().simple());
-        let password = "benchmark passphrase";
-        let registered = http
-            .post(format!("{base}/auth/register"))
-            .json(&json!({"email": email, "password": password, "name": "Bench"}))
-            .send()
-            .await?;
-        anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
-        let login: serde_json::Value = http
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token"))?.to_owned();
+        let token = e2e::bench_user(&http, &base, &format!("bench-{i}")).await?;
         http.post(format!("{base}/budgets"))
             .bearer_auth(&token)
             .json(&json!({"month": month, "currency": "USD", "total_limit": "100000.00"}))
