@@ -102,6 +102,8 @@ pub struct TestSystem {
     pub api: String,
     /// The gateway's address.
     pub gateway: SocketAddr,
+    /// The gateway's admin address (`/metrics`).
+    pub gateway_admin: SocketAddr,
     /// The engine's gRPC address.
     pub engine: SocketAddr,
     /// The analytics gRPC address.
@@ -311,6 +313,8 @@ impl TestSystem {
         let generous = gateway::rate_limit::Limit { per_minute: 1_000_000, burst: 100_000 };
         let gateway_config = gateway::GatewayConfig {
             addr: loopback,
+            admin_addr: loopback,
+            metrics_networks: vec!["127.0.0.0/8".parse().expect("a network")],
             engine_url: format!("http://{gateway_engine}"),
             analytics_url: format!("http://{analytics_addr}"),
             notification_url: format!("http://{notification_addr}"),
@@ -335,12 +339,14 @@ impl TestSystem {
         };
         let gateway = gateway::build(gateway_config.clone()).await.expect("gateway builds");
         let gateway_addr = gateway.addr();
+        let gateway_admin = gateway.admin_addr();
         tasks.push(tokio::spawn(gateway.run(shutdown.child_token())));
 
         TestSystem {
             http: reqwest::Client::new(),
             api: format!("http://{gateway_addr}/api/v1"),
             gateway: gateway_addr,
+            gateway_admin,
             engine: engine_addr,
             analytics: analytics_addr,
             notification: notification_addr,
@@ -362,6 +368,7 @@ impl TestSystem {
     pub async fn another_gateway(&mut self) -> String {
         let config = gateway::GatewayConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..self.gateway_config.clone()
         };
         let gateway = gateway::build(config).await.expect("the second gateway builds");

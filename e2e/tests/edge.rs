@@ -79,6 +79,14 @@ async fn login_is_limited_per_client_ip() {
     }
     assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3]);
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    // The refusal is in the route's RED metrics: the metrics layer sits outside the limiter.
+    let metrics =
+        system.http.get(format!("http://{}/metrics", system.gateway_admin)).send().await.expect("answers");
+    let text = metrics.text().await.expect("text");
+    assert!(
+        text.contains("http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"429\"} 1"),
+        "{text}"
+    );
     system.stop().await;
 }
 
@@ -212,5 +220,19 @@ async fn edge_hardening_answers_problems_and_sets_security_headers() {
         "{text}"
     );
     assert!(text.contains("http_request_duration_seconds_bucket"), "latency is a histogram");
+
+    // Through a proxy, the public port does not show metrics; the admin port does.
+    let relayed = system
+        .http
+        .get(format!("http://{}/metrics", system.gateway))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(relayed.status(), StatusCode::NOT_FOUND);
+    let admin =
+        system.http.get(format!("http://{}/metrics", system.gateway_admin)).send().await.expect("answers");
+    assert_eq!(admin.status(), StatusCode::OK);
+    assert!(admin.text().await.expect("text").contains("http_requests_total"));
     system.stop().await;
 }

@@ -297,7 +297,19 @@ async fn the_stream_needs_a_token_and_an_event_id_to_resume_from() {
     // resumes from that id's time, with the caller's own events only.
     let unknown = Uuid::now_v7().to_string();
     let stream = EventStream::open(&system, &system.api, &ana.token, Some(&unknown)).await;
-    drop(stream);
+
+    // One user holds at most 8 streams on a replica; another user is not affected.
+    let mut open = vec![stream];
+    for _ in 1..gateway::live::MAX_STREAMS_PER_USER {
+        open.push(EventStream::open(&system, &system.api, &ana.token, None).await);
+    }
+    let refused = system.call(Method::GET, "/events/stream", Some(&ana.token), None).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", refused.body);
+    assert!(refused.is_problem());
+    assert!(refused.headers.contains_key("retry-after"));
+    let ben = system.register_and_login("ben").await;
+    drop(EventStream::open(&system, &system.api, &ben.token, None).await);
+    drop(open);
     system.stop().await;
 }
 

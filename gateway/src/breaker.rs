@@ -71,12 +71,28 @@ enum Phase {
     HalfOpen,
 }
 
+/// The phase, and which of its turns this is. Every change of phase starts a new generation,
+/// and a verdict counts only in the generation its call was admitted in: a slow call let in
+/// before the breaker opened must not close it by answering while the probe is out.
+#[derive(Debug)]
+struct Cycle {
+    phase: Phase,
+    generation: u64,
+}
+
+impl Cycle {
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.generation += 1;
+    }
+}
+
 /// One upstream's breaker, shared by every client on its channel.
 #[derive(Debug)]
 pub struct CircuitBreaker {
     name: &'static str,
     config: BreakerConfig,
-    phase: Mutex<Phase>,
+    cycle: Mutex<Cycle>,
     budget: TpsBudget,
 }
 
@@ -86,11 +102,9 @@ impl CircuitBreaker {
         let breaker = CircuitBreaker {
             name,
             config,
-            phase: Mutex::new(Phase::Closed {
-                window_start: Instant::now(),
-                calls: 0,
-                failures: 0,
-                consecutive: 0,
+            cycle: Mutex::new(Cycle {
+                phase: Phase::Closed { window_start: Instant::now(), calls: 0, failures: 0, consecutive: 0 },
+                generation: 0,
             }),
             // Retries may add 20 % to the calls of the last 10 s, plus 3 a second: enough to
             // ride out one dropped connection, never enough to multiply an overload.
@@ -105,15 +119,15 @@ impl CircuitBreaker {
         self.name
     }
 
-    fn lock(&self) -> MutexGuard<'_, Phase> {
+    fn lock(&self) -> MutexGuard<'_, Cycle> {
         // A panic while holding this lock cannot leave the counters inconsistent in a way that
         // matters more than refusing all traffic would, so keep going with the inner value.
-        self.phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cycle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The state now (an expired open period reads as half-open).
     pub fn state(&self) -> BreakerState {
-        match *self.lock() {
+        match self.lock().phase {
             Phase::Closed { .. } => BreakerState::Closed,
             Phase::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
             Phase::Open { .. } => BreakerState::Open,
@@ -121,19 +135,20 @@ impl CircuitBreaker {
         }
     }
 
-    /// Lets a call through, or says how long until one may try.
-    fn admit(&self) -> Result<(), Duration> {
-        let mut phase = self.lock();
-        match *phase {
-            Phase::Closed { .. } => Ok(()),
+    /// Lets a call through (telling the generation it was admitted in), or says how long
+    /// until one may try.
+    fn admit(&self) -> Result<u64, Duration> {
+        let mut cycle = self.lock();
+        match cycle.phase {
+            Phase::Closed { .. } => Ok(cycle.generation),
             Phase::Open { until } => {
                 let now = Instant::now();
                 if now < until {
                     return Err(until - now);
                 }
-                *phase = Phase::HalfOpen;
+                cycle.enter(Phase::HalfOpen);
                 gauge(self.name, BreakerState::HalfOpen);
-                Ok(())
+                Ok(cycle.generation)
             }
             // The probe is out; everyone else waits for its verdict.
             Phase::HalfOpen => Err(Duration::from_secs(1)),
@@ -143,18 +158,21 @@ impl CircuitBreaker {
     /// A call ended without a verdict (its future was dropped: the client left, or the
     /// request deadline cut it). If it was the half-open probe, nobody else will ever give a
     /// verdict, so count it as failed rather than refuse everything forever.
-    fn abandon(&self) {
-        let mut phase = self.lock();
-        if matches!(*phase, Phase::HalfOpen) {
-            *phase = Phase::Open { until: Instant::now() + self.config.open_for };
+    fn abandon(&self, generation: u64) {
+        let mut cycle = self.lock();
+        if matches!(cycle.phase, Phase::HalfOpen) && cycle.generation == generation {
+            cycle.enter(Phase::Open { until: Instant::now() + self.config.open_for });
             gauge(self.name, BreakerState::Open);
         }
     }
 
-    fn record(&self, failed: bool) {
+    fn record(&self, failed: bool, generation: u64) {
         let now = Instant::now();
-        let mut phase = self.lock();
-        let next = match &mut *phase {
+        let mut cycle = self.lock();
+        if cycle.generation != generation {
+            return;
+        }
+        let next = match &mut cycle.phase {
             Phase::HalfOpen if failed => Some(Phase::Open { until: now + self.config.open_for }),
             Phase::HalfOpen => {
                 Some(Phase::Closed { window_start: now, calls: 0, failures: 0, consecutive: 0 })
@@ -189,7 +207,7 @@ impl CircuitBreaker {
                 }
             };
             gauge(self.name, state);
-            *phase = next;
+            cycle.enter(next);
         }
     }
 }
@@ -206,20 +224,21 @@ fn gauge(name: &'static str, state: BreakerState) {
 /// Gives an admitted call's verdict to the breaker even if the call's future is dropped.
 struct Admitted {
     breaker: Arc<CircuitBreaker>,
+    generation: u64,
     settled: bool,
 }
 
 impl Admitted {
     fn record(&mut self, failed: bool) {
         self.settled = true;
-        self.breaker.record(failed);
+        self.breaker.record(failed, self.generation);
     }
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
         if !self.settled {
-            self.breaker.abandon();
+            self.breaker.abandon(self.generation);
         }
     }
 }
@@ -273,12 +292,27 @@ fn failed<B, E>(outcome: &Result<http::Response<B>, E>) -> bool {
     }
 }
 
-/// Whether a failed read may go again: only when the call never reached a handler that could
-/// still be working on it.
-fn retryable<B, E>(outcome: &Result<http::Response<B>, E>) -> bool {
+/// Whether a failed read may go again: only when it never reached a backend that could still
+/// be working on it (no connection, a refused or reset connection, `Unavailable`). A call that
+/// ran out of time is not retried: the backend is slow, and a second copy would only add load.
+fn retryable<B>(outcome: &Result<http::Response<B>, BoxError>) -> bool {
     match outcome {
-        Err(_) => true,
+        Err(error) => !timed_out(error.as_ref()),
         Ok(response) => response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == b"14"),
+    }
+}
+
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<tonic::TimeoutExpired>())
+}
+
+/// The channel's own deadline surfaces as `Cancelled` ("Timeout expired"), which reads as
+/// "the caller gave up"; to the client it is the upstream that was too slow: 504.
+fn deadline_exceeded(error: BoxError) -> BoxError {
+    if timed_out(error.as_ref()) {
+        Box::new(tonic::Status::deadline_exceeded("the upstream did not answer in time"))
+    } else {
+        error
     }
 }
 
@@ -308,19 +342,20 @@ where
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let breaker = self.breaker.clone();
-        if let Err(wait) = breaker.admit() {
-            return Box::pin(std::future::ready(Err(refusal(breaker.name, wait))));
-        }
+        let generation = match breaker.admit() {
+            Ok(generation) => generation,
+            Err(wait) => return Box::pin(std::future::ready(Err(refusal(breaker.name, wait)))),
+        };
         // The service that was made ready serves this call; a clone serves a retry.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let retry_target = self.inner.clone();
-        let mut admitted = Admitted { breaker: breaker.clone(), settled: false };
+        let mut admitted = Admitted { breaker: breaker.clone(), generation, settled: false };
         Box::pin(async move {
             if !idempotent(request.uri().path()) {
-                let outcome = inner.call(request).await;
+                let outcome = inner.call(request).await.map_err(Into::into);
                 admitted.record(failed(&outcome));
-                return outcome.map_err(Into::into);
+                return outcome.map_err(deadline_exceeded);
             }
             breaker.budget.deposit();
             // A read body is one small protobuf message; keeping a copy makes it resendable.
@@ -328,20 +363,22 @@ where
             let bytes: Bytes = body.collect().await.map_err(Into::<BoxError>::into)?.to_bytes();
             let rebuild =
                 || http::Request::from_parts(parts.clone(), tonic::body::Body::new(Full::new(bytes.clone())));
-            let outcome = inner.call(rebuild()).await;
+            let outcome = inner.call(rebuild()).await.map_err(Into::into);
             admitted.record(failed(&outcome));
-            if !retryable(&outcome) || !breaker.budget.withdraw() || breaker.admit().is_err() {
-                return outcome.map_err(Into::into);
+            if !retryable(&outcome) || !breaker.budget.withdraw() {
+                return outcome.map_err(deadline_exceeded);
             }
+            let Ok(generation) = breaker.admit() else { return outcome.map_err(deadline_exceeded) };
+            let mut admitted = Admitted { breaker: breaker.clone(), generation, settled: false };
             metrics::counter!("gateway_upstream_retries_total", "upstream" => breaker.name).increment(1);
             tokio::time::sleep(Duration::from_millis(25)).await;
             let mut target = retry_target;
             let outcome = match std::future::poll_fn(|cx| target.poll_ready(cx)).await {
-                Ok(()) => target.call(rebuild()).await,
-                Err(error) => Err(error),
+                Ok(()) => target.call(rebuild()).await.map_err(Into::into),
+                Err(error) => Err(error.into()),
             };
-            breaker.record(failed(&outcome));
-            outcome.map_err(Into::into)
+            admitted.record(failed(&outcome));
+            outcome.map_err(deadline_exceeded)
         })
     }
 }
@@ -364,19 +401,19 @@ mod tests {
     fn opens_on_consecutive_failures_probes_and_closes() {
         let breaker = CircuitBreaker::new("engine", config());
         for _ in 0..3 {
-            assert!(breaker.admit().is_ok());
-            breaker.record(true);
+            let generation = breaker.admit().expect("closed admits");
+            breaker.record(true, generation);
         }
         assert_eq!(breaker.state(), BreakerState::Open);
         assert!(breaker.admit().is_err(), "open refuses at once");
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.admit().is_ok(), "the probe goes through");
+        let probe = breaker.admit().expect("the probe goes through");
         assert!(breaker.admit().is_err(), "only one probe at a time");
-        breaker.record(true);
+        breaker.record(true, probe);
         assert_eq!(breaker.state(), BreakerState::Open, "a failed probe opens again");
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.admit().is_ok());
-        breaker.record(false);
+        let probe = breaker.admit().expect("a new probe");
+        breaker.record(false, probe);
         assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
@@ -384,11 +421,11 @@ mod tests {
     fn opens_on_the_failure_ratio_but_not_below_min_calls() {
         let breaker = CircuitBreaker::new("analytics", config());
         // Alternating never makes three in a row; the ratio trips at the fourth call.
-        breaker.record(true);
-        breaker.record(false);
-        breaker.record(true);
+        breaker.record(true, 0);
+        breaker.record(false, 0);
+        breaker.record(true, 0);
         assert_eq!(breaker.state(), BreakerState::Closed, "three calls are under min_calls");
-        breaker.record(false);
+        breaker.record(false, 0);
         assert_eq!(breaker.state(), BreakerState::Open);
     }
 
@@ -396,14 +433,33 @@ mod tests {
     fn a_dropped_probe_reopens_instead_of_blocking_forever() {
         let breaker = CircuitBreaker::new("notification", config());
         for _ in 0..3 {
-            breaker.record(true);
+            breaker.record(true, 0);
         }
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.admit().is_ok(), "the probe goes through");
-        drop(Admitted { breaker: breaker.clone(), settled: false });
+        let generation = breaker.admit().expect("the probe goes through");
+        drop(Admitted { breaker: breaker.clone(), generation, settled: false });
         assert_eq!(breaker.state(), BreakerState::Open, "a lost probe counts as failed");
         std::thread::sleep(Duration::from_millis(60));
         assert!(breaker.admit().is_ok(), "and a new probe goes out later");
+    }
+
+    #[test]
+    fn a_call_admitted_before_opening_cannot_decide_the_probe() {
+        let breaker = CircuitBreaker::new("engine", config());
+        let slow = breaker.admit().expect("closed admits");
+        for _ in 0..3 {
+            breaker.record(true, breaker.admit().expect("closed admits"));
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let probe = breaker.admit().expect("the probe goes through");
+        // The slow call from before the opening finally succeeds, or is dropped: neither is
+        // the probe's verdict.
+        breaker.record(false, slow);
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        drop(Admitted { breaker: breaker.clone(), generation: slow, settled: false });
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        breaker.record(false, probe);
+        assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
     #[test]
@@ -413,5 +469,17 @@ mod tests {
         assert!(idempotent("/budgetsmart.analytics.v1.Analytics/Categorize"));
         assert!(!idempotent("/budgetsmart.engine.v1.Transactions/CreateTransaction"));
         assert!(!idempotent("/budgetsmart.engine.v1.Auth/Login"));
+    }
+
+    #[test]
+    fn a_timed_out_read_is_not_retried_and_reads_as_a_deadline() {
+        let timeout: BoxError = Box::new(tonic::TimeoutExpired(()));
+        let refused: BoxError = Box::new(tonic::ConnectError("connection refused".into()));
+        assert!(!retryable::<()>(&Err(timeout)));
+        assert!(retryable::<()>(&Err(refused)));
+        let status = tonic::Status::from_error(deadline_exceeded(Box::new(tonic::TimeoutExpired(()))));
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        let status = tonic::Status::from_error(deadline_exceeded(Box::new(tonic::Status::not_found("x"))));
+        assert_eq!(status.code(), Code::NotFound, "other errors pass unchanged");
     }
 }

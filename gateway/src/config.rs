@@ -17,6 +17,13 @@ use crate::rate_limit::{Limit, RateLimitConfig, Store};
 pub struct GatewayConfig {
     /// `GATEWAY_ADDR`, default 127.0.0.1:8080.
     pub addr: SocketAddr,
+    /// `GATEWAY_ADMIN_ADDR`, default 127.0.0.1:9100: `/metrics` and `/healthz` for the
+    /// cluster's scraper, on a port that is never exposed outside it.
+    pub admin_addr: SocketAddr,
+    /// `METRICS_ALLOWED_NETWORKS`: who may read `/metrics` on the public port (default
+    /// loopback only). A request relayed by a proxy (`X-Forwarded-For`) is refused whatever
+    /// the peer, so a public load balancer in an allowed network does not open it.
+    pub metrics_networks: Vec<IpNet>,
     /// `ENGINE_URL`, default http://127.0.0.1:50051.
     pub engine_url: String,
     /// `ANALYTICS_URL`, default http://127.0.0.1:50052.
@@ -57,6 +64,8 @@ impl GatewayConfig {
         let env = Environment::from_env()?;
         Ok(GatewayConfig {
             addr: config::parse("GATEWAY_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            admin_addr: config::parse("GATEWAY_ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], 9100)))?,
+            metrics_networks: networks("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1")?,
             engine_url: config::string("ENGINE_URL", "http://127.0.0.1:50051"),
             analytics_url: config::string("ANALYTICS_URL", "http://127.0.0.1:50052"),
             notification_url: config::string("NOTIFICATION_URL", "http://127.0.0.1:50053"),
@@ -82,7 +91,7 @@ impl GatewayConfig {
                     }
                 },
             },
-            trusted_proxies: trusted_proxies()?,
+            trusted_proxies: networks("TRUSTED_PROXIES", "")?,
             breaker: BreakerConfig {
                 consecutive: config::parse("BREAKER_CONSECUTIVE_FAILURES", 5)?,
                 failure_ratio: config::parse("BREAKER_FAILURE_RATIO", 0.5)?,
@@ -120,16 +129,18 @@ fn limit(class: &str, per_minute: u32, burst: u32) -> Result<Limit, ConfigError>
     Ok(limit)
 }
 
-fn trusted_proxies() -> Result<Vec<IpNet>, ConfigError> {
-    let raw = config::string("TRUSTED_PROXIES", "");
+/// A comma-separated list of addresses or CIDR networks.
+fn networks(name: &str, default: &str) -> Result<Vec<IpNet>, ConfigError> {
+    let raw = config::string(name, default);
     raw.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
         .map(|entry| {
             // A bare address is a one-address network.
-            entry.parse::<IpNet>().or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(
-                |_| problem("TRUSTED_PROXIES", format!("{entry:?} is not an address or CIDR network")),
-            )
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| problem(name, format!("{entry:?} is not an address or CIDR network")))
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -65,12 +65,16 @@ pub async fn propagate(
         idempotency_key: (request.method() == Method::POST).then(|| header("idempotency-key")).flatten(),
         request_id: request_id.clone(),
     };
+    // The span is named by the route template, as OpenTelemetry's HTTP conventions ask:
+    // a raw path with ids in it would make every request a span name of its own.
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!(
         "http.request",
-        otel.name = %format!("{} {}", request.method(), request.uri().path()),
+        otel.name = %format!("{} {route}", request.method()),
         otel.kind = "server",
         service = "gateway",
         method = %request.method(),
+        http.route = route,
         path = %request.uri().path(),
         request_id = %request_id,
         http.response.status_code = tracing::field::Empty,

@@ -1,9 +1,10 @@
 //! What every answer gets at the edge: security headers, CORS, a deadline for the whole
 //! request, and problem+json where axum would answer with an empty body.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -77,6 +78,25 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
             ]))
             .max_age(Duration::from_secs(600)),
     )
+}
+
+/// Guards `/metrics` on the public port: only peers in `METRICS_ALLOWED_NETWORKS`, and never
+/// through a proxy. It tells anyone else there is nothing here (404), as for any unknown path.
+/// The series name routes and upstreams, not users, but they still map the system for an
+/// attacker, and scraping them costs a render.
+pub async fn metrics_access(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = peer.ip().to_canonical();
+    let relayed =
+        request.headers().contains_key("x-forwarded-for") || request.headers().contains_key("forwarded");
+    if relayed || !state.config.metrics_networks.iter().any(|net| net.contains(&peer)) {
+        return not_found().await;
+    }
+    next.run(request).await
 }
 
 /// 405 as problem+json (axum's own has an empty body).

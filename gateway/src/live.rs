@@ -16,8 +16,8 @@
 //! so all replicas agree on it, and each stream remembers which ids it sent instead of
 //! keeping a high-water mark.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use budgetsmart_common::events::DomainEvent;
@@ -63,6 +63,11 @@ const SKEW_MARGIN_US: i64 = 2_000_000;
 const SENT_MEMORY: usize = 1024;
 /// A broker connection that lasted this long counts as healthy: the next loss reconnects fast.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+/// Longest a connect (with its declarations) or a close may take.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams one user may hold open on one replica: a few tabs and devices. Each holds a task,
+/// a broadcast receiver and a connection, so without a bound one token could hold thousands.
+pub const MAX_STREAMS_PER_USER: usize = 8;
 
 /// One event for one user's stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +107,26 @@ struct Inner {
     redis: ConnectionManager,
     key_prefix: String,
     closed: CancellationToken,
+    /// Open streams per user in this process.
+    open: Mutex<HashMap<Uuid, usize>>,
+}
+
+/// One of a user's open streams, counted against [`MAX_STREAMS_PER_USER`] until dropped.
+pub struct StreamSlot {
+    inner: Arc<Inner>,
+    user_id: Uuid,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.inner.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 /// The broker side: a connection and the consumer of this replica's queue.
@@ -146,7 +171,8 @@ impl LiveHub {
             .map_err(|e| anyhow::anyhow!("cannot consume live events from the broker at AMQP_URL: {e}"))?;
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         let closed = CancellationToken::new();
-        let hub = LiveHub { inner: Arc::new(Inner { sender, redis, key_prefix, closed }) };
+        let open = Mutex::new(HashMap::new());
+        let hub = LiveHub { inner: Arc::new(Inner { sender, redis, key_prefix, closed, open }) };
         let task = tokio::spawn(hub.clone().run(bus.clone(), feed));
         Ok((hub, task))
     }
@@ -157,6 +183,18 @@ impl LiveHub {
         self.inner.closed.cancel();
     }
 
+    /// A slot for one more stream of `user_id`, or `None` when they already hold
+    /// [`MAX_STREAMS_PER_USER`] on this replica.
+    pub fn claim(&self, user_id: Uuid) -> Option<StreamSlot> {
+        let mut open = self.inner.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(user_id).or_insert(0);
+        if *count >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { inner: self.inner.clone(), user_id })
+    }
+
     /// The caller's events from now on, after first replaying what followed `last_event_id`.
     ///
     /// The stream ends at `until` (when the access token expires, so a revoked user does not
@@ -164,13 +202,15 @@ impl LiveHub {
     /// resume needs the history and Redis cannot give it.
     pub async fn subscribe(
         &self,
-        user_id: Uuid,
+        slot: StreamSlot,
         last_event_id: Option<Uuid>,
         until: Option<Instant>,
     ) -> anyhow::Result<BoxStream<'static, Arc<LiveEvent>>> {
+        let user_id = slot.user_id;
         // Before reading the history; see the module docs.
         let receiver = self.inner.sender.subscribe();
         let mut cursor = Cursor {
+            _slot: slot,
             hub: self.clone(),
             receiver,
             user_id,
@@ -262,7 +302,9 @@ impl LiveHub {
                 }
             };
             let Some(error) = lost else {
-                let _ = connection.close(200, "shutting down".into()).await;
+                // A broker that stopped answering must not hold up the gateway's shutdown.
+                let _ =
+                    tokio::time::timeout(BROKER_TIMEOUT, connection.close(200, "shutting down".into())).await;
                 return;
             };
             failures = if connected_at.elapsed() >= HEALTHY_AFTER { 1 } else { failures.saturating_add(1) };
@@ -348,7 +390,16 @@ impl LiveHub {
 }
 
 impl Feed {
-    async fn connect(bus: &BusConfig) -> lapin::Result<Feed> {
+    /// Connects and sets up within [`BROKER_TIMEOUT`]: a broker that accepts TCP and then
+    /// hangs would otherwise stall start-up, or the reconnect loop, for good.
+    async fn connect(bus: &BusConfig) -> anyhow::Result<Feed> {
+        tokio::time::timeout(BROKER_TIMEOUT, Feed::setup(bus))
+            .await
+            .map_err(|_| anyhow::anyhow!("the broker did not finish the handshake in {BROKER_TIMEOUT:?}"))?
+            .map_err(Into::into)
+    }
+
+    async fn setup(bus: &BusConfig) -> lapin::Result<Feed> {
         let connection = Connection::connect(
             &bus.amqp_url,
             ConnectionProperties::default().with_connection_name("gateway.live".into()),
@@ -388,6 +439,8 @@ impl Feed {
 
 /// One open stream's position.
 struct Cursor {
+    /// Released when the stream ends (the client left, the token expired, the hub closed).
+    _slot: StreamSlot,
     hub: LiveHub,
     receiver: broadcast::Receiver<Signal>,
     user_id: Uuid,

@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -148,7 +148,11 @@ impl RateLimits {
     /// Only a configured proxy may speak for someone else: walking `X-Forwarded-For` from the
     /// right, the first address that is not a trusted proxy is the client. A client can put
     /// anything at the left of the header, so the left is never believed.
+    ///
+    /// Addresses are canonical: a dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`,
+    /// which must match an IPv4 proxy range and count as that IPv4 client.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
         let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
         if !trusted(&peer) {
             return peer;
@@ -162,10 +166,10 @@ impl RateLimits {
             .collect::<Vec<_>>();
         let mut client = peer;
         for hop in forwarded.iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) if trusted(&ip) => client = ip,
-                Ok(ip) => return ip,
-                Err(_) => return client,
+            match parse_hop(hop).map(|ip| ip.to_canonical()) {
+                Some(ip) if trusted(&ip) => client = ip,
+                Some(ip) => return ip,
+                None => return client,
             }
         }
         client
@@ -173,6 +177,7 @@ impl RateLimits {
 
     fn check_memory(&self, class: Class, ip: IpAddr, user: Option<Uuid>) -> Decision {
         let limit = self.limit(class);
+        let ip = limit_key(ip);
         let outcome = match (class, user) {
             (Class::User, Some(user)) => self.user.check_key(&user),
             (Class::Auth, _) => self.auth.check_key(&ip),
@@ -204,6 +209,25 @@ impl RateLimits {
             Class::Public => self.config.public,
             Class::User => self.config.user,
         }
+    }
+}
+
+/// An `X-Forwarded-For` hop: a bare address, or one with a port as some proxies write it
+/// (`203.0.113.9:4711`, `[2001:db8::1]:4711`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The bucket an address counts in. An IPv6 client is given a whole /64 by its provider and
+/// can pick a fresh address from it for every request, so its /64 is the client; IPv4
+/// addresses count one by one.
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -254,18 +278,11 @@ async fn check_redis(
 ///
 /// A valid bearer token makes the request count against its user; the verified caller is left
 /// in the extensions for `require_token`, so the signature is checked once.
-pub async fn limit(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let limits = state.rate_limits.clone();
-    // `context::propagate`, outermost, resolved it already.
-    let ip = match request.extensions().get::<ClientIp>() {
-        Some(ClientIp(ip)) => *ip,
-        None => limits.client_ip(peer.ip(), request.headers()),
-    };
+    // `context::propagate`, outermost, resolves it for every request; the unspecified
+    // address is only a guard should a router ever be built without it.
+    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
     let path = request.uri().path();
     if !limits.config.enabled || matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return next.run(request).await;
@@ -285,7 +302,7 @@ pub async fn limit(
         Store::Redis => {
             let subject = match (class, user_id) {
                 (Class::User, Some(user)) => user.to_string(),
-                _ => ip.to_string(),
+                _ => limit_key(ip).to_string(),
             };
             let prefix = &state.config.redis_key_prefix;
             match check_redis(&state.redis, prefix, class, limits.limit(class), &subject).await {
@@ -355,5 +372,23 @@ mod tests {
         // The rightmost untrusted hop: the client's own prefix "6.6.6.6" is ignored.
         assert_eq!(limits.client_ip(trusted, &headers), "203.0.113.9".parse::<IpAddr>().expect("ip"));
         assert_eq!(limits.client_ip(trusted, &HeaderMap::new()), trusted);
+        // A dual-stack listener's view of an IPv4 proxy, and a hop written with its port.
+        let mapped: IpAddr = "::ffff:10.1.0.5".parse().expect("ip");
+        let mut with_port = HeaderMap::new();
+        with_port.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9:4711"));
+        assert_eq!(limits.client_ip(mapped, &with_port), "203.0.113.9".parse::<IpAddr>().expect("ip"));
+        assert_eq!(limits.client_ip("::ffff:198.51.100.7".parse().expect("ip"), &headers), untrusted);
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_client_is_its_slash_64() {
+        let limits = RateLimits::new(config(Store::Memory), Vec::new());
+        let address = |s: &str| s.parse::<IpAddr>().expect("ip");
+        for i in 0..3 {
+            assert!(limits.check_memory(Class::Auth, address(&format!("2001:db8:1:2::{i}")), None).allowed);
+        }
+        // A fresh address from the same /64 is the same client; another /64 is not.
+        assert!(!limits.check_memory(Class::Auth, address("2001:db8:1:2:ffff::9"), None).allowed);
+        assert!(limits.check_memory(Class::Auth, address("2001:db8:1:3::1"), None).allowed);
     }
 }

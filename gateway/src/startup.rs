@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
 use crate::rate_limit::RateLimits;
-use crate::state::{self, AppState, Backend, EngineClients};
+use crate::state::{self, AppState, Backend, EngineClients, Shared};
 use crate::{context, hardening, health, http_metrics, openapi, rate_limit, routes};
 
 /// A built gateway: upstream channels ready, Redis connected, port bound.
@@ -22,6 +22,8 @@ pub struct Gateway {
     router: Router,
     listener: TcpListener,
     addr: SocketAddr,
+    admin: TcpListener,
+    admin_addr: SocketAddr,
     live: crate::live::LiveHub,
     live_task: tokio::task::JoinHandle<()>,
 }
@@ -46,9 +48,13 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on GATEWAY_ADDR {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
+    let admin = TcpListener::bind(config.admin_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on GATEWAY_ADMIN_ADDR {}: {e}", config.admin_addr))?;
+    let admin_addr = admin.local_addr()?;
     let (live, live_task) =
         crate::live::LiveHub::start(&config.bus, redis.clone(), config.redis_key_prefix.clone()).await?;
-    let state = AppState {
+    let state = AppState::new(Shared {
         live: live.clone(),
         engine: EngineClients::new(&engine),
         analytics: AnalyticsClient::new(analytics.upstream()),
@@ -59,7 +65,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         verifier: Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?),
         redis,
         config: Arc::new(config.clone()),
-    };
+    });
     let (api, spec) = routes::api(state.clone());
     let api = api.method_not_allowed_fallback(hardening::method_not_allowed);
     let mut router = Router::new()
@@ -67,14 +73,19 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .merge(openapi::docs_router(openapi::document(spec)))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(budgetsmart_common::metrics::router())
+        .merge(
+            budgetsmart_common::metrics::router()
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), hardening::metrics_access)),
+        )
         .fallback(hardening::not_found)
-        // Innermost first: metrics see the final status; the deadline bounds the handler;
-        // limits run before any work; CORS answers preflights and decorates 429s; the
-        // context (request id, span, client IP) wraps everything, so every log line has it.
-        .layer(axum::middleware::from_fn(http_metrics::record))
+        // Innermost first: the deadline bounds the handler; limits run before any work;
+        // metrics count what limits and deadlines answered too (429, 408); CORS answers
+        // preflights and decorates 429s; the context (request id, span, client IP) wraps
+        // everything, so every log line has it. Router layers run after routing, so each of
+        // them sees the matched route template.
         .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn(http_metrics::record))
         .layer(axum::middleware::from_fn(hardening::security_headers));
     if let Some(cors) = hardening::cors(&config.cors_origins) {
         router = router.layer(cors);
@@ -82,7 +93,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     let router = router
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::propagate))
         .with_state(state);
-    Ok(Gateway { router, listener, addr, live, live_task })
+    Ok(Gateway { router, listener, addr, admin, admin_addr, live, live_task })
 }
 
 impl Gateway {
@@ -91,10 +102,16 @@ impl Gateway {
         self.addr
     }
 
+    /// The admin address (`/metrics`, `/healthz`).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
     /// Serves until `shutdown`, then lets in-flight requests finish.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Gateway { router, listener, addr, live, live_task } = self;
+        let Gateway { router, listener, addr, admin, live, live_task, .. } = self;
         tracing::info!(%addr, "gateway serving HTTP");
+        let admin = tokio::spawn(budgetsmart_common::metrics::serve_admin(admin, shutdown.clone()));
         // Open event streams never end by themselves; closing the hub ends them, so the
         // graceful shutdown can finish.
         let closing = live.clone();
@@ -106,6 +123,7 @@ impl Gateway {
             .await?;
         live.close();
         let _ = live_task.await;
+        let _ = admin.await;
         tracing::info!("gateway stopped");
         Ok(())
     }

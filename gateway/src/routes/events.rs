@@ -46,6 +46,8 @@ const MAX_STREAM: Duration = Duration::from_secs(24 * 3600);
          description = "No valid access token"),
         (status = 422, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
          description = "`Last-Event-ID` is not an event id"),
+        (status = 429, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
+         description = "The caller already has 8 streams open on this server; retry after `Retry-After`"),
         (status = 503, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
          description = "The history needed to resume is unavailable; retry after `Retry-After`"),
     )
@@ -58,7 +60,14 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let last_event_id = parse_last_event_id(&headers)?;
     let until = token_expiry(&state, &headers);
-    let events = state.live.subscribe(user.user_id, last_event_id, until).await.map_err(|error| {
+    let Some(slot) = state.live.claim(user.user_id) else {
+        let detail = format!(
+            "at most {} streams may be open at once; close one, or retry after Retry-After",
+            crate::live::MAX_STREAMS_PER_USER
+        );
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail).retry_after(30));
+    };
+    let events = state.live.subscribe(slot, last_event_id, until).await.map_err(|error| {
         tracing::error!(error = %format!("{error:#}"), "cannot read the live history to resume");
         let detail = "cannot resume the stream right now; try again shortly";
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail).retry_after(5)
