@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run test bench fuzz-api eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
 	@scripts/run.sh
@@ -14,6 +14,9 @@ bench: check-infra ## Load benchmark through the gateway plus pgbench; writes do
 
 fuzz-api: check-infra ## Schemathesis against /openapi.json with a valid token: no 5xx, no response off the schema
 	@scripts/fuzz-api.sh
+
+lint-deploy: ## Dockerfile (hadolint), compose (spec schema), Kubernetes overlays (kubernetes-validate), .env.example
+	@scripts/lint-deploy.sh
 
 eval-analytics: ## Forecast accuracy on public and synthetic monthly series; writes docs/analytics.md
 	@scripts/eval-analytics.sh
