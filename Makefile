@@ -1,7 +1,48 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+
+SERVICES := gateway engine analytics notification
+REGISTRY ?= budgetsmart
+TAG ?= latest
+
+help: ## This list
+	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:[^#]*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+dev-up: ## Start PostgreSQL, Redis, RabbitMQ and the mail sink (Docker compose if there is an engine, else the local servers)
+	@scripts/dev-up.sh
+
+dev-down: ## Stop the compose datastores (local servers are shared and stay up)
+	@scripts/dev-down.sh
+
+logs: ## Follow every service's log from `make run` (.cache/logs)
+	@mkdir -p .cache/logs && touch $(addprefix .cache/logs/,$(addsuffix .log,$(SERVICES))) && tail -F .cache/logs/*.log
+
+logs-%: ## Follow one service's log, e.g. make logs-engine
+	@mkdir -p .cache/logs && touch .cache/logs/$*.log && tail -F .cache/logs/$*.log
+
+test-all: test ## Same as make test: every test of every crate
+
+test-%: check-infra mail-sink ## One crate's tests, e.g. make test-engine (gateway, engine, analytics, notification, budgetsmart-common, e2e)
+	$(CARGO) nextest run -p $* --no-fail-fast
+
+build-all: ## Release builds of the four services
+	$(CARGO) build --release $(addprefix -p ,$(SERVICES)) --bins
+
+push: ## Build and push the four images to $(REGISTRY) with tag $(TAG) (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "push needs a Docker engine; none answers here" >&2; exit 1; }
+	@for s in $(SERVICES); do \
+	  docker build -f infrastructure/Dockerfile --build-arg SERVICE=$$s -t $(REGISTRY)/$$s:$(TAG) . && \
+	  docker push $(REGISTRY)/$$s:$(TAG) || exit 1; \
+	done
+
+db-shell: ## psql on the development database
+	psql "$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/budgetsmart}"
+
+rabbitmq-shell: ## The broker's queues and a rabbitmqctl prompt hint (management UI: http://127.0.0.1:15672 under compose)
+	rabbitmqctl list_queues name messages consumers
+	@echo "more: rabbitmqctl help; rabbitmqadmin, or the management UI"
 
 run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
 	@scripts/run.sh
@@ -25,17 +66,17 @@ migrate: check-infra ## Apply every service's migrations and exit
 	$(CARGO) build --bins -p engine -p analytics -p notification
 	@for s in engine analytics notification; do "$${CARGO_TARGET_DIR:-target}/debug/$$s" migrate || exit 1; done
 
-build:
+build: ## Debug build of every crate and target
 	$(CARGO) build --workspace --all-targets
 
-lint:
+lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-fmt:
+fmt: ## cargo fmt
 	$(CARGO) fmt --all
 
-check-infra:
+check-infra: ## Check that PostgreSQL, Redis and RabbitMQ answer
 	@scripts/check-infra.sh
 
 mail-sink: ## Start the local SMTP sink (maildev, inbox at http://127.0.0.1:1080) unless one listens

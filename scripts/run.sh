@@ -16,8 +16,10 @@ stop() {
 }
 trap stop INT TERM EXIT
 # Consumers first: they declare their queues at start, so no event published later is dropped.
+# Each service's output also goes to .cache/logs/<service>.log, for `make logs`.
+mkdir -p .cache/logs
 for service in analytics notification engine gateway; do
-  "$bin/$service" &
+  "$bin/$service" > >(tee -a ".cache/logs/$service.log") 2>&1 &
   pids+=($!)
 done
 echo "BudgetSmart is starting: gateway on http://127.0.0.1:8080, email inbox on http://127.0.0.1:1080 (Ctrl-C stops everything)"
