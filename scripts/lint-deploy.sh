@@ -18,6 +18,8 @@ echo "== hadolint infrastructure/Dockerfile"
 "$bin/hadolint" --failure-threshold warning infrastructure/Dockerfile
 echo "== compose files against the Compose specification"
 "$bin/check-jsonschema" --builtin-schema vendor.compose-spec infrastructure/docker-compose.yml docker-compose.yml
+echo "== .github/workflows against the GitHub Actions schema"
+"$bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
 rendered=$(mktemp -d)
 trap 'rm -rf "$rendered"' EXIT
 for overlay in infrastructure/kubernetes/overlays/*/; do
