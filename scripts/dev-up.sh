@@ -13,7 +13,7 @@ start() { # name port command...
   local name=$1 port=$2; shift 2
   up "$port" && { echo "$name: already listening on $port"; return 0; }
   echo "$name: starting"
-  "$@"
+  "$@" || true
   for _ in $(seq 1 60); do up "$port" && return 0; sleep 1; done
   echo "$name did not come up on port $port" >&2
   return 1
@@ -21,4 +21,9 @@ start() { # name port command...
 start PostgreSQL 5432 bash -c 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
 start Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 start RabbitMQ 5672 rabbitmq-server -detached
+# RabbitMQ accepts TCP a little before it accepts AMQP sessions; wait until it answers.
+for _ in $(seq 1 60); do
+  rabbitmq-diagnostics -q check_running >/dev/null 2>&1 && break
+  sleep 1
+done
 scripts/mail-sink.sh

@@ -289,23 +289,7 @@ async fn categorize(database_url: &str, requests: usize) -> anyhow::Result<()> {
     let analytics_url = std::env::var("ANALYTICS_URL")?;
     let http = reqwest::Client::new();
     let api = format!("{gateway}/api/v1");
-    let email = format!("categorize-{}@bench.example", Uuid::now_v7().simple());
-    let password = "categorize-bench-password-1";
-    let registered = http
-        .post(format!("{api}/auth/register"))
-        .json(&serde_json::json!({"email": email, "password": password, "name": "Bench"}))
-        .send()
-        .await?;
-    anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
-    let login: serde_json::Value = http
-        .post(format!("{api}/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token =
-        login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token: {login}"))?.to_owned();
+    let token = e2e::bench_user(&http, &api, "categorize").await?;
     let listed: serde_json::Value =
         http.get(format!("{api}/categories")).bearer_auth(&token).send().await?.json().await?;
     let options: Vec<pb::CategoryOption> = listed["data"]
