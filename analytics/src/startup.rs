@@ -46,6 +46,11 @@ impl Analytics {
         self.backend.grpc_addr()
     }
 
+    /// What this replica's outbox relay and event consumer have done.
+    pub fn bus_activity(&self) -> std::sync::Arc<budgetsmart_common::events::BusActivity> {
+        self.backend.activity()
+    }
+
     /// Serves, consumes and retrains until `shutdown`, then drains.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let pool = self.backend.pool().clone();

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod currency;
 pub mod database;
+pub mod discovery;
 pub mod events;
 pub mod grpc;
 pub mod jwt;

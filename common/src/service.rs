@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
 use crate::config::{self, ConfigError, Environment};
-use crate::events::{BusConfig, ConsumerSpec, EventConsumer, OutboxRelay, OutboxWaker};
+use crate::events::{BusActivity, BusConfig, ConsumerSpec, EventConsumer, OutboxRelay, OutboxWaker};
 use crate::grpc::{self, AuthInterceptor, GrpcRouter};
 use crate::jwt::{TokenSettings, TokenVerifier};
 use crate::keys::KeyMaterial;
@@ -88,6 +88,7 @@ pub struct Backend {
     grpc_addr: SocketAddr,
     admin: TcpListener,
     admin_addr: SocketAddr,
+    activity: Arc<BusActivity>,
 }
 
 /// Applies `migrator` to `schema` of the database at `database_url` and returns.
@@ -132,6 +133,7 @@ impl Backend {
             grpc_addr,
             admin,
             admin_addr,
+            activity: Arc::default(),
         })
     }
 
@@ -148,6 +150,12 @@ impl Backend {
     /// Wakes the relay; producers call it after committing events.
     pub fn outbox(&self) -> &OutboxWaker {
         &self.outbox
+    }
+
+    /// What this process's relay and consumer have done (they share one queue's work with
+    /// the other replicas).
+    pub fn activity(&self) -> Arc<BusActivity> {
+        self.activity.clone()
     }
 
     /// The address gRPC is served on.
@@ -168,11 +176,13 @@ impl Backend {
         names: &[&str],
         add: impl FnOnce(GrpcRouter) -> GrpcRouter,
     ) -> anyhow::Result<()> {
-        let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, admin, .. } = self;
+        let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, admin, activity, .. } = self;
         let admin = tokio::spawn(crate::metrics::serve_admin(admin, shutdown.clone()));
-        let relay = OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox);
+        let relay =
+            OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox).counting(activity.clone());
         let relay = tokio::spawn(relay.run(shutdown.clone()));
-        let consumer = tokio::spawn(EventConsumer::new(pool.clone(), bus, consumer).run(shutdown.clone()));
+        let consumer = EventConsumer::new(pool.clone(), bus, consumer).counting(activity.clone());
+        let consumer = tokio::spawn(consumer.run(shutdown.clone()));
         let mut server = Server::builder()
             .layer(crate::observe::ObserveLayer { service: schema })
             .layer(grpc::ServiceScopeLayer);
@@ -186,7 +196,14 @@ impl Backend {
         shutdown.cancel();
         let _ = tokio::join!(relay, consumer, admin);
         pool.close().await;
-        tracing::info!(service = schema, "stopped");
+        let counts = activity.counts();
+        tracing::info!(
+            service = schema,
+            published = counts.published,
+            applied = counts.applied,
+            duplicates = counts.duplicates,
+            "stopped"
+        );
         served
     }
 }

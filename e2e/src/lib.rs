@@ -7,9 +7,10 @@ pub mod mail_sink;
 pub mod proxy;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use budgetsmart_common::events::BusConfig;
+use budgetsmart_common::events::{BusActivity, BusConfig};
 use budgetsmart_common::jwt::TokenSettings;
 use budgetsmart_common::keys::KeyMaterial;
 use budgetsmart_common::service::BackendConfig;
@@ -76,6 +77,23 @@ pub struct Options {
     pub breaker: Option<gateway::breaker::BreakerConfig>,
     /// Route the gateway's engine calls through a test-owned proxy ([`TestSystem::engine_proxy`]).
     pub engine_proxy: bool,
+    /// Engine and analytics processes to run side by side on the one database and bus, as
+    /// replicas would; 1 unless set. Every client is given the list of their addresses.
+    pub replicas: Option<usize>,
+}
+
+/// A comma-separated list of `http://` URLs, as the upstream settings take it.
+fn urls(addrs: impl Iterator<Item = SocketAddr>) -> String {
+    addrs.map(|addr| format!("http://{addr}")).collect::<Vec<_>>().join(",")
+}
+
+/// Upstream channel settings for tests: names are re-resolved every second.
+fn channels(timeout: Duration) -> budgetsmart_common::discovery::ChannelSettings {
+    budgetsmart_common::discovery::ChannelSettings {
+        connect_timeout: Duration::from_secs(2),
+        timeout,
+        resolve_every: Duration::from_secs(1),
+    }
 }
 
 /// The `host:port` a server URL points at (`localhost` read as 127.0.0.1).
@@ -104,10 +122,14 @@ pub struct TestSystem {
     pub gateway: SocketAddr,
     /// The gateway's admin address (`/metrics`).
     pub gateway_admin: SocketAddr,
-    /// The engine's gRPC address.
+    /// The engine's gRPC address (the first replica's).
     pub engine: SocketAddr,
-    /// The analytics gRPC address.
+    /// The analytics gRPC address (the first replica's).
     pub analytics: SocketAddr,
+    /// Every engine replica: its gRPC address and what its relay and consumer did.
+    pub engines: Vec<(SocketAddr, Arc<BusActivity>)>,
+    /// Every analytics replica, likewise.
+    pub analytics_replicas: Vec<(SocketAddr, Arc<BusActivity>)>,
     /// The notification gRPC address.
     pub notification: SocketAddr,
     /// The test's own database.
@@ -238,44 +260,56 @@ impl TestSystem {
             analytics_backend.database_url = via(&database_url, proxy);
         }
         let train_debounce = options.train_debounce;
-        let analytics = analytics::build(analytics::AnalyticsConfig {
-            backend: analytics_backend,
-            redis_url: redis_url(),
-            redis_key_prefix: format!("test-{id}:"),
-            // Short, so tests see retraining quickly; the debounce itself has its own test.
-            train_debounce: train_debounce.unwrap_or(Duration::from_millis(300)),
-            train_max_wait: Duration::from_secs(30),
-        })
-        .await
-        .expect("analytics builds");
-        let analytics_addr = analytics.grpc_addr();
-        tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
+        let replicas = options.replicas.unwrap_or(1).max(1);
+        let mut analytics_replicas = Vec::new();
+        for _ in 0..replicas {
+            let analytics = analytics::build(analytics::AnalyticsConfig {
+                backend: analytics_backend.clone(),
+                redis_url: redis_url(),
+                redis_key_prefix: format!("test-{id}:"),
+                // Short, so tests see retraining quickly; the debounce itself has its own test.
+                train_debounce: train_debounce.unwrap_or(Duration::from_millis(300)),
+                train_max_wait: Duration::from_secs(30),
+            })
+            .await
+            .expect("analytics builds");
+            analytics_replicas.push((analytics.grpc_addr(), analytics.bus_activity()));
+            tasks.push(tokio::spawn(analytics.run(shutdown.child_token())));
+        }
+        let analytics_addr = analytics_replicas[0].0;
+        let analytics_urls = urls(analytics_replicas.iter().map(|(addr, _)| *addr));
 
         let mut engine_bus = bus.clone();
         if let Some(url) = options.engine_amqp_url {
             engine_bus.amqp_url = url;
         }
-        let engine = engine::build(engine::EngineConfig {
-            backend: backend(engine_bus, keys.clone()),
-            redis_url: redis_url(),
-            redis_key_prefix: format!("test-{id}:"),
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_secs: 3600,
-            throttle: engine::config::ThrottleConfig {
-                max_failures_per_account: 5,
-                max_failures_per_ip: 50,
-                window_secs: 900,
-            },
-            analytics_url: Some(format!("http://{analytics_addr}")),
-            auto_categorize_min_confidence: 0.8,
-            // Debug builds on a shared machine: generous, so a slow moment does not flake.
-            auto_categorize_timeout: Duration::from_secs(2),
-            idempotency_ttl_secs: 600,
-        })
-        .await
-        .expect("engine builds");
-        let engine_addr = engine.grpc_addr();
-        tasks.push(tokio::spawn(engine.run(shutdown.child_token())));
+        let mut engines = Vec::new();
+        for _ in 0..replicas {
+            let engine = engine::build(engine::EngineConfig {
+                backend: backend(engine_bus.clone(), keys.clone()),
+                redis_url: redis_url(),
+                redis_key_prefix: format!("test-{id}:"),
+                access_token_ttl_secs: 900,
+                refresh_token_ttl_secs: 3600,
+                throttle: engine::config::ThrottleConfig {
+                    max_failures_per_account: 5,
+                    max_failures_per_ip: 50,
+                    window_secs: 900,
+                },
+                analytics_url: Some(analytics_urls.clone()),
+                auto_categorize_min_confidence: 0.8,
+                // Debug builds on a shared machine: generous, so a slow moment does not flake.
+                auto_categorize_timeout: Duration::from_secs(2),
+                channels: channels(Duration::from_secs(2)),
+                idempotency_ttl_secs: 600,
+            })
+            .await
+            .expect("engine builds");
+            engines.push((engine.grpc_addr(), engine.bus_activity()));
+            tasks.push(tokio::spawn(engine.run(shutdown.child_token())));
+        }
+        let engine_addr = engines[0].0;
+        let engine_urls = urls(engines.iter().map(|(addr, _)| *addr));
 
         // After the engine, whose address it needs; nothing is published before the gateway
         // starts, so its queue is still declared in time.
@@ -292,8 +326,9 @@ impl TestSystem {
             mail_from: "BudgetSmart <notifications@budgetsmart.test>".into(),
             public_base_url: "http://budgetsmart.test".into(),
             unsubscribe_secret: secrecy::SecretString::from(format!("test-unsubscribe-secret-{id}")),
-            engine_url: format!("http://{engine_addr}"),
-            analytics_url: format!("http://{analytics_addr}"),
+            engine_url: engine_urls.clone(),
+            analytics_url: analytics_urls.clone(),
+            channels: channels(Duration::from_secs(15)),
             senders: 4,
             poll_interval: Duration::from_millis(200),
             max_attempts: 50,
@@ -309,15 +344,17 @@ impl TestSystem {
             true => Some(proxy::TcpProxy::start(engine_addr).await),
             false => None,
         };
-        let gateway_engine = engine_proxy.as_ref().map(|p| p.addr()).unwrap_or(engine_addr);
+        let gateway_engine =
+            engine_proxy.as_ref().map(|p| format!("http://{}", p.addr())).unwrap_or(engine_urls);
         let generous = gateway::rate_limit::Limit { per_minute: 1_000_000, burst: 100_000 };
         let gateway_config = gateway::GatewayConfig {
             addr: loopback,
             admin_addr: loopback,
             metrics_networks: vec!["127.0.0.0/8".parse().expect("a network")],
-            engine_url: format!("http://{gateway_engine}"),
-            analytics_url: format!("http://{analytics_addr}"),
+            engine_url: gateway_engine,
+            analytics_url: analytics_urls,
             notification_url: format!("http://{notification_addr}"),
+            channels: channels(Duration::from_secs(10)),
             redis_url: redis_url(),
             redis_key_prefix: format!("test-{id}:"),
             keys: public_only(&keys),
@@ -349,6 +386,8 @@ impl TestSystem {
             gateway_admin,
             engine: engine_addr,
             analytics: analytics_addr,
+            engines,
+            analytics_replicas,
             notification: notification_addr,
             database_url,
             bus,

@@ -490,6 +490,11 @@ async fn on_the_first_the_scheduler_queues_last_months_summary_once() {
     let upstreams = Upstreams::new(
         &format!("http://{}", system.engine),
         &format!("http://{}", system.analytics),
+        &budgetsmart_common::discovery::ChannelSettings::from_env(
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(15),
+        )
+        .expect("channel settings"),
         system.service_token.clone(),
     )
     .expect("upstreams");

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
+use budgetsmart_common::discovery::{self, ChannelSettings};
 use budgetsmart_common::money;
 use budgetsmart_proto::analytics::v1 as analytics;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use sqlx::PgPool;
 use tonic::metadata::{MetadataMap, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::transactions::NewTransaction;
@@ -32,15 +33,14 @@ pub struct AutoCategorizer {
 impl AutoCategorizer {
     /// A categoriser calling analytics at `url` (connected lazily, so the engine starts
     /// without it); `None` turns the feature off.
-    pub fn new(url: Option<&str>, min_confidence: f64, timeout: Duration) -> anyhow::Result<AutoCategorizer> {
+    pub fn new(
+        url: Option<&str>,
+        min_confidence: f64,
+        timeout: Duration,
+        channels: &ChannelSettings,
+    ) -> anyhow::Result<AutoCategorizer> {
         let client = match url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) => {
-                let endpoint = Endpoint::from_shared(url.to_owned())
-                    .map_err(|e| anyhow::anyhow!("ANALYTICS_URL is not a valid URL: {e}"))?
-                    .connect_timeout(Duration::from_secs(2))
-                    .timeout(timeout);
-                Some(AnalyticsClient::new(endpoint.connect_lazy()))
-            }
+            Some(url) => Some(AnalyticsClient::new(discovery::channel("ANALYTICS_URL", url, channels)?)),
             None => None,
         };
         Ok(AutoCategorizer { client, min_confidence, timeout })

@@ -1,6 +1,7 @@
 //! The engine's settings, read once from the environment.
 
 use budgetsmart_common::config::{self, ConfigError, Environment};
+use budgetsmart_common::discovery::ChannelSettings;
 use budgetsmart_common::service::BackendConfig;
 
 /// Everything the engine needs to start.
@@ -27,6 +28,8 @@ pub struct EngineConfig {
     pub auto_categorize_min_confidence: f64,
     /// `AUTO_CATEGORIZE_TIMEOUT_MS`, default 250: how long a write waits for the suggestion.
     pub auto_categorize_timeout: std::time::Duration,
+    /// How the channel to analytics connects; `GRPC_RESOLVE_INTERVAL_MS`.
+    pub channels: ChannelSettings,
     /// `IDEMPOTENCY_TTL_SECS`, default 86 400 (the gateway's setting too, so both stores keep
     /// a key equally long): how long a create's Idempotency-Key and answer are kept.
     pub idempotency_ttl_secs: u64,
@@ -47,6 +50,8 @@ impl EngineConfig {
     /// Reads the configuration; the error names the variable at fault.
     pub fn from_env() -> Result<EngineConfig, ConfigError> {
         let env = Environment::from_env()?;
+        let auto_categorize_timeout =
+            std::time::Duration::from_millis(config::parse("AUTO_CATEGORIZE_TIMEOUT_MS", 250)?);
         Ok(EngineConfig {
             backend: BackendConfig::from_env(env, "ENGINE_GRPC_ADDR", 50051, true)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
@@ -61,10 +66,9 @@ impl EngineConfig {
             analytics_url: Some(config::string("ANALYTICS_URL", "http://127.0.0.1:50052"))
                 .filter(|u| !u.trim().is_empty()),
             auto_categorize_min_confidence: config::parse("AUTO_CATEGORIZE_MIN_CONFIDENCE", 0.8)?,
-            auto_categorize_timeout: std::time::Duration::from_millis(config::parse(
-                "AUTO_CATEGORIZE_TIMEOUT_MS",
-                250,
-            )?),
+            auto_categorize_timeout,
+            // Every call to analytics has the auto-categorisation deadline.
+            channels: ChannelSettings::from_env(std::time::Duration::from_secs(2), auto_categorize_timeout)?,
             idempotency_ttl_secs: config::parse("IDEMPOTENCY_TTL_SECS", 86_400)?,
         })
     }

@@ -64,6 +64,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
             config.analytics_url.as_deref(),
             config.auto_categorize_min_confidence,
             config.auto_categorize_timeout,
+            &config.channels,
         )?,
         idempotency: Fingerprinter::new(&config.backend.service_token)?,
     };
@@ -74,6 +75,11 @@ impl Engine {
     /// The address gRPC is served on.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.backend.grpc_addr()
+    }
+
+    /// What this replica's outbox relay and event consumer have done.
+    pub fn bus_activity(&self) -> std::sync::Arc<budgetsmart_common::events::BusActivity> {
+        self.backend.activity()
     }
 
     /// Serves until `shutdown`, then drains calls, deliveries and the outbox.

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use budgetsmart_common::config::{self, ConfigError, Environment};
+use budgetsmart_common::discovery::ChannelSettings;
 use budgetsmart_common::events::BusConfig;
 use budgetsmart_common::jwt::TokenSettings;
 use budgetsmart_common::keys::KeyMaterial;
@@ -24,12 +25,16 @@ pub struct GatewayConfig {
     /// loopback only). A request relayed by a proxy (`X-Forwarded-For`) is refused whatever
     /// the peer, so a public load balancer in an allowed network does not open it.
     pub metrics_networks: Vec<IpNet>,
-    /// `ENGINE_URL`, default http://127.0.0.1:50051.
+    /// `ENGINE_URL`, default http://127.0.0.1:50051. A DNS name is balanced over every
+    /// address it resolves to; a comma-separated list over every URL in it
+    /// (`budgetsmart_common::discovery`).
     pub engine_url: String,
-    /// `ANALYTICS_URL`, default http://127.0.0.1:50052.
+    /// `ANALYTICS_URL`, default http://127.0.0.1:50052; resolved like `ENGINE_URL`.
     pub analytics_url: String,
-    /// `NOTIFICATION_URL`, default http://127.0.0.1:50053.
+    /// `NOTIFICATION_URL`, default http://127.0.0.1:50053; resolved like `ENGINE_URL`.
     pub notification_url: String,
+    /// How upstream channels connect and re-resolve (`GRPC_RESOLVE_INTERVAL_MS`).
+    pub channels: ChannelSettings,
     /// `REDIS_URL`, for idempotency records.
     pub redis_url: String,
     /// `REDIS_KEY_PREFIX`.
@@ -62,6 +67,7 @@ impl GatewayConfig {
     /// Reads the configuration; the error names the variable at fault.
     pub fn from_env() -> Result<GatewayConfig, ConfigError> {
         let env = Environment::from_env()?;
+        let upstream_timeout = Duration::from_millis(config::parse("UPSTREAM_TIMEOUT_MS", 10_000)?);
         Ok(GatewayConfig {
             addr: config::parse("GATEWAY_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             admin_addr: config::parse("GATEWAY_ADMIN_ADDR", SocketAddr::from(([127, 0, 0, 1], 9100)))?,
@@ -69,6 +75,7 @@ impl GatewayConfig {
             engine_url: config::string("ENGINE_URL", "http://127.0.0.1:50051"),
             analytics_url: config::string("ANALYTICS_URL", "http://127.0.0.1:50052"),
             notification_url: config::string("NOTIFICATION_URL", "http://127.0.0.1:50053"),
+            channels: ChannelSettings::from_env(Duration::from_secs(2), upstream_timeout)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
             keys: KeyMaterial::from_env(env, false)?,
@@ -76,7 +83,7 @@ impl GatewayConfig {
                 issuer: config::string("JWT_ISSUER", budgetsmart_common::jwt::DEFAULT_ISSUER),
                 audience: config::string("JWT_AUDIENCE", budgetsmart_common::jwt::DEFAULT_AUDIENCE),
             },
-            upstream_timeout: Duration::from_millis(config::parse("UPSTREAM_TIMEOUT_MS", 10_000)?),
+            upstream_timeout,
             idempotency_ttl_secs: config::parse("IDEMPOTENCY_TTL_SECS", 86_400)?,
             rate_limits: RateLimitConfig {
                 enabled: config::parse("RATE_LIMIT_ENABLED", true)?,

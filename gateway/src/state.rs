@@ -9,7 +9,7 @@ use budgetsmart_proto::notification::v1::notifications_client::NotificationsClie
 use budgetsmart_proto::notification::v1::unsubscribe_client::UnsubscribeClient;
 use redis::aio::ConnectionManager;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::breaker::{Breaker, BreakerLayer, CircuitBreaker};
 use crate::config::GatewayConfig;
@@ -103,14 +103,10 @@ pub struct Shared {
     pub config: Arc<GatewayConfig>,
 }
 
-/// A lazily connecting channel: the gateway starts even if a backend is still booting.
+/// A lazily connecting channel, balanced over the backend's replicas: the gateway starts even
+/// if a backend is still booting.
 pub fn channel(url: &str, config: &GatewayConfig, name: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())
-        .map_err(|e| anyhow::anyhow!("{name} is not a valid URL: {e}"))?
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .timeout(config.upstream_timeout)
-        .tcp_nodelay(true)
-        .connect_lazy())
+    budgetsmart_common::discovery::channel(name, url, &config.channels)
 }
 
 impl EngineClients {

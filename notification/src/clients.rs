@@ -1,8 +1,7 @@
 //! gRPC clients of the engine and analytics, acting for one user with the service credential:
 //! emails are built when the user is not there to lend their token.
 
-use std::time::Duration;
-
+use budgetsmart_common::discovery::{self, ChannelSettings};
 use budgetsmart_common::grpc::ActAs;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use budgetsmart_proto::engine::v1::budgets_client::BudgetsClient;
@@ -11,7 +10,7 @@ use budgetsmart_proto::engine::v1::users_client::UsersClient;
 use secrecy::SecretString;
 use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 type Intercepted = InterceptedService<Channel, ActAs>;
@@ -25,20 +24,19 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Channels to `engine_url` and `analytics_url`; they connect on first use.
+    /// Channels to `engine_url` and `analytics_url` (each balanced over its replicas); they
+    /// connect on first use.
     pub fn new(
         engine_url: &str,
         analytics_url: &str,
+        channels: &ChannelSettings,
         service_token: SecretString,
     ) -> anyhow::Result<Upstreams> {
-        let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Endpoint::from_shared(url.to_owned())
-                .map_err(|e| anyhow::anyhow!("invalid upstream URL {url}: {e}"))?
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(15))
-                .connect_lazy())
-        };
-        Ok(Upstreams { engine: channel(engine_url)?, analytics: channel(analytics_url)?, service_token })
+        Ok(Upstreams {
+            engine: discovery::channel("ENGINE_URL", engine_url, channels)?,
+            analytics: discovery::channel("ANALYTICS_URL", analytics_url, channels)?,
+            service_token,
+        })
     }
 
     fn act_as(&self, user_id: Uuid) -> Result<ActAs, Status> {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use budgetsmart_common::config::{self, ConfigError, Environment};
+use budgetsmart_common::discovery::ChannelSettings;
 use budgetsmart_common::keys;
 use budgetsmart_common::service::BackendConfig;
 use secrecy::SecretString;
@@ -63,6 +64,8 @@ pub struct NotificationConfig {
     pub engine_url: String,
     /// `ANALYTICS_URL`, default `http://127.0.0.1:50052`: the summary's figures and chart.
     pub analytics_url: String,
+    /// How the channels to them connect; `GRPC_RESOLVE_INTERVAL_MS`.
+    pub channels: ChannelSettings,
     /// `NOTIFICATION_SENDERS`, default 4: emails handed to SMTP at once.
     pub senders: usize,
     /// `NOTIFICATION_POLL_MS`, default 1 000: how often due emails are looked for when
@@ -106,6 +109,7 @@ impl NotificationConfig {
             unsubscribe_secret: keys::shared_secret(env, "UNSUBSCRIBE_SECRET")?,
             engine_url: config::string("ENGINE_URL", "http://127.0.0.1:50051"),
             analytics_url: config::string("ANALYTICS_URL", "http://127.0.0.1:50052"),
+            channels: ChannelSettings::from_env(Duration::from_secs(3), Duration::from_secs(15))?,
             senders: config::parse("NOTIFICATION_SENDERS", 4usize)?.max(1),
             poll_interval: Duration::from_millis(config::parse("NOTIFICATION_POLL_MS", 1_000)?),
             max_attempts: config::parse("NOTIFICATION_MAX_ATTEMPTS", 8)?,

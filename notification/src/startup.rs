@@ -43,8 +43,12 @@ pub async fn build(config: NotificationConfig) -> anyhow::Result<Notification> {
     let templates = Arc::new(Templates::new().map_err(|e| anyhow::anyhow!("the email templates: {e:#}"))?);
     let links =
         Links::new(config.public_base_url.clone(), UnsubscribeSigner::new(config.unsubscribe_secret.clone()));
-    let upstreams =
-        Upstreams::new(&config.engine_url, &config.analytics_url, config.backend.service_token.clone())?;
+    let upstreams = Upstreams::new(
+        &config.engine_url,
+        &config.analytics_url,
+        &config.channels,
+        config.backend.service_token.clone(),
+    )?;
     let wake = Arc::new(Notify::new());
     let intake = Intake::new(templates.clone(), links.clone(), upstreams.clone(), wake.clone());
     let from = config
@@ -84,6 +88,11 @@ impl Notification {
     /// The address gRPC is served on.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.backend.grpc_addr()
+    }
+
+    /// What this replica's outbox relay and event consumer have done.
+    pub fn bus_activity(&self) -> std::sync::Arc<budgetsmart_common::events::BusActivity> {
+        self.backend.activity()
     }
 
     /// Serves, consumes, sends and schedules until `shutdown`, then drains.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::DomainEvent;
+use super::activity::BusActivity;
 use super::relay::backoff;
 use super::topology::{self, BusConfig};
 use tracing::Instrument;
@@ -142,6 +143,7 @@ pub struct EventConsumer {
     queue: String,
     bindings: Vec<String>,
     handler: Arc<dyn EventHandler>,
+    activity: Arc<BusActivity>,
 }
 
 /// Retries of a transient failure before the delivery is requeued: backoff 0.4 s … 10 s,
@@ -163,7 +165,13 @@ impl EventConsumer {
             bus,
             bindings: spec.bindings,
             handler: spec.handler,
+            activity: Arc::default(),
         }
+    }
+
+    /// Counts what this consumer applies into `activity`.
+    pub fn counting(self, activity: Arc<BusActivity>) -> EventConsumer {
+        EventConsumer { activity, ..self }
     }
 
     /// Declares the queue and bindings now, so events published from here on are kept even
@@ -344,8 +352,12 @@ impl EventConsumer {
         span.record("event_id", tracing::field::display(event.id));
         span.record("event_type", event.event_type.as_str());
         match self.apply(&event).await {
-            Ok(true) => Outcome::Ack,
+            Ok(true) => {
+                self.activity.applied();
+                Outcome::Ack
+            }
             Ok(false) => {
+                self.activity.duplicate();
                 tracing::debug!("duplicate delivery; already applied");
                 Outcome::Ack
             }

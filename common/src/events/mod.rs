@@ -5,6 +5,7 @@
 //! confirms. Consumers ([`consumer::EventConsumer`]) apply each event once, recording it in an
 //! `inbox` table in the same transaction as the effect.
 
+pub mod activity;
 pub mod catalog;
 pub mod consumer;
 pub mod journal;
@@ -12,6 +13,7 @@ pub mod outbox;
 pub mod relay;
 pub mod topology;
 
+pub use activity::{ActivityCounts, BusActivity};
 pub use catalog::DomainEvent;
 pub use consumer::{ConsumerSpec, EventConsumer, EventHandler, HandlerError, IncomingEvent};
 pub use outbox::{EventContext, OutboxWaker, enqueue};

@@ -5,6 +5,7 @@
 //! confirm and the commit republishes the batch: consumers are idempotent, so duplicates are
 //! harmless and nothing is ever lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::activity::BusActivity;
 use super::outbox::OutboxWaker;
 use super::topology::{self, BusConfig};
 
@@ -50,6 +52,7 @@ pub struct OutboxRelay {
     waker: OutboxWaker,
     batch_size: i64,
     poll_interval: Duration,
+    activity: Arc<BusActivity>,
 }
 
 impl OutboxRelay {
@@ -63,7 +66,13 @@ impl OutboxRelay {
             waker,
             batch_size: 256,
             poll_interval: Duration::from_secs(1),
+            activity: Arc::default(),
         }
+    }
+
+    /// Counts what this relay publishes into `activity`.
+    pub fn counting(self, activity: Arc<BusActivity>) -> OutboxRelay {
+        OutboxRelay { activity, ..self }
     }
 
     /// Runs until `shutdown`, then publishes what is left if the broker is reachable.
@@ -174,6 +183,7 @@ impl OutboxRelay {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
         tx.commit().await?;
+        self.activity.published(rows.len());
         for row in &rows {
             metrics::counter!("events_published_total", "service" => self.app_id.clone(), "event" => row.event_type.clone())
                 .increment(1);
