@@ -338,7 +338,8 @@ mod tests {
             };
             Box::pin(async move { answer })
         });
-        let channel = channel_with("ENGINE_URL", "http://engine.test:50051", &settings(), resolver).expect("ok");
+        let channel =
+            channel_with("ENGINE_URL", "http://engine.test:50051", &settings(), resolver).expect("ok");
         let settle = || tokio::time::sleep(Duration::from_millis(300));
 
         assert_eq!(answered_by(&channel, "a", 20).await, 20, "one address: every call goes there");
@@ -366,7 +367,8 @@ mod tests {
         let mut client = HealthClient::new(channel);
         let call = client.check(HealthCheckRequest { service: String::new() });
         let outcome = tokio::time::timeout(Duration::from_secs(10), call).await;
-        let status = outcome.expect("the call must not wait for an address that never comes").expect_err("refused");
+        let status =
+            outcome.expect("the call must not wait for an address that never comes").expect_err("refused");
         assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     }
 
