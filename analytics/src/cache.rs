@@ -24,13 +24,10 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Connects to `url`; keys start with `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Cache> {
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
-        let redis = ConnectionManager::new(client)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
+    /// Connects to `url` (over TLS for `rediss://`, trusting `ca_file` if given); keys start
+    /// with `prefix`.
+    pub async fn connect(url: &str, ca_file: Option<&str>, prefix: &str) -> anyhow::Result<Cache> {
+        let redis = budgetsmart_common::redis_client::connect(url, ca_file).await?;
         Ok(Cache { redis: Some(redis), prefix: prefix.to_owned() })
     }
 

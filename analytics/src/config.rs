@@ -14,6 +14,8 @@ pub struct AnalyticsConfig {
     pub redis_url: String,
     /// `REDIS_KEY_PREFIX`, default `budgetsmart:`.
     pub redis_key_prefix: String,
+    /// `REDIS_CA_FILE`: a PEM bundle to trust for a `rediss://` URL instead of the built-in roots.
+    pub redis_ca_file: Option<String>,
     /// `ANALYTICS_TRAIN_DEBOUNCE_MS`, default 2 000: retrain once events for a user have been
     /// quiet this long.
     pub train_debounce: Duration,
@@ -30,6 +32,7 @@ impl AnalyticsConfig {
             backend: BackendConfig::from_env(env, "ANALYTICS_GRPC_ADDR", 50052, false)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
+            redis_ca_file: budgetsmart_common::redis_client::ca_file_setting(),
             train_debounce: Duration::from_millis(config::parse("ANALYTICS_TRAIN_DEBOUNCE_MS", 2_000)?),
             train_max_wait: Duration::from_millis(config::parse("ANALYTICS_TRAIN_MAX_WAIT_MS", 30_000)?),
         })

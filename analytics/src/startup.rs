@@ -29,7 +29,8 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
 
 /// Connects, migrates, declares the queue and binds the gRPC port.
 pub async fn build(config: AnalyticsConfig) -> anyhow::Result<Analytics> {
-    let cache = Cache::connect(&config.redis_url, &config.redis_key_prefix).await?;
+    let cache =
+        Cache::connect(&config.redis_url, config.redis_ca_file.as_deref(), &config.redis_key_prefix).await?;
     let backend = Backend::prepare(
         SCHEMA,
         &config.backend,

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod money;
 pub mod observe;
 pub mod pagination;
+pub mod redis_client;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 
 pub mod mail_sink;
 pub mod proxy;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -232,6 +233,7 @@ impl TestSystem {
         };
         let bus = BusConfig {
             amqp_url: amqp_url(),
+            ca_file: None,
             exchange: format!("test-{id}.events"),
             dead_letter_exchange: format!("test-{id}.dlx"),
             queue_prefix: format!("test-{id}."),
@@ -267,6 +269,7 @@ impl TestSystem {
                 backend: analytics_backend.clone(),
                 redis_url: redis_url(),
                 redis_key_prefix: format!("test-{id}:"),
+                redis_ca_file: None,
                 // Short, so tests see retraining quickly; the debounce itself has its own test.
                 train_debounce: train_debounce.unwrap_or(Duration::from_millis(300)),
                 train_max_wait: Duration::from_secs(30),
@@ -289,6 +292,7 @@ impl TestSystem {
                 backend: backend(engine_bus.clone(), keys.clone()),
                 redis_url: redis_url(),
                 redis_key_prefix: format!("test-{id}:"),
+                redis_ca_file: None,
                 access_token_ttl_secs: 900,
                 refresh_token_ttl_secs: 3600,
                 throttle: engine::config::ThrottleConfig {
@@ -357,6 +361,7 @@ impl TestSystem {
             channels: channels(Duration::from_secs(10)),
             redis_url: redis_url(),
             redis_key_prefix: format!("test-{id}:"),
+            redis_ca_file: None,
             keys: public_only(&keys),
             tokens: tokens.clone(),
             upstream_timeout: Duration::from_secs(10),

@@ -12,6 +12,8 @@ pub struct EngineConfig {
     pub backend: BackendConfig,
     /// `REDIS_URL`.
     pub redis_url: String,
+    /// `REDIS_CA_FILE`: a PEM bundle to trust for a `rediss://` URL instead of the built-in roots.
+    pub redis_ca_file: Option<String>,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`), so environments can share a server.
     pub redis_key_prefix: String,
     /// `ACCESS_TOKEN_TTL_SECS`, default 900.
@@ -55,6 +57,7 @@ impl EngineConfig {
         Ok(EngineConfig {
             backend: BackendConfig::from_env(env, "ENGINE_GRPC_ADDR", 50051, true)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
+            redis_ca_file: budgetsmart_common::redis_client::ca_file_setting(),
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
             access_token_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_secs: config::parse("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,

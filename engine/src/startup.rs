@@ -47,11 +47,8 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
 pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
     let backend =
         Backend::prepare(SCHEMA, &config.backend, sqlx::migrate!("./migrations"), consumers::spec()).await?;
-    let client = redis::Client::open(config.redis_url.as_str())
-        .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
-    let redis = redis::aio::ConnectionManager::new(client)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
+    let redis =
+        budgetsmart_common::redis_client::connect(&config.redis_url, config.redis_ca_file.as_deref()).await?;
     let signer =
         TokenSigner::new(&config.backend.keys, &config.backend.tokens, config.access_token_ttl_secs)?;
     let state = AppState {

@@ -37,6 +37,8 @@ pub struct GatewayConfig {
     pub channels: ChannelSettings,
     /// `REDIS_URL`, for idempotency records.
     pub redis_url: String,
+    /// `REDIS_CA_FILE`: a PEM bundle to trust for a `rediss://` URL instead of the built-in roots.
+    pub redis_ca_file: Option<String>,
     /// `REDIS_KEY_PREFIX`.
     pub redis_key_prefix: String,
     /// The public key access tokens are checked with.
@@ -77,6 +79,7 @@ impl GatewayConfig {
             notification_url: config::string("NOTIFICATION_URL", "http://127.0.0.1:50053"),
             channels: ChannelSettings::from_env(Duration::from_secs(2), upstream_timeout)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
+            redis_ca_file: budgetsmart_common::redis_client::ca_file_setting(),
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
             keys: KeyMaterial::from_env(env, false)?,
             tokens: TokenSettings {

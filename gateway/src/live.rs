@@ -29,7 +29,7 @@ use futures_util::stream::BoxStream;
 use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Connection, ConnectionProperties, Consumer};
+use lapin::{Connection, Consumer};
 use redis::aio::ConnectionManager;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -396,15 +396,10 @@ impl Feed {
         tokio::time::timeout(BROKER_TIMEOUT, Feed::setup(bus))
             .await
             .map_err(|_| anyhow::anyhow!("the broker did not finish the handshake in {BROKER_TIMEOUT:?}"))?
-            .map_err(Into::into)
     }
 
-    async fn setup(bus: &BusConfig) -> lapin::Result<Feed> {
-        let connection = Connection::connect(
-            &bus.amqp_url,
-            ConnectionProperties::default().with_connection_name("gateway.live".into()),
-        )
-        .await?;
+    async fn setup(bus: &BusConfig) -> anyhow::Result<Feed> {
+        let connection = bus.connect("gateway.live").await?;
         let channel = connection.create_channel().await?;
         topology::declare_exchanges(&channel, bus).await?;
         // Classic even where the vhost defaults to quorum: an exclusive queue cannot be one.

@@ -38,11 +38,8 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         state::channel(&config.notification_url, &config, "NOTIFICATION_URL")?,
         &config,
     );
-    let client = redis::Client::open(config.redis_url.as_str())
-        .map_err(|e| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {e}"))?;
-    let redis = redis::aio::ConnectionManager::new(client)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
+    let redis =
+        budgetsmart_common::redis_client::connect(&config.redis_url, config.redis_ca_file.as_deref()).await?;
     budgetsmart_common::metrics::handle();
     let listener = TcpListener::bind(config.addr)
         .await

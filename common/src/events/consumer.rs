@@ -10,7 +10,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Connection, ConnectionProperties};
+
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -177,7 +177,7 @@ impl EventConsumer {
     /// Declares the queue and bindings now, so events published from here on are kept even
     /// before [`run`](Self::run) starts consuming.
     pub async fn declare(&self) -> anyhow::Result<()> {
-        let connection = Connection::connect(&self.bus.amqp_url, ConnectionProperties::default()).await?;
+        let connection = self.bus.connect(&format!("{}.declare", self.queue)).await?;
         let channel = connection.create_channel().await?;
         topology::declare_queue(&channel, &self.bus, &self.queue, &self.bindings).await?;
         connection.close(200, "declared".into()).await?;
@@ -204,11 +204,7 @@ impl EventConsumer {
     }
 
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let connection = Connection::connect(
-            &self.bus.amqp_url,
-            ConnectionProperties::default().with_connection_name(self.queue.as_str().into()),
-        )
-        .await?;
+        let connection = self.bus.connect(&self.queue).await?;
         let channel = connection.create_channel().await?;
         topology::declare_queue(&channel, &self.bus, &self.queue, &self.bindings).await?;
         channel.basic_qos(self.bus.prefetch, BasicQosOptions::default()).await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
@@ -220,11 +220,7 @@ impl OutboxRelay {
     }
 
     async fn connect(&self) -> anyhow::Result<Publisher> {
-        let connection = Connection::connect(
-            &self.bus.amqp_url,
-            ConnectionProperties::default().with_connection_name(format!("{}-outbox", self.app_id).into()),
-        )
-        .await?;
+        let connection = self.bus.connect(&format!("{}-outbox", self.app_id)).await?;
         let channel = connection.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         topology::declare_exchanges(&channel, &self.bus).await?;

@@ -1,16 +1,21 @@
 //! Exchange and queue names, and declaring them.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties, DefaultConnectionBuilder, ExchangeKind};
 
 use crate::config::{self, ConfigError};
 
 /// Where events go and how consumers' queues are named.
 #[derive(Debug, Clone)]
 pub struct BusConfig {
-    /// AMQP URL of the broker.
+    /// AMQP URL of the broker; `amqps://` connects over TLS (rustls), checking the broker's
+    /// certificate and hostname against the built-in Mozilla roots or `ca_file`.
     pub amqp_url: String,
+    /// `AMQP_CA_FILE`: a PEM bundle of CA certificates to trust for `amqps://`. It is read at
+    /// every (re)connect, so a rotated file is picked up without a restart.
+    pub ca_file: Option<String>,
     /// The durable topic exchange events are published to.
     pub exchange: String,
     /// The direct exchange rejected and exhausted messages are dead-lettered to.
@@ -29,12 +34,34 @@ impl BusConfig {
     pub fn from_env() -> Result<BusConfig, ConfigError> {
         Ok(BusConfig {
             amqp_url: config::string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ca_file: config::optional("AMQP_CA_FILE"),
             exchange: config::string("EVENTS_EXCHANGE", "budgetsmart.events"),
             dead_letter_exchange: config::string("EVENTS_DLX", "budgetsmart.dlx"),
             queue_prefix: config::string("EVENTS_QUEUE_PREFIX", ""),
             delivery_limit: config::parse("EVENTS_DELIVERY_LIMIT", 10)?,
             prefetch: config::parse("EVENTS_PREFETCH", 32)?,
         })
+    }
+
+    /// Connects to the broker as `name` (shown in its management UI), over TLS for `amqps://`.
+    pub async fn connect(&self, name: &str) -> anyhow::Result<Connection> {
+        let properties = ConnectionProperties::default().with_connection_name(name.into());
+        let mut tls = OwnedTLSConfig::default();
+        if let Some(file) = &self.ca_file {
+            if !self.amqp_url.starts_with("amqps://") {
+                anyhow::bail!("AMQP_CA_FILE is set but AMQP_URL is not an amqps:// (TLS) URL");
+            }
+            let pem = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("AMQP_CA_FILE {file} cannot be read: {e}"))?;
+            tls.cert_chain = Some(pem);
+        }
+        let connection = DefaultConnectionBuilder::new()?
+            .with_uri_str(self.amqp_url.clone())
+            .with_properties(properties)
+            .with_tls_config(tls)
+            .connect()
+            .await?;
+        Ok(connection)
     }
 
     /// The full name of a consumer's queue, `<prefix><service>.<purpose>`.
