@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -61,6 +61,12 @@ lint-deploy: ## Dockerfile (hadolint), compose (spec schema), Kubernetes overlay
 
 eval-analytics: ## Forecast accuracy on public and synthetic monthly series; writes docs/analytics.md
 	@scripts/eval-analytics.sh
+
+seed-data: ## Create a demo user with 18 months of history and budgets through the gateway (make run first); prints the login
+	@python3 scripts/seed-data.py
+
+smoke: check-infra mail-sink ## Start the system, seed a demo user, check forecast, anomalies, subscriptions, models and the summary email
+	@scripts/smoke.sh
 
 migrate: check-infra ## Apply every service's migrations and exit
 	$(CARGO) build --bins -p engine -p analytics -p notification

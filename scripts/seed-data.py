@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""`make seed-data`: a demo user with 18 months of realistic money, through the public API.
+
+Everything goes through the gateway, as a client would: register, log in, one CSV import of
+the history, budgets, then a monthly summary email. Analytics and notifications take it from
+there (models, forecasts, anomalies, subscriptions, emails in the sink).
+
+The history is generated from a fixed seed, ending today:
+  - salary on the 25th, rent on the 1st, utilities with winter heating and summer cooling;
+  - weekly groceries, dining, fuel and rides with everyday noise;
+  - subscriptions, one of which (the streaming service) rises in price six months ago;
+  - seasonal spikes: holiday gifts in December, Black Friday, a summer trip in July;
+  - three planted anomalies: a grocery bill far above the usual one, a large first charge at
+    an unknown merchant, and a double charge at a restaurant.
+
+Settings (environment): GATEWAY_URL (default http://127.0.0.1:8080), SEED_EMAIL (default
+demo@budgetsmart.localhost), SEED_PASSWORD. Running it again for an existing, seeded user only
+logs in and prints the login. Python 3 standard library only.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+API = f"{GATEWAY}/api/v1"
+EMAIL = os.environ.get("SEED_EMAIL", "demo@budgetsmart.localhost")
+PASSWORD = os.environ.get("SEED_PASSWORD", "budgetsmart-demo-2026")
+MONTHS = 18
+CURRENCY = "USD"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: object):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def call(method: str, path: str, token: str | None = None, body: object = None,
+         content_type: str = "application/json") -> object:
+    data = None
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        headers["Content-Type"] = content_type
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if method == "POST":
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    request = urllib.request.Request(f"{API}{path}", data=data, method=method, headers=headers)
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                raw = response.read()
+                return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = raw.decode(errors="replace")
+            # Rate limits and a backend still starting are worth waiting for.
+            if error.code in (429, 503) and attempt < 4:
+                time.sleep(float(error.headers.get("Retry-After", "2")))
+                continue
+            raise ApiError(error.code, parsed) from None
+    raise AssertionError("unreachable")
+
+
+def month_start(day: dt.date, back: int) -> dt.date:
+    """The first day of the month `back` months before `day`'s."""
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
+    """(date, description, signed amount, category) rows, oldest first, none after today."""
+    rng = random.Random(20261202)
+    rows: list[tuple[dt.date, str, float, str]] = []
+
+    def add(day: dt.date, description: str, amount: float, category: str) -> None:
+        if day <= today:
+            rows.append((day, description, round(amount, 2), category))
+
+    first = month_start(today, MONTHS - 1)
+    for back in range(MONTHS - 1, -1, -1):
+        start = month_start(today, back)
+        year, month = start.year, start.month
+        days = calendar.monthrange(year, month)[1]
+        on = lambda d: dt.date(year, month, min(d, days))  # noqa: E731
+        months_ago = back
+
+        add(on(25), "ACME Corp payroll", 4250.00, "Salary")
+        add(on(1), "Maple Street Apartments rent", -1450.00, "Housing")
+        heating = {12: 85, 1: 95, 2: 70}.get(month, 0)
+        cooling = {7: 40, 8: 45}.get(month, 0)
+        add(on(12), "City Power & Light", -(68 + heating + cooling + rng.uniform(-6, 6)), "Utilities")
+        add(on(8), "FiberNet Internet", -59.99, "Utilities")
+        # Subscriptions: fixed prices; the streaming service raised its price six months ago.
+        add(on(15), "Netflix", -(17.99 if months_ago < 6 else 15.49), "Subscriptions")
+        add(on(3), "Spotify", -10.99, "Subscriptions")
+        add(on(20), "iCloud storage", -2.99, "Subscriptions")
+        add(on(5), "FitLife gym membership", -39.00, "Health")
+
+        # Weekly groceries on Saturdays, two stores.
+        day = start
+        while day.month == month:
+            if day.weekday() == 5:
+                store = rng.choice(["Whole Foods Market", "Trader Joe's"])
+                add(day, store, -rng.uniform(62, 128), "Groceries")
+            day += dt.timedelta(days=1)
+        for _ in range(rng.randint(6, 9)):
+            place, low, high = rng.choice(
+                [("Blue Bottle Coffee", 4.5, 7.5), ("Chipotle", 11, 16), ("Olive Garden", 38, 72)]
+            )
+            add(on(rng.randint(1, days)), place, -rng.uniform(low, high), "Dining")
+        for d in (rng.randint(2, 13), rng.randint(15, 27)):
+            add(on(d), "Shell gas station", -rng.uniform(38, 56), "Transportation")
+        for _ in range(rng.randint(1, 3)):
+            add(on(rng.randint(1, days)), "Uber", -rng.uniform(14, 32), "Transportation")
+        if rng.random() < 0.5:
+            add(on(rng.randint(1, days)), "CVS Pharmacy", -rng.uniform(9, 35), "Health")
+
+        # Seasonal spending.
+        if month == 12:
+            for d in (4, 9, 14, 19):
+                add(on(d), "Amazon holiday gifts", -rng.uniform(85, 240), "Shopping")
+        if month == 11:
+            add(on(28), "Best Buy Black Friday", -rng.uniform(280, 340), "Shopping")
+        if month == 7:
+            add(on(6), "Delta Air Lines", -612.40, "Travel")
+            add(on(14), "Marriott hotel", -486.75, "Travel")
+
+    # Planted anomalies, recent enough to be on the first page.
+    spike = month_start(today, 2)
+    add(spike.replace(day=17), "Whole Foods Market", -642.80, "Groceries")
+    unknown = month_start(today, 1)
+    add(unknown.replace(day=9), "Aurum Luxury Watches", -2450.00, "Shopping")
+    double = max(first, today - dt.timedelta(days=3))
+    add(double, "Olive Garden", -64.30, "Dining")
+    add(double, "Olive Garden", -64.30, "Dining")
+
+    rows.sort(key=lambda r: r[0])
+    return [(d, desc, f"{amount:.2f}", category) for d, desc, amount, category in rows]
+
+
+def csv_of(rows: list[tuple[dt.date, str, str, str]]) -> str:
+    lines = ["date,description,amount,currency,category"]
+    for day, description, amount, category in rows:
+        lines.append(f"{day.isoformat()},{description},{amount},{CURRENCY},{category}")
+    return "\n".join(lines) + "\n"
+
+
+def login() -> str:
+    tokens = call("POST", "/auth/login", body={"email": EMAIL, "password": PASSWORD})
+    return tokens["access_token"]
+
+
+def main() -> int:
+    today = dt.date.today()
+    try:
+        call("POST", "/auth/register", body={"email": EMAIL, "password": PASSWORD, "name": "Demo User"})
+        fresh = True
+    except ApiError as error:
+        if error.status != 409:
+            raise
+        fresh = False
+    token = login()
+    existing = call("GET", "/transactions?limit=1", token)
+    if not fresh and existing.get("data"):
+        print(f"{EMAIL} is already seeded; nothing added.")
+        print_login()
+        return 0
+
+    rows = history(today)
+    imported = call("POST", "/transactions/import", token, csv_of(rows), content_type="text/csv")
+    if imported.get("errors"):
+        print(f"import reported errors: {imported['errors'][:5]}", file=sys.stderr)
+        return 1
+    print(f"imported {imported['imported']} transactions over {MONTHS} months "
+          f"({rows[0][0]} to {rows[-1][0]})")
+
+    categories = {c["name"]: c["id"] for c in call("GET", "/categories?limit=100", token)["data"]}
+    for back in (2, 1, 0):
+        month = month_start(today, back).strftime("%Y-%m")
+        call("POST", "/budgets", token, {
+            "month": month,
+            "currency": CURRENCY,
+            "total_limit": "3400.00",
+            "category_limits": [
+                {"category_id": categories["Groceries"], "limit": "450.00"},
+                {"category_id": categories["Dining"], "limit": "220.00"},
+                {"category_id": categories["Shopping"], "limit": "300.00"},
+            ],
+            "alert_thresholds": [50, 80, 100],
+        })
+    print("budgets: the last three months, 3,400.00 USD each with category limits")
+
+    last_month = month_start(today, 1).strftime("%Y-%m")
+    queued = call("POST", "/notifications/summary", token, {"month": last_month})
+    print(f"monthly summary for {last_month} queued ({queued['notification_id']})")
+    print_login()
+    return 0
+
+
+def print_login() -> None:
+    print()
+    print(f"  Log in at {API}/auth/login with")
+    print(f"    email:    {EMAIL}")
+    print(f"    password: {PASSWORD}")
+    print("  Models train within a minute; then see /analytics/forecast?month=<this month>,")
+    print("  /analytics/anomalies, /analytics/recurring, /analytics/models, and the emails at")
+    print("  http://127.0.0.1:1080 (API docs: " + GATEWAY + "/docs).")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except urllib.error.URLError as error:
+        print(f"cannot reach the gateway at {GATEWAY} ({error.reason}); is `make run` running?", file=sys.stderr)
+        sys.exit(1)
+    except ApiError as error:
+        print(f"the API refused: {error}", file=sys.stderr)
+        sys.exit(1)
