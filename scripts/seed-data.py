@@ -14,14 +14,18 @@ The history is generated from a fixed seed, ending today:
     an unknown merchant, and a double charge at a restaurant.
 
 Settings (environment): GATEWAY_URL (default http://127.0.0.1:8080), SEED_EMAIL (default
-demo@budgetsmart.localhost), SEED_PASSWORD. Running it again for an existing, seeded user only
-logs in and prints the login. Python 3 standard library only.
+demo@budgetsmart.localhost), SEED_PASSWORD. Running it again is safe: the import and the
+budgets are skipped when already there (so a run that stopped half-way can be finished), and
+the summary is requested again. Python 3 standard library only.
 """
 
 from __future__ import annotations
 
 import calendar
+import csv
 import datetime as dt
+import email.utils
+import io
 import json
 import os
 import random
@@ -63,6 +67,12 @@ def call(method: str, path: str, token: str | None = None, body: object = None,
             with urllib.request.urlopen(request, timeout=120) as response:
                 raw = response.read()
                 return json.loads(raw) if raw else None
+        except (TimeoutError, ConnectionError) as error:
+            # Safe to resend: a POST carries the same Idempotency-Key.
+            if attempt < 4:
+                time.sleep(2)
+                continue
+            raise urllib.error.URLError(error) from None
         except urllib.error.HTTPError as error:
             raw = error.read()
             try:
@@ -71,10 +81,24 @@ def call(method: str, path: str, token: str | None = None, body: object = None,
                 parsed = raw.decode(errors="replace")
             # Rate limits and a backend still starting are worth waiting for.
             if error.code in (429, 503) and attempt < 4:
-                time.sleep(float(error.headers.get("Retry-After", "2")))
+                time.sleep(retry_after(error.headers.get("Retry-After")))
                 continue
             raise ApiError(error.code, parsed) from None
     raise AssertionError("unreachable")
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header (seconds or an HTTP date), 2 when absent or odd."""
+    if not value:
+        return 2.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return 2.0
 
 
 def month_start(day: dt.date, back: int) -> dt.date:
@@ -155,10 +179,12 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
 
 
 def csv_of(rows: list[tuple[dt.date, str, str, str]]) -> str:
-    lines = ["date,description,amount,currency,category"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "description", "amount", "currency", "category"])
     for day, description, amount, category in rows:
-        lines.append(f"{day.isoformat()},{description},{amount},{CURRENCY},{category}")
-    return "\n".join(lines) + "\n"
+        writer.writerow([day.isoformat(), description, amount, CURRENCY, category])
+    return out.getvalue()
 
 
 def login() -> str:
@@ -167,7 +193,8 @@ def login() -> str:
 
 
 def main() -> int:
-    today = dt.date.today()
+    # UTC, the services' default time zone for a new user.
+    today = dt.datetime.now(dt.timezone.utc).date()
     try:
         call("POST", "/auth/register", body={"email": EMAIL, "password": PASSWORD, "name": "Demo User"})
         fresh = True
@@ -176,24 +203,38 @@ def main() -> int:
             raise
         fresh = False
     token = login()
+    # Each step is skipped when already done, so a run that stopped half-way can be repeated.
     existing = call("GET", "/transactions?limit=1", token)
-    if not fresh and existing.get("data"):
-        print(f"{EMAIL} is already seeded; nothing added.")
-        print_login()
-        return 0
-
     rows = history(today)
-    imported = call("POST", "/transactions/import", token, csv_of(rows), content_type="text/csv")
-    if imported.get("errors"):
-        print(f"import reported errors: {imported['errors'][:5]}", file=sys.stderr)
-        return 1
-    print(f"imported {imported['imported']} transactions over {MONTHS} months "
-          f"({rows[0][0]} to {rows[-1][0]})")
+    if fresh or not existing.get("data"):
+        imported = call("POST", "/transactions/import", token, csv_of(rows), content_type="text/csv")
+        if imported.get("errors"):
+            print(f"import reported errors: {imported['errors'][:5]}", file=sys.stderr)
+            return 1
+        print(f"imported {imported['imported']} transactions over {MONTHS} months "
+              f"({rows[0][0]} to {rows[-1][0]})")
+    else:
+        print(f"{EMAIL} already has its transactions; not imported again")
 
     categories = {c["name"]: c["id"] for c in call("GET", "/categories?limit=100", token)["data"]}
     for back in (2, 1, 0):
         month = month_start(today, back).strftime("%Y-%m")
-        call("POST", "/budgets", token, {
+        try:
+            create_budget(token, month, categories)
+        except ApiError as error:
+            if error.status != 409:  # one budget per month and currency: already there
+                raise
+    print("budgets: the last three months, 3,400.00 USD each with category limits")
+
+    last_month = month_start(today, 1).strftime("%Y-%m")
+    queued = call("POST", "/notifications/summary", token, {"month": last_month})
+    print(f"monthly summary for {last_month} queued ({queued['notification_id']})")
+    print_login()
+    return 0
+
+
+def create_budget(token: str, month: str, categories: dict[str, str]) -> None:
+    call("POST", "/budgets", token, {
             "month": month,
             "currency": CURRENCY,
             "total_limit": "3400.00",
@@ -204,13 +245,6 @@ def main() -> int:
             ],
             "alert_thresholds": [50, 80, 100],
         })
-    print("budgets: the last three months, 3,400.00 USD each with category limits")
-
-    last_month = month_start(today, 1).strftime("%Y-%m")
-    queued = call("POST", "/notifications/summary", token, {"month": last_month})
-    print(f"monthly summary for {last_month} queued ({queued['notification_id']})")
-    print_login()
-    return 0
 
 
 def print_login() -> None:

@@ -9,6 +9,10 @@ export GATEWAY_URL="${GATEWAY_URL:-http://127.0.0.1:8080}"
 # A user of its own, so a database kept from earlier runs does not matter.
 export SEED_EMAIL="${SEED_EMAIL:-smoke-$(date +%s)@budgetsmart.localhost}"
 
+if curl -s -o /dev/null "$GATEWAY_URL/healthz"; then
+  echo "smoke: something already answers at $GATEWAY_URL; stop it (a running make run?) first" >&2
+  exit 1
+fi
 log=.cache/logs/smoke-run.log
 mkdir -p .cache/logs
 setsid scripts/run.sh >"$log" 2>&1 &
@@ -16,7 +20,8 @@ run=$!
 stop() {
   # run.sh stops its services on TERM; its process group holds them all.
   kill -TERM -- "-$run" 2>/dev/null || true
-  wait "$run" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 "$run" 2>/dev/null || return 0; sleep 1; done
+  kill -KILL -- "-$run" 2>/dev/null || true
 }
 trap stop EXIT
 

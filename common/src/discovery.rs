@@ -60,6 +60,12 @@ impl ChannelSettings {
     }
 }
 
+/// The longest one lookup may take; the system resolver has no deadline of its own.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Failed lookups in a row after which a name's last addresses are dropped for the name itself.
+const STALE_LOOKUPS: u32 = 3;
+
 /// Looks a host up; the production resolver is the system's (`getaddrinfo` through tokio).
 pub type Resolver = Arc<
     dyn Fn(String, u16) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>
@@ -126,12 +132,16 @@ fn targets(name: &str, urls: &str) -> anyhow::Result<Vec<Target>> {
             let uri: Uri =
                 url.parse().map_err(|e| anyhow::anyhow!("{name}: {url:?} is not a valid URL: {e}"))?;
             let scheme = uri.scheme_str().unwrap_or_default();
-            if scheme != "http" && scheme != "https" {
-                anyhow::bail!("{name}: {url:?} must start with http:// or https://");
+            // Plaintext HTTP/2 only: tonic is built without TLS, and inside the cluster
+            // encryption between services is a mesh's job (docs/deploy.md).
+            if scheme != "http" {
+                anyhow::bail!(
+                    "{name}: {url:?} must start with http:// (gRPC TLS between services is not built in)"
+                );
             }
             let host = uri.host().filter(|h| !h.is_empty());
             let Some(host) = host else { anyhow::bail!("{name}: {url:?} has no host") };
-            let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+            let port = uri.port_u16().unwrap_or(80);
             Ok(Target { host: host.to_owned(), port, uri })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -203,16 +213,43 @@ async fn resolve_forever(
         .map(|target| if target.fixed() { Found::AsWritten } else { Found::Addresses(BTreeSet::new()) })
         .collect();
     let mut current: BTreeMap<String, Dial> = BTreeMap::new();
+    let mut failures = vec![0u32; targets.len()];
+    let mut first = true;
     loop {
-        for (target, found) in targets.iter().zip(found.iter_mut()) {
-            if target.fixed() {
-                continue;
-            }
-            match resolver(target.host.clone(), target.port).await {
-                Ok(addresses) => *found = Found::Addresses(addresses.into_iter().collect()),
-                // Keep what was last seen: a DNS hiccup must not empty a healthy upstream.
-                Err(error) => {
-                    tracing::warn!(host = %target.host, %error, "cannot resolve upstream; keeping its last addresses")
+        // The first pass publishes the names themselves before any lookup, so calls made while
+        // DNS is slow are dialled by name instead of waiting in an empty balancer.
+        if !first {
+            let lookups = targets.iter().map(|target| async {
+                if target.fixed() {
+                    return None;
+                }
+                let lookup = resolver(target.host.clone(), target.port);
+                Some(match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+                    Ok(result) => result,
+                    Err(_) => Err(std::io::Error::other("the lookup timed out")),
+                })
+            });
+            let answers = futures_util::future::join_all(lookups).await;
+            for ((target, found), (answer, failed)) in
+                targets.iter().zip(found.iter_mut()).zip(answers.into_iter().zip(failures.iter_mut()))
+            {
+                match answer {
+                    None => {}
+                    Some(Ok(addresses)) => {
+                        *failed = 0;
+                        *found = Found::Addresses(addresses.into_iter().collect());
+                    }
+                    // Keep what was last seen for a while: a DNS hiccup must not empty a healthy
+                    // upstream. A name that keeps failing (a headless Service whose pods are all
+                    // gone answers NXDOMAIN) falls back to the name, so calls fail fast instead
+                    // of going on to addresses that left.
+                    Some(Err(error)) => {
+                        *failed += 1;
+                        tracing::warn!(host = %target.host, %error, failures = *failed, "cannot resolve upstream");
+                        if *failed >= STALE_LOOKUPS {
+                            *found = Found::Addresses(BTreeSet::new());
+                        }
+                    }
                 }
             }
         }
@@ -237,6 +274,10 @@ async fn resolve_forever(
             }
         }
         current = next;
+        // Straight from the names to the first lookup.
+        if std::mem::take(&mut first) {
+            continue;
+        }
         tokio::select! {
             _ = changes.closed() => return,
             _ = tokio::time::sleep(settings.resolve_every) => {}
@@ -270,7 +311,9 @@ mod tests {
         assert!(targets("X", "http://[::1]:1").expect("ok")[0].fixed());
         assert!(targets("X", "http://LOCALHOST:1").expect("ok")[0].fixed());
         assert_eq!(targets("X", "http://engine").expect("ok")[0].port, 80);
-        for bad in ["", " , ", "engine:50051", "ftp://engine:1", "http://", "http://a b:1"] {
+        for bad in
+            ["", " , ", "engine:50051", "ftp://engine:1", "https://engine:1", "http://", "http://a b:1"]
+        {
             let error = targets("ENGINE_URL", bad).expect_err("refused").to_string();
             assert!(error.starts_with("ENGINE_URL"), "{bad:?}: {error}");
         }
@@ -329,9 +372,11 @@ mod tests {
         let a = server("a").await;
         let b = server("b").await;
         let answer: Arc<Mutex<std::io::Result<Vec<SocketAddr>>>> = Arc::new(Mutex::new(Ok(vec![a])));
-        let shared = answer.clone();
+        let (shared, lookups) = (answer.clone(), Arc::new(std::sync::atomic::AtomicU32::new(0)));
+        let counted = lookups.clone();
         let resolver: Resolver = Arc::new(move |host, _port| {
             assert_eq!(host, "engine.test");
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let answer = match &*shared.lock().expect("ok") {
                 Ok(addresses) => Ok(addresses.clone()),
                 Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
@@ -342,6 +387,7 @@ mod tests {
             channel_with("ENGINE_URL", "http://engine.test:50051", &settings(), resolver).expect("ok");
         let settle = || tokio::time::sleep(Duration::from_millis(300));
 
+        settle().await;
         assert_eq!(answered_by(&channel, "a", 20).await, 20, "one address: every call goes there");
 
         *answer.lock().expect("ok") = Ok(vec![a, b]);
@@ -353,9 +399,26 @@ mod tests {
         settle().await;
         assert_eq!(answered_by(&channel, "b", 20).await, 20, "a replica that left gets no calls");
 
+        // A failed lookup keeps the last addresses; STALE_LOOKUPS failures in a row drop them
+        // for the name (`.test` does not resolve), so calls fail rather than go to an address
+        // that may have left.
+        let lookups_after = |n: u32| {
+            let lookups = lookups.clone();
+            async move {
+                let start = lookups.load(std::sync::atomic::Ordering::SeqCst);
+                while lookups.load(std::sync::atomic::Ordering::SeqCst) < start + n {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        };
         *answer.lock().expect("ok") = Err(std::io::Error::other("DNS is down"));
-        settle().await;
-        assert_eq!(answered_by(&channel, "b", 10).await, 10, "a failed lookup keeps the last addresses");
+        lookups_after(1).await;
+        assert_eq!(answered_by(&channel, "b", 5).await, 5, "a failed lookup keeps the last addresses");
+        lookups_after(STALE_LOOKUPS + 1).await;
+        let mut client = HealthClient::new(channel.clone());
+        let status =
+            client.check(HealthCheckRequest { service: "b".into() }).await.expect_err("the name stands in");
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     }
 
     #[tokio::test]

@@ -131,16 +131,23 @@ fn pg_bin(name: &str) -> String {
     format!("{dir}/{name}")
 }
 
-/// PostgreSQL refuses to run as root; then its commands run as the `postgres` user.
+/// The numeric id `id` prints with `flag` for `user` (`None` for the current user).
+fn id(flag: &str, user: Option<&str>) -> Option<u32> {
+    let output = Command::new("id").arg(flag).args(user).output().ok()?;
+    String::from_utf8(output.stdout).ok()?.trim().parse().ok()
+}
+
+/// PostgreSQL refuses to run as root; then its commands run as the `postgres` user. The process
+/// itself switches user (no `runuser` in between), so killing the child kills the server.
 fn as_server_user(program: &str) -> Command {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    if root {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--", program]);
-        command
-    } else {
-        Command::new(program)
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(program);
+    if id("-u", None) == Some(0)
+        && let (Some(uid), Some(gid)) = (id("-u", Some("postgres")), id("-g", Some("postgres")))
+    {
+        command.uid(uid).gid(gid);
     }
+    command
 }
 
 /// A private PostgreSQL that accepts only TLS connections (`hostssl` is its only TCP rule).
@@ -189,6 +196,17 @@ impl TlsPostgres {
             .expect("postgres starts");
         let server = Server(server);
         listening(port, "the private PostgreSQL").await;
+        // Listening is not yet accepting sessions ("the database system is starting up").
+        for _ in 0..100 {
+            let ready = Command::new(pg_bin("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         TlsPostgres { port, _server: server }
     }
 

@@ -132,15 +132,10 @@ async fn two_engines_and_two_analytics_apply_every_event_once_and_share_the_work
         sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&engine).await.expect("counts");
     assert_eq!(left, 0, "both relays together emptied the outbox");
 
-    // The analytics inbox holds each event it consumed once, and its two consumers together
-    // applied exactly those.
+    // The two analytics consumers together applied exactly what the inbox recorded: no
+    // delivery was applied by both.
     let inbox: i64 =
         sqlx::query_scalar("SELECT count(*) FROM inbox").fetch_one(&analytics).await.expect("counts");
-    let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT event_id) FROM inbox")
-        .fetch_one(&analytics)
-        .await
-        .expect("counts");
-    assert_eq!(inbox, distinct);
     let analytics_counts: Vec<_> = system.analytics_replicas.iter().map(|(_, a)| a.counts()).collect();
     let applied: u64 = analytics_counts.iter().map(|c| c.applied).sum();
     assert_eq!(applied as i64, inbox, "every inbox row was applied by one of the two consumers");
@@ -148,6 +143,9 @@ async fn two_engines_and_two_analytics_apply_every_event_once_and_share_the_work
     assert!(applied as usize >= created.len() + edits_and_deletes, "creates, edits and deletes arrived");
 
     // The work was shared: both engines' relays published, both analytics consumers applied.
+    // A create is published first by the relay of the engine that committed it (its own waker
+    // fires before the other's NOTIFY arrives), so this fails when the gateway sends every call
+    // to one engine: pointing it at one address, engine 1's relay published nothing.
     let engine_counts: Vec<_> = system.engines.iter().map(|(_, a)| a.counts()).collect();
     for (n, counts) in engine_counts.iter().enumerate() {
         assert!(counts.published > 0, "engine {n}'s relay published nothing: {engine_counts:?}");

@@ -11,10 +11,11 @@ use crate::config::{self, ConfigError};
 #[derive(Debug, Clone)]
 pub struct BusConfig {
     /// AMQP URL of the broker; `amqps://` connects over TLS (rustls), checking the broker's
-    /// certificate and hostname against the built-in Mozilla roots or `ca_file`.
+    /// certificate and hostname against the built-in Mozilla roots plus `ca_file`'s.
     pub amqp_url: String,
-    /// `AMQP_CA_FILE`: a PEM bundle of CA certificates to trust for `amqps://`. It is read at
-    /// every (re)connect, so a rotated file is picked up without a restart.
+    /// `AMQP_CA_FILE`: a PEM bundle of CA certificates to trust for `amqps://`, in addition to
+    /// the built-in roots (lapin's TLS stack adds them). It is read at every (re)connect, so a
+    /// rotated file is picked up without a restart.
     pub ca_file: Option<String>,
     /// The durable topic exchange events are published to.
     pub exchange: String,
@@ -53,6 +54,11 @@ impl BusConfig {
             }
             let pem = std::fs::read_to_string(file)
                 .map_err(|e| anyhow::anyhow!("AMQP_CA_FILE {file} cannot be read: {e}"))?;
+            // The TLS stack skips what it cannot parse, so an empty or wrong file would
+            // otherwise pass unnoticed.
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                anyhow::bail!("AMQP_CA_FILE {file} holds no PEM certificate");
+            }
             tls.cert_chain = Some(pem);
         }
         let connection = DefaultConnectionBuilder::new()?
