@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
 use crate::config::{self, ConfigError, Environment};
+use crate::events::retention::{self, RetentionConfig};
 use crate::events::{BusActivity, BusConfig, ConsumerSpec, EventConsumer, OutboxRelay, OutboxWaker};
 use crate::grpc::{self, AuthInterceptor, GrpcRouter};
 use crate::jwt::{TokenSettings, TokenVerifier};
@@ -41,6 +42,8 @@ pub struct BackendConfig {
     pub tokens: TokenSettings,
     /// `SERVICE_TOKEN`: lets one backend call another for a user who is not present.
     pub service_token: SecretString,
+    /// `EVENT_RETENTION_DAYS`: how long the inbox and journal keep rows.
+    pub retention: RetentionConfig,
 }
 
 impl BackendConfig {
@@ -71,6 +74,7 @@ impl BackendConfig {
                 issuer: config::string("JWT_ISSUER", crate::jwt::DEFAULT_ISSUER),
                 audience: config::string("JWT_AUDIENCE", crate::jwt::DEFAULT_AUDIENCE),
             },
+            retention: RetentionConfig::from_env()?,
         })
     }
 }
@@ -89,6 +93,7 @@ pub struct Backend {
     admin: TcpListener,
     admin_addr: SocketAddr,
     activity: Arc<BusActivity>,
+    retention: RetentionConfig,
 }
 
 /// Applies `migrator` to `schema` of the database at `database_url` and returns.
@@ -134,6 +139,7 @@ impl Backend {
             admin,
             admin_addr,
             activity: Arc::default(),
+            retention: config.retention,
         })
     }
 
@@ -176,12 +182,27 @@ impl Backend {
         names: &[&str],
         add: impl FnOnce(GrpcRouter) -> GrpcRouter,
     ) -> anyhow::Result<()> {
-        let Backend { schema, pool, bus, consumer, outbox, listener, grpc_addr, admin, activity, .. } = self;
+        let Backend {
+            schema,
+            pool,
+            bus,
+            consumer,
+            outbox,
+            listener,
+            grpc_addr,
+            admin,
+            activity,
+            retention,
+            ..
+        } = self;
         let admin = tokio::spawn(crate::metrics::serve_admin(admin, shutdown.clone()));
         let relay =
             OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox).counting(activity.clone());
         let relay = tokio::spawn(relay.run(shutdown.clone()));
-        let consumer = EventConsumer::new(pool.clone(), bus, consumer).counting(activity.clone());
+        let consumer = EventConsumer::new(pool.clone(), bus, consumer)
+            .counting(activity.clone())
+            .refusing_older_than(retention.window);
+        let sweeper = tokio::spawn(retention::run(pool.clone(), retention, shutdown.clone()));
         let consumer = tokio::spawn(consumer.run(shutdown.clone()));
         let mut server = Server::builder()
             .layer(crate::observe::ObserveLayer { service: schema })
@@ -194,7 +215,7 @@ impl Backend {
         tracing::info!(%grpc_addr, service = schema, "serving gRPC");
         let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
-        let _ = tokio::join!(relay, consumer, admin);
+        let _ = tokio::join!(relay, consumer, admin, sweeper);
         pool.close().await;
         let counts = activity.counts();
         tracing::info!(

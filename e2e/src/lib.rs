@@ -256,6 +256,7 @@ impl TestSystem {
             keys,
             tokens: tokens.clone(),
             service_token: service_token.clone(),
+            retention: Default::default(),
         };
         let mut analytics_backend = backend(bus.clone(), public_only(&keys));
         if let Some(proxy) = options.analytics_postgres {

@@ -151,6 +151,7 @@ async fn an_engine_runs_on_tls_only_datastores() {
             keys: KeyMaterial::generate(),
             tokens: TokenSettings::default(),
             service_token: secrecy::SecretString::from(format!("tls-service-token-{id}")),
+            retention: Default::default(),
         },
         redis_url: format!("rediss://localhost:{}", redis.port),
         redis_ca_file: Some(ca.clone()),

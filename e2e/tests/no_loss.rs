@@ -173,3 +173,85 @@ async fn a_consumer_waits_out_a_database_outage_instead_of_dead_lettering() {
     assert_eq!(queue.message_count(), 0, "an outage is not a poison message");
     system.stop().await;
 }
+
+#[tokio::test]
+async fn retention_sweeps_old_inbox_rows_and_refuses_events_older_than_the_window() {
+    use budgetsmart_common::events::retention;
+
+    let system = TestSystem::start().await;
+    let analytics_db = system.pool("analytics").await;
+    let window = Duration::from_secs(14 * 86_400);
+
+    // Rows received 20 days ago go; a row received now stays.
+    let (old, recent) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, age) in [(old, "20 days"), (recent, "0 days")] {
+        sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, event_type, received_at) \
+             VALUES ('retention-test', $1, 'transaction_created', now() - $2::interval)",
+        )
+        .bind(id)
+        .bind(age)
+        .execute(&analytics_db)
+        .await
+        .expect("inserts");
+    }
+    let deleted = retention::sweep(&analytics_db, window).await.expect("sweeps");
+    assert!(deleted >= 1, "the old row was swept");
+    let left: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM inbox WHERE consumer = 'retention-test'")
+        .fetch_all(&analytics_db)
+        .await
+        .expect("reads");
+    assert_eq!(left, vec![recent], "only rows received within the window stay");
+
+    // An event created 20 days ago may have lost its inbox row to that sweep: it is refused
+    // (acknowledged, not applied, not dead-lettered). A fresh one is applied.
+    let user_id = Uuid::now_v7();
+    let event = |transaction_id: Uuid| {
+        TransactionCreated {
+            transaction: Some(TransactionData {
+                transaction_id: transaction_id.to_string(),
+                user_id: user_id.to_string(),
+                occurred_on: "2026-11-01".into(),
+                description: "Coffee".into(),
+                amount: Some(Money { currency_code: "USD".into(), units: 3, nanos: 0 }),
+                r#type: "debit".into(),
+                category_id: None,
+                version: 1,
+                category_name: None,
+            }),
+            source: "api".into(),
+            occurred_at: None,
+        }
+        .encode_to_vec()
+    };
+    let twenty_days_ago = (chrono::Utc::now() - chrono::Duration::days(20)).timestamp() as u64;
+    let stale = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, twenty_days_ago, 0));
+    let user = user_id.to_string();
+    system.publish("transaction_created", stale, &user, &event(Uuid::now_v7())).await;
+    system.publish("transaction_created", Uuid::now_v7(), &user, &event(Uuid::now_v7())).await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM transactions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&analytics_db)
+            .await
+            .expect("counts")
+    };
+    let applied = eventually(Duration::from_secs(10), || async { (count().await >= 1).then_some(()) }).await;
+    assert!(applied.is_some(), "the fresh event is applied");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count().await, 1, "the event older than the window is not");
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE event_id = $1")
+        .bind(stale)
+        .fetch_one(&analytics_db)
+        .await
+        .expect("counts");
+    assert_eq!(recorded, 0, "nor recorded");
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    let queue =
+        channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.expect("exists");
+    assert_eq!(queue.message_count(), 0, "refused, not dead-lettered");
+    system.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Idempotent consumers with manual acks, an inbox table, retries and a dead-letter queue.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use super::DomainEvent;
 use super::activity::BusActivity;
 use super::relay::backoff;
+use super::retention::{self, RetentionConfig};
 use super::topology::{self, BusConfig};
 use tracing::Instrument;
 
@@ -144,6 +146,7 @@ pub struct EventConsumer {
     bindings: Vec<String>,
     handler: Arc<dyn EventHandler>,
     activity: Arc<BusActivity>,
+    retention: Duration,
 }
 
 /// Retries of a transient failure before the delivery is requeued: backoff 0.4 s … 10 s,
@@ -166,7 +169,14 @@ impl EventConsumer {
             bindings: spec.bindings,
             handler: spec.handler,
             activity: Arc::default(),
+            retention: RetentionConfig::default().window,
         }
+    }
+
+    /// Refuses events created more than `window` ago (see [`super::retention`]): their inbox
+    /// rows may have been swept, so applying them could apply them twice.
+    pub fn refusing_older_than(self, window: Duration) -> EventConsumer {
+        EventConsumer { retention: window, ..self }
     }
 
     /// Counts what this consumer applies into `activity`.
@@ -347,6 +357,11 @@ impl EventConsumer {
         let span = tracing::Span::current();
         span.record("event_id", tracing::field::display(event.id));
         span.record("event_type", event.event_type.as_str());
+        if retention::expired(event.id, event.published_at, self.retention, Utc::now()) {
+            tracing::warn!("event older than the retention window; acknowledged without effect");
+            metrics::counter!("events_expired_total", "queue" => self.queue.clone()).increment(1);
+            return Outcome::Ack;
+        }
         match self.apply(&event).await {
             Ok(true) => {
                 self.activity.applied();

@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod journal;
 pub mod outbox;
 pub mod relay;
+pub mod retention;
 pub mod topology;
 
 pub use activity::{ActivityCounts, BusActivity};

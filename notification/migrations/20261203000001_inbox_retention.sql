@@ -1,0 +1,3 @@
+-- Retention (docs/architecture.md, "Events"): the sweep deletes inbox rows by age.
+CREATE INDEX IF NOT EXISTS inbox_received_at_idx ON inbox (received_at);
+CREATE INDEX IF NOT EXISTS received_events_received_at_idx ON received_events (received_at);
