@@ -198,7 +198,10 @@ impl Backend {
         let admin = tokio::spawn(crate::metrics::serve_admin(admin, shutdown.clone()));
         let relay =
             OutboxRelay::new(pool.clone(), bus.clone(), schema, schema, outbox).counting(activity.clone());
-        let relay = tokio::spawn(relay.run(shutdown.clone()));
+        // The relay stops last, on its own token: calls still draining and deliveries in hand
+        // commit events after `shutdown`, and its final drain must come after them.
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(relay.run(relay_stop.clone()));
         let consumer = EventConsumer::new(pool.clone(), bus, consumer)
             .counting(activity.clone())
             .refusing_older_than(retention.window);
@@ -215,7 +218,9 @@ impl Backend {
         tracing::info!(%grpc_addr, service = schema, "serving gRPC");
         let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
-        let _ = tokio::join!(relay, consumer, admin, sweeper);
+        let _ = tokio::join!(consumer, admin, sweeper);
+        relay_stop.cancel();
+        let _ = relay.await;
         pool.close().await;
         let counts = activity.counts();
         tracing::info!(

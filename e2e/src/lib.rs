@@ -146,6 +146,8 @@ pub struct TestSystem {
     /// The proxy between the gateway and the engine, with [`Options::engine_proxy`].
     pub engine_proxy: Option<proxy::TcpProxy>,
     gateway_config: gateway::GatewayConfig,
+    engine_shutdown: CancellationToken,
+    engine_tasks: Vec<JoinHandle<anyhow::Result<()>>>,
     database_name: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
@@ -288,6 +290,10 @@ impl TestSystem {
             engine_bus.amqp_url = url;
         }
         let mut engines = Vec::new();
+        // The engines stop on their own token too, so a test can stop them alone (as SIGTERM
+        // to their pods would) while the rest keeps running.
+        let engine_shutdown = shutdown.child_token();
+        let mut engine_tasks = Vec::new();
         for _ in 0..replicas {
             let engine = engine::build(engine::EngineConfig {
                 backend: backend(engine_bus.clone(), keys.clone()),
@@ -311,7 +317,7 @@ impl TestSystem {
             .await
             .expect("engine builds");
             engines.push((engine.grpc_addr(), engine.bus_activity()));
-            tasks.push(tokio::spawn(engine.run(shutdown.child_token())));
+            engine_tasks.push(tokio::spawn(engine.run(engine_shutdown.child_token())));
         }
         let engine_addr = engines[0].0;
         let engine_urls = urls(engines.iter().map(|(addr, _)| *addr));
@@ -402,6 +408,8 @@ impl TestSystem {
             service_token,
             engine_proxy,
             gateway_config,
+            engine_shutdown,
+            engine_tasks,
             database_name,
             shutdown,
             tasks,
@@ -427,8 +435,19 @@ impl TestSystem {
         &self.gateway_config.redis_key_prefix
     }
 
+    /// Stops every engine as SIGTERM does (drain calls, flush the outbox) and waits for them;
+    /// the other services keep running.
+    pub async fn stop_engines(&mut self) {
+        self.engine_shutdown.cancel();
+        for task in std::mem::take(&mut self.engine_tasks) {
+            let result = tokio::time::timeout(Duration::from_secs(15), task).await;
+            assert!(matches!(result, Ok(Ok(Ok(())))), "an engine did not stop cleanly: {result:?}");
+        }
+    }
+
     /// Stops every service, then drops the test's database, queues and exchanges.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        self.stop_engines().await;
         self.shutdown.cancel();
         for task in self.tasks {
             let result = tokio::time::timeout(Duration::from_secs(15), task).await;

@@ -306,13 +306,25 @@ fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<tonic::TimeoutExpired>())
 }
 
-/// The channel's own deadline surfaces as `Cancelled` ("Timeout expired"), which reads as
-/// "the caller gave up"; to the client it is the upstream that was too slow: 504.
-fn deadline_exceeded(error: BoxError) -> BoxError {
+/// What a failed call means to the client.
+/// - The channel's own deadline surfaces as `Cancelled` ("Timeout expired"), which reads as
+///   "the caller gave up"; to the client it is the upstream that was too slow: 504.
+/// - Any other transport failure (a connection reset mid-call, an upstream shutting down) would
+///   otherwise become `Internal` through tonic's h2 mapping, a 500. It is the upstream being
+///   unavailable: 503 with `Retry-After`, which a client retries with its Idempotency-Key.
+/// - A status the upstream sent passes unchanged.
+fn classify(error: BoxError) -> BoxError {
     if timed_out(error.as_ref()) {
         Box::new(tonic::Status::deadline_exceeded("the upstream did not answer in time"))
-    } else {
+    } else if error.is::<tonic::Status>() {
         error
+    } else {
+        let mut status =
+            tonic::Status::unavailable(format!("the connection to the upstream failed: {error}"));
+        if let Ok(value) = "1".parse() {
+            status.metadata_mut().insert("retry-after", value);
+        }
+        Box::new(status)
     }
 }
 
@@ -355,7 +367,7 @@ where
             if !idempotent(request.uri().path()) {
                 let outcome = inner.call(request).await.map_err(Into::into);
                 admitted.record(failed(&outcome));
-                return outcome.map_err(deadline_exceeded);
+                return outcome.map_err(classify);
             }
             breaker.budget.deposit();
             // A read body is one small protobuf message; keeping a copy makes it resendable.
@@ -366,9 +378,9 @@ where
             let outcome = inner.call(rebuild()).await.map_err(Into::into);
             admitted.record(failed(&outcome));
             if !retryable(&outcome) || !breaker.budget.withdraw() {
-                return outcome.map_err(deadline_exceeded);
+                return outcome.map_err(classify);
             }
-            let Ok(generation) = breaker.admit() else { return outcome.map_err(deadline_exceeded) };
+            let Ok(generation) = breaker.admit() else { return outcome.map_err(classify) };
             let mut admitted = Admitted { breaker: breaker.clone(), generation, settled: false };
             metrics::counter!("gateway_upstream_retries_total", "upstream" => breaker.name).increment(1);
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -378,7 +390,7 @@ where
                 Err(error) => Err(error.into()),
             };
             admitted.record(failed(&outcome));
-            outcome.map_err(deadline_exceeded)
+            outcome.map_err(classify)
         })
     }
 }
@@ -477,9 +489,13 @@ mod tests {
         let refused: BoxError = Box::new(tonic::ConnectError("connection refused".into()));
         assert!(!retryable::<()>(&Err(timeout)));
         assert!(retryable::<()>(&Err(refused)));
-        let status = tonic::Status::from_error(deadline_exceeded(Box::new(tonic::TimeoutExpired(()))));
+        let status = tonic::Status::from_error(classify(Box::new(tonic::TimeoutExpired(()))));
         assert_eq!(status.code(), Code::DeadlineExceeded);
-        let status = tonic::Status::from_error(deadline_exceeded(Box::new(tonic::Status::not_found("x"))));
-        assert_eq!(status.code(), Code::NotFound, "other errors pass unchanged");
+        let status = tonic::Status::from_error(classify(Box::new(tonic::Status::not_found("x"))));
+        assert_eq!(status.code(), Code::NotFound, "a status from the upstream passes unchanged");
+        // A connection lost mid-call (h2's errors would read as Internal, a 500).
+        let reset: BoxError = Box::new(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+        let status = tonic::Status::from_error(classify(reset));
+        assert_eq!(status.code(), Code::Unavailable);
     }
 }
