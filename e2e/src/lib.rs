@@ -88,6 +88,34 @@ fn urls(addrs: impl Iterator<Item = SocketAddr>) -> String {
     addrs.map(|addr| format!("http://{addr}")).collect::<Vec<_>>().join(",")
 }
 
+/// The engine's settings in tests, on `backend` and the Redis at `redis_url` (plain, no CA
+/// file) under `redis_key_prefix`; no auto-categorisation unless `analytics_url` is set.
+pub fn engine_config(
+    backend: BackendConfig,
+    redis_url: String,
+    redis_key_prefix: String,
+) -> engine::EngineConfig {
+    engine::EngineConfig {
+        backend,
+        redis_url,
+        redis_key_prefix,
+        redis_ca_file: None,
+        access_token_ttl_secs: 900,
+        refresh_token_ttl_secs: 3600,
+        throttle: engine::config::ThrottleConfig {
+            max_failures_per_account: 5,
+            max_failures_per_ip: 50,
+            window_secs: 900,
+        },
+        analytics_url: None,
+        auto_categorize_min_confidence: 0.8,
+        // Debug builds on a shared machine: generous, so a slow moment does not flake.
+        auto_categorize_timeout: Duration::from_secs(2),
+        channels: channels(Duration::from_secs(2)),
+        idempotency_ttl_secs: 600,
+    }
+}
+
 /// Upstream channel settings for tests: names are re-resolved every second.
 fn channels(timeout: Duration) -> budgetsmart_common::discovery::ChannelSettings {
     budgetsmart_common::discovery::ChannelSettings {
@@ -296,23 +324,8 @@ impl TestSystem {
         let mut engine_tasks = Vec::new();
         for _ in 0..replicas {
             let engine = engine::build(engine::EngineConfig {
-                backend: backend(engine_bus.clone(), keys.clone()),
-                redis_url: redis_url(),
-                redis_key_prefix: format!("test-{id}:"),
-                redis_ca_file: None,
-                access_token_ttl_secs: 900,
-                refresh_token_ttl_secs: 3600,
-                throttle: engine::config::ThrottleConfig {
-                    max_failures_per_account: 5,
-                    max_failures_per_ip: 50,
-                    window_secs: 900,
-                },
                 analytics_url: Some(analytics_urls.clone()),
-                auto_categorize_min_confidence: 0.8,
-                // Debug builds on a shared machine: generous, so a slow moment does not flake.
-                auto_categorize_timeout: Duration::from_secs(2),
-                channels: channels(Duration::from_secs(2)),
-                idempotency_ttl_secs: 600,
+                ..engine_config(backend(engine_bus.clone(), keys.clone()), redis_url(), format!("test-{id}:"))
             })
             .await
             .expect("engine builds");

@@ -141,37 +141,20 @@ async fn an_engine_runs_on_tls_only_datastores() {
     bus.queue_prefix = format!("tls-{id}.");
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let tls = format!("sslmode=verify-full&sslrootcert={ca}");
+    let backend = BackendConfig {
+        grpc_addr: loopback,
+        admin_addr: loopback,
+        database_url: postgres.url(&tls).replace("/postgres?", "/budgetsmart?"),
+        database_max_connections: 4,
+        bus,
+        keys: KeyMaterial::generate(),
+        tokens: TokenSettings::default(),
+        service_token: secrecy::SecretString::from(format!("tls-service-token-{id}")),
+        retention: Default::default(),
+    };
     let engine = engine::build(engine::EngineConfig {
-        backend: BackendConfig {
-            grpc_addr: loopback,
-            admin_addr: loopback,
-            database_url: postgres.url(&tls).replace("/postgres?", "/budgetsmart?"),
-            database_max_connections: 4,
-            bus,
-            keys: KeyMaterial::generate(),
-            tokens: TokenSettings::default(),
-            service_token: secrecy::SecretString::from(format!("tls-service-token-{id}")),
-            retention: Default::default(),
-        },
-        redis_url: format!("rediss://localhost:{}", redis.port),
         redis_ca_file: Some(ca.clone()),
-        redis_key_prefix: format!("tls-{id}:"),
-        access_token_ttl_secs: 900,
-        refresh_token_ttl_secs: 3600,
-        throttle: engine::config::ThrottleConfig {
-            max_failures_per_account: 5,
-            max_failures_per_ip: 50,
-            window_secs: 900,
-        },
-        analytics_url: None,
-        auto_categorize_min_confidence: 0.8,
-        auto_categorize_timeout: Duration::from_secs(1),
-        channels: budgetsmart_common::discovery::ChannelSettings {
-            connect_timeout: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            resolve_every: Duration::from_secs(1),
-        },
-        idempotency_ttl_secs: 600,
+        ..e2e::engine_config(backend, format!("rediss://localhost:{}", redis.port), format!("tls-{id}:"))
     })
     .await
     .expect("the engine starts with every datastore over TLS");

@@ -21,6 +21,37 @@ fn broker_addr() -> SocketAddr {
     url_addr(&amqp_url(), 5672)
 }
 
+/// How many messages wait in analytics' dead-letter queue.
+async fn dead_lettered(system: &TestSystem) -> u32 {
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    let queue =
+        channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.expect("exists");
+    queue.message_count()
+}
+
+/// A `transaction_created` payload: a new 3.xx USD coffee for `user_id`, `nanos` the fraction.
+fn coffee(user_id: Uuid, nanos: i32) -> Vec<u8> {
+    TransactionCreated {
+        transaction: Some(TransactionData {
+            transaction_id: Uuid::now_v7().to_string(),
+            user_id: user_id.to_string(),
+            occurred_on: "2026-11-01".into(),
+            description: "Coffee".into(),
+            amount: Some(Money { currency_code: "USD".into(), units: 3, nanos }),
+            r#type: "debit".into(),
+            category_id: None,
+            version: 1,
+            category_name: None,
+        }),
+        source: "api".into(),
+        occurred_at: None,
+    }
+    .encode_to_vec()
+}
+
 #[tokio::test]
 async fn changes_made_while_the_broker_is_down_are_published_once_it_returns() {
     let proxy = TcpProxy::start(broker_addr()).await;
@@ -79,22 +110,7 @@ async fn a_duplicate_delivery_is_applied_once_and_garbage_is_dead_lettered() {
     let channel = connection.create_channel().await.expect("channel");
     let user_id = Uuid::now_v7();
     let event_id = Uuid::now_v7();
-    let payload = TransactionCreated {
-        transaction: Some(TransactionData {
-            transaction_id: Uuid::now_v7().to_string(),
-            user_id: user_id.to_string(),
-            occurred_on: "2026-11-01".into(),
-            description: "Coffee".into(),
-            amount: Some(Money { currency_code: "USD".into(), units: 3, nanos: 500_000_000 }),
-            r#type: "debit".into(),
-            category_id: None,
-            version: 1,
-            category_name: None,
-        }),
-        source: "api".into(),
-        occurred_at: None,
-    }
-    .encode_to_vec();
+    let payload = coffee(user_id, 500_000_000);
     let user = user_id.to_string();
     system.publish("transaction_created", event_id, &user, &payload).await;
     system.publish("transaction_created", event_id, &user, &payload).await;
@@ -164,13 +180,7 @@ async fn a_consumer_waits_out_a_database_outage_instead_of_dead_lettering() {
     let applied = system.analytics_transactions(2, Duration::from_secs(30)).await;
     assert_eq!(applied, 2, "both events are applied once the database is back");
 
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
-    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-    let queue =
-        channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.expect("exists");
-    assert_eq!(queue.message_count(), 0, "an outage is not a poison message");
+    assert_eq!(dead_lettered(&system).await, 0, "an outage is not a poison message");
     system.stop().await;
 }
 
@@ -206,29 +216,11 @@ async fn retention_sweeps_old_inbox_rows_and_refuses_events_older_than_the_windo
     // An event created 20 days ago may have lost its inbox row to that sweep: it is refused
     // (acknowledged, not applied, not dead-lettered). A fresh one is applied.
     let user_id = Uuid::now_v7();
-    let event = |transaction_id: Uuid| {
-        TransactionCreated {
-            transaction: Some(TransactionData {
-                transaction_id: transaction_id.to_string(),
-                user_id: user_id.to_string(),
-                occurred_on: "2026-11-01".into(),
-                description: "Coffee".into(),
-                amount: Some(Money { currency_code: "USD".into(), units: 3, nanos: 0 }),
-                r#type: "debit".into(),
-                category_id: None,
-                version: 1,
-                category_name: None,
-            }),
-            source: "api".into(),
-            occurred_at: None,
-        }
-        .encode_to_vec()
-    };
     let twenty_days_ago = (chrono::Utc::now() - chrono::Duration::days(20)).timestamp() as u64;
     let stale = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, twenty_days_ago, 0));
     let user = user_id.to_string();
-    system.publish("transaction_created", stale, &user, &event(Uuid::now_v7())).await;
-    system.publish("transaction_created", Uuid::now_v7(), &user, &event(Uuid::now_v7())).await;
+    system.publish("transaction_created", stale, &user, &coffee(user_id, 0)).await;
+    system.publish("transaction_created", Uuid::now_v7(), &user, &coffee(user_id, 0)).await;
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM transactions WHERE user_id = $1")
             .bind(user_id)
@@ -246,12 +238,6 @@ async fn retention_sweeps_old_inbox_rows_and_refuses_events_older_than_the_windo
         .await
         .expect("counts");
     assert_eq!(recorded, 0, "nor recorded");
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let dlq = format!("{}.dlq", system.bus.queue_name("analytics.events"));
-    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-    let queue =
-        channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await.expect("exists");
-    assert_eq!(queue.message_count(), 0, "refused, not dead-lettered");
+    assert_eq!(dead_lettered(&system).await, 0, "refused, not dead-lettered");
     system.stop().await;
 }
