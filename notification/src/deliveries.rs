@@ -123,13 +123,18 @@ pub struct Claimed {
 
 /// Claims up to `limit` due emails for `lease`: queued ones whose time has come, and sending
 /// ones whose sender's lease ran out (it died mid-send). Oldest first; a user's digest rows
-/// come together so one digest carries them all.
+/// come together so one digest carries them all. Row locks alone do not ensure that: two
+/// senders claiming at once could each take one of a user's digest rows (the other's being
+/// locked, hence skipped) and send two digests. So a digest row is only taken under its
+/// user's advisory lock, which the first claimant holds for the statement: the other skips
+/// every row of that user.
 pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
         "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
            lease_until = now() + make_interval(secs => $2) \
          FROM (SELECT id FROM deliveries \
-               WHERE (status = 'queued' AND not_before <= now()) OR (status = 'sending' AND lease_until < now()) \
+               WHERE ((status = 'queued' AND not_before <= now()) OR (status = 'sending' AND lease_until < now())) \
+                 AND (NOT digest OR pg_try_advisory_xact_lock(hashtextextended(user_id::text, 11))) \
                ORDER BY not_before, user_id LIMIT $1 FOR UPDATE SKIP LOCKED) due \
          WHERE d.id = due.id \
          RETURNING d.id, d.user_id, d.kind, d.recipient, d.payload, d.digest, d.attempts, d.message_id, d.created_at",
