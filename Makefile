@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -52,6 +52,10 @@ test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, R
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
 	@scripts/bench.sh
+
+chaos: check-infra mail-sink ## Seven faults under load (broker, engine, analytics, notification, Redis, PostgreSQL, poison); writes docs/resilience.md. CHAOS_PROFILE=ci is CI's shorter form
+	$(CARGO) build --bins -p engine -p analytics -p notification -p gateway -p e2e
+	CHAOS_COMMAND="make chaos$(if $(CHAOS_PROFILE), CHAOS_PROFILE=$(CHAOS_PROFILE))" "$${CARGO_TARGET_DIR:-target}/debug/chaos" --profile $(or $(CHAOS_PROFILE),full) --bin "$${CARGO_TARGET_DIR:-target}/debug" --out $(or $(CHAOS_OUT),docs/resilience.md) $(CHAOS_SCENARIOS)
 
 fuzz-api: check-infra ## Schemathesis against /openapi.json with a valid token: no 5xx, no response off the schema
 	@scripts/fuzz-api.sh

@@ -3,8 +3,10 @@
 //! prefix, and a unique Redis key prefix, so tests run in parallel.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod mail_sink;
 pub mod proxy;
+pub mod servers;
 pub mod tls;
 
 use std::net::SocketAddr;

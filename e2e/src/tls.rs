@@ -5,11 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::servers::{Server, as_server_user, free_port, listening, pg_bin, pg_ready};
 use tokio::task::AbortHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -99,57 +100,6 @@ impl Drop for TestCerts {
     }
 }
 
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("has one").port()
-}
-
-/// A child process killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until something accepts TCP connections on `port`.
-async fn listening(port: u16, what: &str) {
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not start listening on {port}");
-}
-
-/// PostgreSQL's binaries (`PG_BIN`, default Debian's PostgreSQL 15).
-fn pg_bin(name: &str) -> String {
-    let dir = std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
-    format!("{dir}/{name}")
-}
-
-/// The numeric id `id` prints with `flag` for `user` (`None` for the current user).
-fn id(flag: &str, user: Option<&str>) -> Option<u32> {
-    let output = Command::new("id").arg(flag).args(user).output().ok()?;
-    String::from_utf8(output.stdout).ok()?.trim().parse().ok()
-}
-
-/// PostgreSQL refuses to run as root; then its commands run as the `postgres` user. The process
-/// itself switches user (no `runuser` in between), so killing the child kills the server.
-fn as_server_user(program: &str) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new(program);
-    if id("-u", None) == Some(0)
-        && let (Some(uid), Some(gid)) = (id("-u", Some("postgres")), id("-g", Some("postgres")))
-    {
-        command.uid(uid).gid(gid);
-    }
-    command
-}
-
 /// A private PostgreSQL that accepts only TLS connections (`hostssl` is its only TCP rule).
 pub struct TlsPostgres {
     /// Its port on 127.0.0.1.
@@ -195,18 +145,7 @@ impl TlsPostgres {
             .spawn()
             .expect("postgres starts");
         let server = Server(server);
-        listening(port, "the private PostgreSQL").await;
-        // Listening is not yet accepting sessions ("the database system is starting up").
-        for _ in 0..100 {
-            let ready = Command::new(pg_bin("pg_isready"))
-                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        pg_ready(port).await;
         TlsPostgres { port, _server: server }
     }
 

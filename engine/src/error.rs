@@ -24,9 +24,29 @@ pub enum AppError {
     /// Too many attempts; try again after this many seconds.
     #[error("too many attempts")]
     Throttled { retry_after: u64 },
+    /// A datastore cannot be reached right now (connection lost, restarting, pool
+    /// exhausted): the client may retry. Logged, never shown.
+    #[error("unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     /// A bug or an infrastructure fault; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Errors that mean "the database is not there right now" rather than a fault in the request:
+/// a dropped or refused connection, an exhausted pool, a server shutting down or starting up
+/// (SQLSTATE class 08, and 57P01–57P03). `make chaos` found these answered 500 while
+/// PostgreSQL restarted.
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 impl AppError {
@@ -66,12 +86,24 @@ impl From<sqlx::Error> for AppError {
                 _ => {}
             }
         }
+        if database_unavailable(&error) {
+            return AppError::Unavailable(error.into());
+        }
         AppError::Internal(error.into())
     }
 }
 
 impl From<redis::RedisError> for AppError {
     fn from(error: redis::RedisError) -> Self {
+        // Sessions and the login throttle live in Redis: while it is away, login and refresh
+        // are unavailable (503), not broken (500). `make chaos` found a 500 here.
+        if error.is_io_error()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_timeout()
+        {
+            return AppError::Unavailable(error.into());
+        }
         AppError::Internal(error.into())
     }
 }
@@ -99,6 +131,12 @@ impl From<AppError> for Status {
                 metadata.insert("retry-after", tonic::metadata::MetadataValue::from(retry_after));
                 Status::with_metadata(Code::ResourceExhausted, "too many attempts; try again later", metadata)
             }
+            AppError::Unavailable(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "a datastore is unavailable");
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                metadata.insert("retry-after", tonic::metadata::MetadataValue::from(1u64));
+                Status::with_metadata(Code::Unavailable, "temporarily unavailable; try again", metadata)
+            }
             AppError::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "internal error");
                 Status::internal("internal error")
@@ -109,3 +147,21 @@ impl From<AppError> for Status {
 
 /// Result of an engine operation.
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_database_or_redis_connection_is_unavailable_not_internal() {
+        let lost = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(Status::from(AppError::from(lost)).code(), Code::Unavailable);
+        assert_eq!(Status::from(AppError::from(sqlx::Error::PoolTimedOut)).code(), Code::Unavailable);
+        let redis = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let status = Status::from(AppError::from(redis));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.metadata().get("retry-after").is_some());
+        // A bug stays a bug.
+        assert_eq!(Status::from(AppError::from(sqlx::Error::RowNotFound)).code(), Code::Internal);
+    }
+}

@@ -3,6 +3,11 @@
 //!
 //! Usage: `loadgen <gateway-url> <connections> <seconds> <queue>...` with `AMQP_URL` set.
 //! Prints a Markdown table of throughput, latency percentiles and consumer lag.
+//!
+//! With `LOADGEN_RATE=<creates per second>` the load is open-loop: requests start on a fixed
+//! schedule whatever the answers do (at most `<connections>` in flight), and each latency is
+//! measured from when its request was due, so a stall counts against every request it delays
+//! (no coordinated omission).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,39 +48,19 @@ async fn main() -> anyhow::Result<()> {
     let lag_sampler =
         tokio::spawn(sample_lag(amqp.clone(), queues.clone(), running.clone(), max_lag.clone()));
 
-    eprintln!("running {connections} connections for {seconds}s");
+    let rate: Option<f64> = std::env::var("LOADGEN_RATE").ok().map(|r| r.parse()).transpose()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
-    let mut workers = Vec::with_capacity(connections);
-    for token in tokens {
-        let (http, base, month) = (http.clone(), base.clone(), month.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                n += 1;
-                let body = json!({"occurred_on": format!("{month}-15"), "description": format!("Load {n}"), "amount": "1.25", "currency": "USD", "type": "debit"});
-                let sent = Instant::now();
-                let ok = match http.post(format!("{base}/transactions")).bearer_auth(&token).json(&body).send().await {
-                    Ok(response) => response.status() == reqwest::StatusCode::CREATED,
-                    Err(_) => false,
-                };
-                latencies.push(sent.elapsed());
-                if !ok {
-                    errors += 1;
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for worker in workers {
-        let (l, e) = worker.await?;
-        latencies.extend(l);
-        errors += e;
-    }
+    let (mut latencies, errors) = match rate {
+        None => {
+            eprintln!("running {connections} connections for {seconds}s");
+            closed_loop(&http, &base, &month, tokens, deadline).await?
+        }
+        Some(rate) => {
+            eprintln!("running {rate} creates/s open-loop for {seconds}s, at most {connections} in flight");
+            open_loop(&http, &base, &month, tokens, deadline, rate, connections).await?
+        }
+    };
     let elapsed = started.elapsed();
     running.store(false, Ordering::SeqCst);
     let _ = lag_sampler.await;
@@ -94,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     latencies.sort_unstable();
+    anyhow::ensure!(!latencies.is_empty(), "no request was sent");
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1000.0
@@ -101,7 +87,12 @@ async fn main() -> anyhow::Result<()> {
     let total = latencies.len();
     println!("| metric | value |");
     println!("|---|---|");
-    println!("| connections | {connections} |");
+    match rate {
+        None => println!("| connections | {connections} (closed loop) |"),
+        Some(rate) => {
+            println!("| offered rate | {rate:.0} creates/s, open loop, at most {connections} in flight |")
+        }
+    }
     println!("| duration | {:.1} s |", elapsed.as_secs_f64());
     println!("| requests | {total} ({errors} failed) |");
     println!("| creates per second | {:.0} |", (total as u64 - errors) as f64 / elapsed.as_secs_f64());
@@ -114,6 +105,93 @@ async fn main() -> anyhow::Result<()> {
         None => println!("| consumers caught up after the run in | not within 120 s |"),
     }
     Ok(())
+}
+
+/// One create for `token`; whether it was answered 201.
+async fn create(http: &reqwest::Client, base: &str, month: &str, token: &str, n: u64) -> bool {
+    let body = json!({"occurred_on": format!("{month}-15"), "description": format!("Load {n}"), "amount": "1.25", "currency": "USD", "type": "debit"});
+    match http.post(format!("{base}/transactions")).bearer_auth(token).json(&body).send().await {
+        Ok(response) => response.status() == reqwest::StatusCode::CREATED,
+        Err(_) => false,
+    }
+}
+
+/// One client per token, each sending its next create when the last is answered.
+async fn closed_loop(
+    http: &reqwest::Client,
+    base: &str,
+    month: &str,
+    tokens: Vec<String>,
+    deadline: Instant,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let mut workers = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let (http, base, month) = (http.clone(), base.to_owned(), month.to_owned());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                let ok = create(&http, &base, &month, &token, n).await;
+                latencies.push(sent.elapsed());
+                errors += u64::from(!ok);
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (l, e) = worker.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    Ok((latencies, errors))
+}
+
+/// Creates started every `1 / rate` seconds, round-robin over the tokens, each timed from when
+/// it was due; a request that cannot start because `in_flight` are outstanding waits, and its
+/// wait is part of its latency.
+async fn open_loop(
+    http: &reqwest::Client,
+    base: &str,
+    month: &str,
+    tokens: Vec<String>,
+    deadline: Instant,
+    rate: f64,
+    in_flight: usize,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let start = Instant::now();
+    let mut requests = Vec::new();
+    let mut n = 0u64;
+    loop {
+        let due = start + interval.mul_f64(n as f64);
+        if due >= deadline {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let permit = permits.clone().acquire_owned().await?;
+        let (http, base, month) = (http.clone(), base.to_owned(), month.to_owned());
+        let token = tokens[n as usize % tokens.len()].clone();
+        requests.push(tokio::spawn(async move {
+            let ok = create(&http, &base, &month, &token, n).await;
+            drop(permit);
+            (due.elapsed(), ok)
+        }));
+        n += 1;
+    }
+    let mut latencies = Vec::with_capacity(requests.len());
+    let mut errors = 0;
+    for request in requests {
+        let (latency, ok) = request.await?;
+        latencies.push(latency);
+        errors += u64::from(!ok);
+    }
+    Ok((latencies, errors))
 }
 
 async fn sample_lag(amqp: String, queues: Vec<String>, running: Arc<AtomicBool>, max: Arc<AtomicU64>) {
