@@ -149,15 +149,6 @@ pub struct EventConsumer {
     retention: Duration,
 }
 
-/// Most deliveries applied in one transaction. A batch's events share one commit (one WAL
-/// flush) and one round trip each for BEGIN and COMMIT, which at a full queue is most of the
-/// cost of an event.
-const BATCH: usize = 16;
-
-/// Batches applied at once, each on its own connection. Together with `BATCH` this covers the
-/// prefetch (32 by default) when the queue is full.
-const BATCHES_IN_FLIGHT: usize = 4;
-
 /// Retries of a transient failure before the delivery is requeued: backoff 0.4 s … 10 s,
 /// about 30 s in all.
 const IN_PLACE_RETRIES: u32 = 7;
@@ -237,24 +228,24 @@ impl EventConsumer {
             .await?;
         tracing::info!(queue = %self.queue, "consuming");
         let dlq_depth = self.watch_dead_letters(channel.clone(), shutdown.clone());
+        let concurrency = usize::from(self.bus.prefetch.max(1));
         let mut broken: Option<lapin::Error> = None;
         // Stop taking new deliveries on shutdown; the ones in flight finish and are acked.
-        // Deliveries already waiting are taken together, up to BATCH at a time, and applied in
-        // one transaction each (see `settle_batch`); when they trickle in, a batch is one.
         consumer
             .take_until(shutdown.cancelled())
-            .ready_chunks(BATCH)
-            .for_each_concurrent(BATCHES_IN_FLIGHT, |chunk| {
-                let mut deliveries = Vec::with_capacity(chunk.len());
-                for delivery in chunk {
-                    match delivery {
-                        Ok(delivery) => deliveries.push(delivery),
-                        Err(error) => {
-                            broken.get_or_insert(error);
-                        }
+            .for_each_concurrent(concurrency, |delivery| {
+                let failed = match delivery {
+                    Ok(delivery) => Some(delivery),
+                    Err(error) => {
+                        broken.get_or_insert(error);
+                        None
+                    }
+                };
+                async move {
+                    if let Some(delivery) = failed {
+                        self.settle(&delivery, shutdown).await;
                     }
                 }
-                async move { self.settle_batch(deliveries, shutdown).await }
             })
             .await;
         dlq_depth.abort();
@@ -299,13 +290,8 @@ impl EventConsumer {
     /// healthy events in the dead-letter queue. Only then is the delivery requeued, which
     /// counts against the limit, so an event that can never be applied still ends in the DLQ.
     async fn settle(&self, delivery: &Delivery, shutdown: &CancellationToken) {
-        let span = self.span(delivery);
-        self.settle_in_span(delivery, shutdown).instrument(span).await;
-    }
-
-    /// The consumer's span for `delivery`: it continues the producer's trace, and the events a
-    /// handler publishes continue this span (see `enqueue`).
-    fn span(&self, delivery: &Delivery) -> tracing::Span {
+        // The consumer's span continues the producer's trace, and the events a handler
+        // publishes continue this span (see `enqueue`).
         let span = tracing::info_span!(
             "event.consume",
             otel.kind = "consumer",
@@ -320,86 +306,7 @@ impl EventConsumer {
             header_string(delivery, "traceparent").as_deref(),
             header_string(delivery, "tracestate").as_deref(),
         );
-        span
-    }
-
-    /// Applies several deliveries in one transaction and acks them after its commit. Exactly
-    /// once still holds per event: each one's inbox row commits with its effect, and none is
-    /// acked before the commit. Anything out of the ordinary (a malformed or expired event, a
-    /// handler error, a failed commit) rolls the whole batch back and settles its deliveries
-    /// one at a time, the path with the retries and the dead-lettering; an event that did
-    /// commit after all is then a duplicate to the inbox.
-    async fn settle_batch(&self, deliveries: Vec<Delivery>, shutdown: &CancellationToken) {
-        if deliveries.len() > 1 {
-            let now = Utc::now();
-            let events: Option<Vec<IncomingEvent>> = deliveries
-                .iter()
-                .map(|d| IncomingEvent::from_delivery(d).ok())
-                .map(|e| e.filter(|e| !retention::expired(e.id, e.published_at, self.retention, now)))
-                .collect();
-            if let Some(events) = events
-                && let Ok(applied) = self.apply_batch(&deliveries, &events).await
-            {
-                for ((delivery, event), applied) in deliveries.iter().zip(&events).zip(applied) {
-                    if applied {
-                        self.activity.applied();
-                        self.handler.committed(event).await;
-                    } else {
-                        self.activity.duplicate();
-                    }
-                    metrics::counter!("events_consumed_total", "queue" => self.queue.clone(), "event" => event.event_type.clone(), "outcome" => "ack")
-                        .increment(1);
-                    if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-                        tracing::warn!(queue = %self.queue, error = %error, "could not settle a delivery");
-                    }
-                }
-                return;
-            }
-        }
-        futures_util::future::join_all(deliveries.iter().map(|d| self.settle(d, shutdown))).await;
-    }
-
-    /// Records and applies every event in one transaction; for each, whether it was new.
-    async fn apply_batch(
-        &self,
-        deliveries: &[Delivery],
-        events: &[IncomingEvent],
-    ) -> Result<Vec<bool>, HandlerError> {
-        let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
-        let mut applied = Vec::with_capacity(events.len());
-        for (delivery, event) in deliveries.iter().zip(events) {
-            let span = self.span(delivery);
-            span.record("event_id", tracing::field::display(event.id));
-            span.record("event_type", event.event_type.as_str());
-            let fresh = async {
-                let fresh = self.record(&mut tx, event).await?;
-                if fresh {
-                    self.handler.handle(&mut tx, event).await?;
-                }
-                Ok::<bool, HandlerError>(fresh)
-            }
-            .instrument(span)
-            .await?;
-            applied.push(fresh);
-        }
-        tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
-        Ok(applied)
-    }
-
-    /// The event's inbox row; `false` if it is already there (a duplicate).
-    async fn record(&self, conn: &mut PgConnection, event: &IncomingEvent) -> Result<bool, HandlerError> {
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.queue)
-        .bind(event.id)
-        .bind(&event.event_type)
-        .execute(conn)
-        .await
-        .map_err(|e| HandlerError::Transient(e.into()))?
-        .rows_affected();
-        Ok(inserted == 1)
+        self.settle_in_span(delivery, shutdown).instrument(span).await;
     }
 
     async fn settle_in_span(&self, delivery: &Delivery, shutdown: &CancellationToken) {
@@ -479,7 +386,18 @@ impl EventConsumer {
     /// Records the event in the inbox and applies it, atomically. `Ok(false)` is a duplicate.
     async fn apply(&self, event: &IncomingEvent) -> Result<bool, HandlerError> {
         let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
-        if !self.record(&mut tx, event).await? {
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.queue)
+        .bind(event.id)
+        .bind(&event.event_type)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| HandlerError::Transient(e.into()))?
+        .rows_affected();
+        if inserted == 0 {
             return Ok(false);
         }
         self.handler.handle(&mut tx, event).await?;
