@@ -184,7 +184,8 @@ impl Report {
     }
 }
 
-/// A message for queue `queue` that its consumer cannot accept: `broken` picks which defect.
+/// A message for queue `queue` that its consumer cannot accept: an undecodable payload, and with
+/// `with_id` false no message id either.
 async fn publish_poison(stack: &Stack, queue: &str, event_type: &str, with_id: bool) -> anyhow::Result<()> {
     let mut properties = BasicProperties::default().with_type(event_type.into());
     if with_id {
