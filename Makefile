@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: soak chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -52,6 +52,9 @@ test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, R
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
 	@scripts/bench.sh
+
+soak: check-infra mail-sink ## Ten minutes of creates and logins, resident memory per service sampled; writes its section of docs/benchmarks.md
+	@scripts/soak.sh
 
 chaos: check-infra mail-sink ## Seven faults under load (broker, engine, analytics, notification, Redis, PostgreSQL, poison); writes docs/resilience.md. CHAOS_PROFILE=ci is CI's shorter form
 	$(CARGO) build --bins -p engine -p analytics -p notification -p gateway -p e2e

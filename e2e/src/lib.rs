@@ -115,6 +115,9 @@ pub fn engine_config(
         auto_categorize_timeout: Duration::from_secs(2),
         channels: channels(Duration::from_secs(2)),
         idempotency_ttl_secs: 600,
+        password_hash_slots: 2,
+        // Debug builds hash slowly, and test binaries run in parallel.
+        password_hash_wait: Duration::from_secs(30),
     }
 }
 

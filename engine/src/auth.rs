@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::error::AppError;
 use crate::idempotency::Scope;
-use crate::passwords;
 use crate::request_metadata;
 use crate::sessions::RefreshFailure;
 use crate::state::AppState;
@@ -63,7 +62,7 @@ impl pb::auth_server::Auth for AuthService {
         let user = users::find_by_email(&mut conn, &body.email).await?;
         drop(conn);
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let valid = passwords::verify(body.password, stored).await?;
+        let valid = self.state.passwords.verify(body.password, stored).await?;
         let user = match user {
             Some(user) if valid => user,
             Some(user) => {

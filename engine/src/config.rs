@@ -35,6 +35,12 @@ pub struct EngineConfig {
     /// `IDEMPOTENCY_TTL_SECS`, default 86 400 (the gateway's setting too, so both stores keep
     /// a key equally long): how long a create's Idempotency-Key and answer are kept.
     pub idempotency_ttl_secs: u64,
+    /// `PASSWORD_HASH_SLOTS`, default 2 (this machine's cores): argon2id hashes at once, each
+    /// with 19 MiB kept for reuse, so hashing memory is bounded (see `passwords`).
+    pub password_hash_slots: usize,
+    /// `PASSWORD_HASH_WAIT_MS`, default 3000: how long a login or registration waits for a
+    /// slot before it is answered 429 with `Retry-After` (the gateway's deadline is 5 s).
+    pub password_hash_wait: std::time::Duration,
 }
 
 /// Failed-login limits within a sliding window.
@@ -73,6 +79,11 @@ impl EngineConfig {
             // Every call to analytics has the auto-categorisation deadline.
             channels: ChannelSettings::from_env(std::time::Duration::from_secs(2), auto_categorize_timeout)?,
             idempotency_ttl_secs: config::parse("IDEMPOTENCY_TTL_SECS", 86_400)?,
+            password_hash_slots: config::parse("PASSWORD_HASH_SLOTS", 2)?,
+            password_hash_wait: std::time::Duration::from_millis(config::parse(
+                "PASSWORD_HASH_WAIT_MS",
+                3000,
+            )?),
         })
     }
 }

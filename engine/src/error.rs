@@ -24,6 +24,11 @@ pub enum AppError {
     /// Too many attempts; try again after this many seconds.
     #[error("too many attempts")]
     Throttled { retry_after: u64 },
+    /// A bounded resource is saturated (every password-hashing slot busy): 429 with
+    /// `retry-after`, and not an upstream failure, so the gateway's breaker does not trip on a
+    /// flood of logins.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// A datastore cannot be reached right now (connection lost, restarting, pool
     /// exhausted): the client may retry. Logged, never shown.
     #[error("unavailable: {0:#}")]
@@ -130,6 +135,16 @@ impl From<AppError> for Status {
                 let mut metadata = tonic::metadata::MetadataMap::new();
                 metadata.insert("retry-after", tonic::metadata::MetadataValue::from(retry_after));
                 Status::with_metadata(Code::ResourceExhausted, "too many attempts; try again later", metadata)
+            }
+            AppError::Busy(what) => {
+                tracing::warn!(what, "refused: busy");
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                metadata.insert("retry-after", tonic::metadata::MetadataValue::from(1u64));
+                Status::with_metadata(
+                    Code::ResourceExhausted,
+                    "the server is busy; try again shortly",
+                    metadata,
+                )
             }
             AppError::Unavailable(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "a datastore is unavailable");

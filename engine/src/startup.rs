@@ -18,6 +18,7 @@ use crate::config::EngineConfig;
 use crate::consumers;
 use crate::idempotency::{self, Fingerprinter};
 use crate::insights::InsightsService;
+use crate::passwords::Passwords;
 use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
@@ -64,6 +65,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
             &config.channels,
         )?,
         idempotency: Fingerprinter::new(&config.backend.service_token)?,
+        passwords: Passwords::new(config.password_hash_slots, config.password_hash_wait),
     };
     Ok(Engine { backend, state, idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs) })
 }

@@ -9,6 +9,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::autocategorize::AutoCategorizer;
 use crate::error::AppResult;
 use crate::idempotency::Fingerprinter;
+use crate::passwords::Passwords;
 use crate::sessions::Sessions;
 use crate::throttle::LoginThrottle;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub categorizer: AutoCategorizer,
     /// Fingerprints the bodies of creates made with an Idempotency-Key.
     pub idempotency: Fingerprinter,
+    /// Argon2id with bounded concurrency and memory.
+    pub passwords: Passwords,
 }
 
 impl AppState {

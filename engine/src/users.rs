@@ -111,7 +111,7 @@ pub async fn register(
     }
     violations.finish()?;
 
-    let password_hash = passwords::hash(request.password).await?;
+    let password_hash = state.passwords.hash(request.password).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     if let Some(answer) = idempotency::claim(&mut tx, idempotent).await? {
@@ -268,11 +268,11 @@ impl pb::users_server::Users for UsersService {
         let user = find(&mut conn, user_id).await?;
         // Hashing takes tens of milliseconds; no pooled connection waits through it.
         drop(conn);
-        if !passwords::verify(body.current_password, Some(user.password_hash)).await? {
+        if !self.state.passwords.verify(body.current_password, Some(user.password_hash)).await? {
             return Err(AppError::field("current_password", "is not the current password").into());
         }
         passwords::check_policy("new_password", &body.new_password, &user.email)?;
-        let hash = passwords::hash(body.new_password).await?;
+        let hash = self.state.passwords.hash(body.new_password).await?;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
         let changed = sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
             .bind(user_id)

@@ -149,6 +149,17 @@ pub struct EventConsumer {
     retention: Duration,
 }
 
+/// Batches applied at once, each for its own share of the users (see `consume`).
+const LANES: usize = 4;
+
+/// The lane of a delivery about `user` (a header, so the payload need not be decoded).
+fn lane_of(user: Option<&str>) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    user.hash(&mut hasher);
+    (hasher.finish() % LANES as u64) as usize
+}
+
 /// Retries of a transient failure before the delivery is requeued: backoff 0.4 s … 10 s,
 /// about 30 s in all.
 const IN_PLACE_RETRIES: u32 = 7;
@@ -228,26 +239,44 @@ impl EventConsumer {
             .await?;
         tracing::info!(queue = %self.queue, "consuming");
         let dlq_depth = self.watch_dead_letters(channel.clone(), shutdown.clone());
-        let concurrency = usize::from(self.bus.prefetch.max(1));
+        let prefetch = usize::from(self.bus.prefetch.max(1));
         let mut broken: Option<lapin::Error> = None;
-        // Stop taking new deliveries on shutdown; the ones in flight finish and are acked.
-        consumer
-            .take_until(shutdown.cancelled())
-            .for_each_concurrent(concurrency, |delivery| {
-                let failed = match delivery {
-                    Ok(delivery) => Some(delivery),
+        // Deliveries go to one of LANES by their user; a lane applies the deliveries it has
+        // waiting as one batch (see `settle_batch`), one batch at a time. No two batches in
+        // flight share a user, so they never wait on each other's locks; when deliveries
+        // trickle in, a batch is one delivery.
+        let (lanes, inboxes): (Vec<_>, Vec<_>) =
+            (0..LANES).map(|_| tokio::sync::mpsc::channel::<Delivery>(prefetch)).unzip();
+        let dispatch = async {
+            // Stop taking new deliveries on shutdown; the ones in hand finish and are acked.
+            let mut deliveries = std::pin::pin!(consumer.take_until(shutdown.cancelled()));
+            while let Some(delivery) = deliveries.next().await {
+                match delivery {
+                    Ok(delivery) => {
+                        let lane = lane_of(header_string(&delivery, "user_id").as_deref());
+                        if lanes[lane].send(delivery).await.is_err() {
+                            break;
+                        }
+                    }
                     Err(error) => {
                         broken.get_or_insert(error);
-                        None
-                    }
-                };
-                async move {
-                    if let Some(delivery) = failed {
-                        self.settle(&delivery, shutdown).await;
                     }
                 }
-            })
-            .await;
+            }
+            drop(lanes);
+        };
+        let work = futures_util::future::join_all(inboxes.into_iter().map(|mut inbox| async move {
+            while let Some(first) = inbox.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < prefetch
+                    && let Ok(next) = inbox.try_recv()
+                {
+                    batch.push(next);
+                }
+                self.settle_batch(batch, shutdown).await;
+            }
+        }));
+        futures_util::future::join(dispatch, work).await;
         dlq_depth.abort();
         if let Some(error) = broken {
             return Err(error.into());
@@ -290,8 +319,13 @@ impl EventConsumer {
     /// healthy events in the dead-letter queue. Only then is the delivery requeued, which
     /// counts against the limit, so an event that can never be applied still ends in the DLQ.
     async fn settle(&self, delivery: &Delivery, shutdown: &CancellationToken) {
-        // The consumer's span continues the producer's trace, and the events a handler
-        // publishes continue this span (see `enqueue`).
+        let span = self.span(delivery);
+        self.settle_in_span(delivery, shutdown).instrument(span).await;
+    }
+
+    /// The consumer's span for `delivery`: it continues the producer's trace, and the events a
+    /// handler publishes continue this span (see `enqueue`).
+    fn span(&self, delivery: &Delivery) -> tracing::Span {
         let span = tracing::info_span!(
             "event.consume",
             otel.kind = "consumer",
@@ -306,7 +340,105 @@ impl EventConsumer {
             header_string(delivery, "traceparent").as_deref(),
             header_string(delivery, "tracestate").as_deref(),
         );
-        self.settle_in_span(delivery, shutdown).instrument(span).await;
+        span
+    }
+
+    /// Applies several deliveries in one transaction and acks them after its commit.
+    ///
+    /// Exactly once still holds per event: each one's inbox row commits with its effect, and
+    /// none is acked before the commit. A batch has no savepoints: anything out of the
+    /// ordinary (a malformed or expired envelope, a handler error, a failed commit, a deadlock)
+    /// rolls the whole batch back and settles its deliveries one at a time, the path with the
+    /// in-place retries and the dead-lettering; an event whose commit did land after all is
+    /// then a duplicate to the inbox.
+    ///
+    /// A batch holds every lock it takes until its commit, so concurrent batches over the same
+    /// users queued behind each other and deadlocked (docs/architecture.md, Events): within a
+    /// consumer, the lanes keep batches to disjoint users, and the events are applied in user
+    /// order, so batches of two replicas take their users' locks in the same order.
+    async fn settle_batch(&self, mut deliveries: Vec<Delivery>, shutdown: &CancellationToken) {
+        if deliveries.len() > 1 {
+            let now = Utc::now();
+            let events: Option<Vec<IncomingEvent>> = deliveries
+                .iter()
+                .map(|d| IncomingEvent::from_delivery(d).ok())
+                .map(|e| e.filter(|e| !retention::expired(e.id, e.published_at, self.retention, now)))
+                .collect();
+            if let Some(mut events) = events {
+                // A stable sort: one user's events keep their delivery order.
+                let mut order: Vec<usize> = (0..events.len()).collect();
+                order.sort_by_key(|&i| events[i].user_id);
+                let mut slots: Vec<Option<(Delivery, IncomingEvent)>> =
+                    deliveries.drain(..).zip(events.drain(..)).map(Some).collect();
+                let (sorted_deliveries, sorted_events): (Vec<Delivery>, Vec<IncomingEvent>) =
+                    order.iter().filter_map(|&i| slots[i].take()).unzip();
+                deliveries = sorted_deliveries;
+                match self.apply_batch(&deliveries, &sorted_events).await {
+                    Ok(applied) => {
+                        for ((delivery, event), applied) in deliveries.iter().zip(&sorted_events).zip(applied)
+                        {
+                            if applied {
+                                self.activity.applied();
+                                self.handler.committed(event).await;
+                            } else {
+                                self.activity.duplicate();
+                            }
+                            metrics::counter!("events_consumed_total", "queue" => self.queue.clone(), "event" => event.event_type.clone(), "outcome" => "ack")
+                                .increment(1);
+                            if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+                                // The broker redelivers it after a reconnect; the inbox dedups it.
+                                tracing::warn!(queue = %self.queue, error = %error, "could not settle a delivery");
+                            }
+                        }
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::debug!(queue = %self.queue, error = %error, "batch rolled back; applying its events one at a time");
+                    }
+                }
+            }
+        }
+        // Concurrently, as before batching: a database outage is waited out once, not once per event.
+        futures_util::future::join_all(deliveries.iter().map(|d| self.settle(d, shutdown))).await;
+    }
+
+    /// Records and applies every event in one transaction; for each, whether it was new.
+    async fn apply_batch(
+        &self,
+        deliveries: &[Delivery],
+        events: &[IncomingEvent],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
+        // Every inbox row in one statement; the ids it returns are the events not seen before.
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let mut fresh: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (consumer, event_id, event_type) \
+             SELECT $1, id, kind FROM UNNEST($2::uuid[], $3::text[]) AS e (id, kind) \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.queue)
+        .bind(&ids)
+        .bind(&types)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| HandlerError::Transient(e.into()))?
+        .into_iter()
+        .collect();
+        let mut applied = Vec::with_capacity(events.len());
+        for (delivery, event) in deliveries.iter().zip(events) {
+            // `remove`: the same event delivered twice in one batch is applied once.
+            let new = fresh.remove(&event.id);
+            if new {
+                let span = self.span(delivery);
+                span.record("event_id", tracing::field::display(event.id));
+                span.record("event_type", event.event_type.as_str());
+                self.handler.handle(&mut tx, event).instrument(span).await?;
+            }
+            applied.push(new);
+        }
+        tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
+        Ok(applied)
     }
 
     async fn settle_in_span(&self, delivery: &Delivery, shutdown: &CancellationToken) {

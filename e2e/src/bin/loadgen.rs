@@ -8,6 +8,9 @@
 //! schedule whatever the answers do (at most `<connections>` in flight), and each latency is
 //! measured from when its request was due, so a stall counts against every request it delays
 //! (no coordinated omission).
+//!
+//! With `LOADGEN_LOGIN_CLIENTS=<n>`, n more clients log in back to back for the whole run, and
+//! each registers a new account every tenth login (`make soak`: argon2id under load).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,8 +52,13 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(sample_lag(amqp.clone(), queues.clone(), running.clone(), max_lag.clone()));
 
     let rate: Option<f64> = std::env::var("LOADGEN_RATE").ok().map(|r| r.parse()).transpose()?;
+    let login_clients: usize =
+        std::env::var("LOADGEN_LOGIN_CLIENTS").ok().map(|n| n.parse()).transpose()?.unwrap_or(0);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
+    let logins: Vec<_> = (0..login_clients)
+        .map(|i| tokio::spawn(login_loop(http.clone(), base.clone(), i, deadline)))
+        .collect();
     let (mut latencies, errors) = match rate {
         None => {
             eprintln!("running {connections} connections for {seconds}s");
@@ -62,6 +70,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let elapsed = started.elapsed();
+    let mut login_counts = LoginCounts::default();
+    for client in logins {
+        login_counts.add(client.await?);
+    }
     running.store(false, Ordering::SeqCst);
     let _ = lag_sampler.await;
 
@@ -99,6 +111,12 @@ async fn main() -> anyhow::Result<()> {
     println!("| latency p50 | {:.1} ms |", pct(0.50));
     println!("| latency p99 | {:.1} ms |", pct(0.99));
     println!("| latency max | {:.1} ms |", pct(1.0));
+    if login_clients > 0 {
+        println!(
+            "| logins | {} ({} refused as busy, {} failed), with {} registrations, by {login_clients} clients |",
+            login_counts.logins, login_counts.busy, login_counts.failed, login_counts.registrations
+        );
+    }
     println!("| max consumer queue depth during the run | {} messages |", max_lag.load(Ordering::SeqCst));
     match caught_up {
         Some(t) => println!("| consumers caught up after the run in | {:.1} s |", t.as_secs_f64()),
@@ -114,6 +132,58 @@ async fn create(http: &reqwest::Client, base: &str, month: &str, token: &str, n:
         Ok(response) => response.status() == reqwest::StatusCode::CREATED,
         Err(_) => false,
     }
+}
+
+/// What a login client did.
+#[derive(Default)]
+struct LoginCounts {
+    logins: u64,
+    registrations: u64,
+    /// 429: every password-hashing slot stayed busy (the engine's memory bound at work).
+    busy: u64,
+    failed: u64,
+}
+
+impl LoginCounts {
+    fn add(&mut self, other: LoginCounts) {
+        self.logins += other.logins;
+        self.registrations += other.registrations;
+        self.busy += other.busy;
+        self.failed += other.failed;
+    }
+}
+
+/// Logs in back to back until `deadline`, registering a fresh account every tenth login.
+async fn login_loop(http: reqwest::Client, base: String, client: usize, deadline: Instant) -> LoginCounts {
+    let password = "benchmark passphrase";
+    let mut counts = LoginCounts::default();
+    let mut email = String::new();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        if n.is_multiple_of(10) {
+            let fresh = format!("soak-{client}-{}@example.com", uuid::Uuid::now_v7().simple());
+            let body = json!({"email": fresh, "password": password, "name": "Soak"});
+            match http.post(format!("{base}/auth/register")).json(&body).send().await {
+                Ok(r) if r.status().is_success() => {
+                    counts.registrations += 1;
+                    email = fresh;
+                }
+                Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => counts.busy += 1,
+                _ => counts.failed += 1,
+            }
+        }
+        n += 1;
+        if email.is_empty() {
+            continue;
+        }
+        let body = json!({"email": email, "password": password});
+        match http.post(format!("{base}/auth/login")).json(&body).send().await {
+            Ok(r) if r.status().is_success() => counts.logins += 1,
+            Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => counts.busy += 1,
+            _ => counts.failed += 1,
+        }
+    }
+    counts
 }
 
 /// One client per token, each sending its next create when the last is answered.
