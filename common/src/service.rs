@@ -206,7 +206,6 @@ impl Backend {
             .counting(activity.clone())
             .refusing_older_than(retention.window);
         let sweeper = tokio::spawn(retention::run(pool.clone(), retention, shutdown.clone()));
-        let consumer = tokio::spawn(consumer.run(shutdown.clone()));
         let mut server = Server::builder()
             .layer(crate::observe::ObserveLayer { service: schema })
             .layer(grpc::ServiceScopeLayer);
@@ -215,6 +214,23 @@ impl Backend {
         for name in names {
             health.set_service_status(name, tonic_health::ServingStatus::Serving).await;
         }
+        // The consumer only returns at shutdown. If its task ends before (a panic outside a
+        // handler), the service reports NOT_SERVING, so it is restarted instead of serving
+        // with no one applying its events.
+        let consumer = {
+            let (health, shutdown) = (health.clone(), shutdown.clone());
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            let task = tokio::spawn(consumer.run(shutdown.clone()));
+            tokio::spawn(async move {
+                let ended = task.await;
+                if !shutdown.is_cancelled() {
+                    tracing::error!(queue_task = ?ended.err(), "the event consumer stopped; reporting NOT_SERVING");
+                    for name in names {
+                        health.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
+                    }
+                }
+            })
+        };
         tracing::info!(%grpc_addr, service = schema, "serving gRPC");
         let served = grpc::serve(router, listener, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();

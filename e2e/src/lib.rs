@@ -104,8 +104,10 @@ pub fn engine_config(
         redis_ca_file: None,
         access_token_ttl_secs: 900,
         refresh_token_ttl_secs: 3600,
+        refresh_token_lifetime_secs: 24 * 3600,
         throttle: engine::config::ThrottleConfig {
             max_failures_per_account: 5,
+            max_failures_per_account_unknown_clients: 12,
             max_failures_per_ip: 50,
             window_secs: 900,
         },

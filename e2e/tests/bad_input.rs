@@ -107,3 +107,20 @@ async fn invalid_transactions_and_budgets_are_refused_and_nothing_is_written() {
     assert_eq!(fields, vec!["email", "name", "password"]);
     system.stop().await;
 }
+
+/// A CSV the gateway accepts (up to 6 MiB) reaches the engine's own checks: tonic's default
+/// 4 MiB message limit used to refuse it first, with an error the client could not act on.
+#[tokio::test]
+async fn an_import_over_four_mebibytes_reaches_the_engine() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    // 5 MiB with a header the engine refuses: its answer, not a transport error, comes back.
+    let mut csv = String::from("when,what,how much\n");
+    while csv.len() < 5 * 1024 * 1024 {
+        csv.push_str("2026-11-01,a line long enough to fill the file quickly without many rows,-1.00\n");
+    }
+    let reply = system.import_csv(&ana.token, csv).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    assert!(reply.body.to_string().contains("header"), "{:?}", reply.body);
+    system.stop().await;
+}

@@ -7,8 +7,9 @@ use budgetsmart_common::jwt::{Claims, TokenSigner};
 use budgetsmart_common::keys::KeyMaterial;
 use budgetsmart_proto::analytics::v1::ListModelsRequest;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
-use budgetsmart_proto::engine::v1::GetMeRequest;
+use budgetsmart_proto::engine::v1::auth_client::AuthClient;
 use budgetsmart_proto::engine::v1::users_client::UsersClient;
+use budgetsmart_proto::engine::v1::{GetMeRequest, LoginRequest};
 use e2e::TestSystem;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -119,6 +120,21 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     system.stop().await;
 }
 
+/// A session whose account is gone mints no more access tokens, even when the revocation
+/// that should have ended it never happened (here: the row deleted behind the engine's back).
+#[tokio::test]
+async fn a_refresh_for_an_account_that_is_gone_is_refused() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let db = sqlx::PgPool::connect(&system.database_url).await.expect("database");
+    let user = Uuid::parse_str(&ana.user_id).expect("uuid");
+    sqlx::query("DELETE FROM engine.users WHERE id = $1").bind(user).execute(&db).await.expect("deleted");
+    let refused =
+        system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": ana.refresh}))).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{:?}", refused.body);
+    system.stop().await;
+}
+
 #[tokio::test]
 async fn logins_are_throttled_per_account() {
     let system = TestSystem::start().await;
@@ -135,5 +151,120 @@ async fn logins_are_throttled_per_account() {
     let retry_after: u64 =
         throttled.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
     assert!(retry_after > 0 && retry_after <= 900);
+    system.stop().await;
+}
+
+/// A login straight to the engine's Auth service from `ip`; the gRPC code of the answer.
+async fn login_from(system: &TestSystem, email: &str, password: &str, ip: &str) -> tonic::Code {
+    let mut auth = AuthClient::connect(format!("http://{}", system.engine)).await.expect("engine");
+    let request =
+        LoginRequest { email: email.to_owned(), password: password.to_owned(), client_ip: ip.to_owned() };
+    match auth.login(request).await {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// Guesses from elsewhere slow the guessers, not the owner: one address is locked out after
+/// five failures, and many addresses together after the account's limit for unknown clients
+/// (12 in tests), but the address the owner logged in from before still gets in.
+#[tokio::test]
+async fn guesses_from_elsewhere_do_not_lock_out_the_owner() {
+    use tonic::Code;
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let home = "198.51.100.7";
+    assert_eq!(login_from(&system, &ana.email, &ana.password, home).await, Code::Ok);
+
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&system, &ana.email, "a wrong guess!", "203.0.113.1").await,
+            Code::Unauthenticated
+        );
+    }
+    assert_eq!(
+        login_from(&system, &ana.email, &ana.password, "203.0.113.1").await,
+        Code::ResourceExhausted,
+        "the guessing address is locked out for this account"
+    );
+    assert_eq!(login_from(&system, &ana.email, &ana.password, home).await, Code::Ok, "the owner is not");
+
+    // Spread over addresses: 5 + 5 + 2 more failures reach the account's limit of 12.
+    for (ip, n) in [("203.0.113.2", 5), ("203.0.113.3", 2)] {
+        for _ in 0..n {
+            assert_eq!(login_from(&system, &ana.email, "a wrong guess!", ip).await, Code::Unauthenticated);
+        }
+    }
+    assert_eq!(
+        login_from(&system, &ana.email, &ana.password, "203.0.113.9").await,
+        Code::ResourceExhausted,
+        "a new address is held back once unknown addresses used the account's allowance"
+    );
+    assert_eq!(
+        login_from(&system, &ana.email, &ana.password, home).await,
+        Code::Ok,
+        "the owner still gets in"
+    );
+    system.stop().await;
+}
+
+/// Check and count are one step: of 20 parallel guesses from one address, at most 5 are
+/// checked at all; the rest are refused before any password work.
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    use tonic::Code;
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let guesses = (0..20).map(|i| {
+        login_from(
+            &system,
+            &ana.email,
+            if i % 2 == 0 { "guess one!!" } else { "guess two!!" },
+            "203.0.113.50",
+        )
+    });
+    let codes = futures_util::future::join_all(guesses).await;
+    let checked = codes.iter().filter(|c| **c == Code::Unauthenticated).count();
+    let refused = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
+    assert!(checked <= 5, "{checked} guesses were checked: {codes:?}");
+    assert_eq!(checked + refused, 20, "{codes:?}");
+    system.stop().await;
+}
+
+/// The email is bounded before it reaches Redis or the database.
+#[tokio::test]
+async fn an_overlong_login_email_is_invalid() {
+    let system = TestSystem::start().await;
+    let email = format!("{}@example.com", "a".repeat(10_000));
+    assert_eq!(
+        login_from(&system, &email, "whatever password", "203.0.113.60").await,
+        tonic::Code::InvalidArgument
+    );
+    let reply = system
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": email, "password": "whatever password"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    system.stop().await;
+}
+
+/// A stolen access token cannot be used to guess the current password without limit.
+#[tokio::test]
+async fn password_change_guesses_are_throttled() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let guess = json!({"current_password": "not the password", "new_password": "a brand new passphrase"});
+    for _ in 0..5 {
+        let reply = system.call(Method::POST, "/me/password", Some(&ana.token), Some(guess.clone())).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    }
+    let right = json!({"current_password": ana.password, "new_password": "a brand new passphrase"});
+    let throttled = system.call(Method::POST, "/me/password", Some(&ana.token), Some(right)).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", throttled.body);
+    assert!(throttled.headers.contains_key("retry-after"));
     system.stop().await;
 }

@@ -56,17 +56,32 @@ impl pb::auth_server::Auth for AuthService {
         let body = request.into_inner();
         // The forwarded address, like every other audit row; the body's is the throttle's.
         let origin = forwarded.or_ip(&body.client_ip);
+        // The email becomes part of a throttle key (hashed) and a database lookup: bound it.
+        if body.email.chars().count() > users::MAX_EMAIL {
+            return Err(
+                AppError::field("email", format!("must be at most {} characters", users::MAX_EMAIL)).into()
+            );
+        }
         let throttle = &self.state.throttle;
-        throttle.check(&body.email, &body.client_ip).await?;
-        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
-        let user = users::find_by_email(&mut conn, &body.email).await?;
-        drop(conn);
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let valid = self.state.passwords.verify(body.password, stored).await?;
+        let attempt = throttle.login(&body.email, &body.client_ip).await?;
+        let checked = async {
+            let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+            let user = users::find_by_email(&mut conn, &body.email).await?;
+            drop(conn);
+            let stored = user.as_ref().map(|u| u.password_hash.clone());
+            let valid = self.state.passwords.verify(body.password, stored).await?;
+            Ok::<_, AppError>((user, valid))
+        };
+        let (user, valid) = match checked.await {
+            Ok(checked) => checked,
+            Err(error) => {
+                throttle.forgive(attempt).await;
+                return Err(error.into());
+            }
+        };
         let user = match user {
             Some(user) if valid => user,
             Some(user) => {
-                throttle.record_failure(&body.email, &body.client_ip).await?;
                 let detail = json!({"reason": "wrong_password"});
                 let event = AuditEvent::new(user.id, AuditKind::LoginFailed, origin, detail);
                 // Written off the response path: an insert awaited only for real accounts would
@@ -76,14 +91,13 @@ impl pb::auth_server::Auth for AuthService {
                 return Err(AppError::Unauthenticated("invalid email or password").into());
             }
             None => {
-                throttle.record_failure(&body.email, &body.client_ip).await?;
                 // No account to attach a row to. The email typed is left out: it may be
                 // someone else's personal data, and the IP is what stuffing is traced by.
                 audit::log(AuditKind::LoginFailed, None, &origin, "login failed for an unknown email");
                 return Err(AppError::Unauthenticated("invalid email or password").into());
             }
         };
-        throttle.reset(&body.email).await?;
+        throttle.succeeded(attempt).await?;
         let refresh = self.state.sessions.create(user.id).await?;
         let event = AuditEvent::new(user.id, AuditKind::LoginSucceeded, origin, json!({}));
         audit::record_or_log(&self.state.pool, &event).await;
@@ -96,7 +110,20 @@ impl pb::auth_server::Auth for AuthService {
         let origin = request_metadata::origin(request.metadata());
         let token = request.into_inner().refresh_token;
         match self.state.sessions.rotate(&token).await? {
-            Ok((user_id, next)) => Ok(Response::new(self.token_pair(user_id, next).await?)),
+            Ok((user_id, next)) => {
+                // A session outliving its account (a revocation lost with Redis, or raced by
+                // the deletion) must not mint access tokens for a user who is gone.
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                    .bind(user_id)
+                    .fetch_one(&self.state.pool)
+                    .await
+                    .map_err(AppError::from)?;
+                if !exists {
+                    self.state.sessions.revoke(&next).await?;
+                    return Err(AppError::Unauthenticated("the refresh token is invalid or expired").into());
+                }
+                Ok(Response::new(self.token_pair(user_id, next).await?))
+            }
             Err(RefreshFailure::Invalid) => {
                 Err(AppError::Unauthenticated("the refresh token is invalid or expired").into())
             }

@@ -20,6 +20,9 @@ pub struct EngineConfig {
     pub access_token_ttl_secs: i64,
     /// `REFRESH_TOKEN_TTL_SECS`, default 30 days.
     pub refresh_token_ttl_secs: u64,
+    /// `REFRESH_TOKEN_LIFETIME_SECS`, default 90 days: a login's session ends this long after
+    /// it started, however often it is refreshed.
+    pub refresh_token_lifetime_secs: u64,
     /// Login throttling.
     pub throttle: ThrottleConfig,
     /// `ANALYTICS_URL`, default http://127.0.0.1:50052: where category suggestions come from.
@@ -46,8 +49,12 @@ pub struct EngineConfig {
 /// Failed-login limits within a sliding window.
 #[derive(Debug, Clone)]
 pub struct ThrottleConfig {
-    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, default 5.
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, default 5: per account from one client address (and
+    /// wrong current passwords per user when changing it).
     pub max_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT_UNKNOWN_CLIENTS`, default 50: per account, summed over
+    /// the addresses that never logged in to it (see `throttle`).
+    pub max_failures_per_account_unknown_clients: u32,
     /// `LOGIN_MAX_FAILURES_PER_IP`, default 50.
     pub max_failures_per_ip: u32,
     /// `LOGIN_THROTTLE_WINDOW_SECS`, default 900.
@@ -67,8 +74,13 @@ impl EngineConfig {
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
             access_token_ttl_secs: config::parse("ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_secs: config::parse("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
+            refresh_token_lifetime_secs: config::parse("REFRESH_TOKEN_LIFETIME_SECS", 90 * 24 * 3600)?,
             throttle: ThrottleConfig {
                 max_failures_per_account: config::parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+                max_failures_per_account_unknown_clients: config::parse(
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT_UNKNOWN_CLIENTS",
+                    50,
+                )?,
                 max_failures_per_ip: config::parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
                 window_secs: config::parse("LOGIN_THROTTLE_WINDOW_SECS", 900)?,
             },

@@ -14,26 +14,72 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
+/// Starts a family. ARGV: 1 key prefix, 2 family, 3 user, 4 token hash, 5 idle ttl,
+/// 6 absolute lifetime (both seconds).
+///
+/// `rfa:<family>` holds the family's creation time (microseconds, the server's clock) and
+/// expires at the absolute lifetime, which ends the family however often it is refreshed.
+/// The user's index gets the absolute lifetime at every login, so it outlives every family in
+/// it: "revoke all" finds them all.
+const CREATE: &str = r#"
+local p = ARGV[1]
+local t = redis.call('TIME')
+local now = t[1] .. string.format('%06d', tonumber(t[2]))
+redis.call('SET', p .. 'rt:' .. ARGV[4], ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[5])
+redis.call('SET', p .. 'rf:' .. ARGV[2], ARGV[4], 'EX', ARGV[5])
+redis.call('SET', p .. 'rfa:' .. ARGV[2], now, 'EX', ARGV[6])
+redis.call('SADD', p .. 'ru:' .. ARGV[3], ARGV[2])
+redis.call('EXPIRE', p .. 'ru:' .. ARGV[3], ARGV[6])
+return 'ok'
+"#;
+
 /// Rotates a refresh token atomically. KEYS[1] = token key of the presented token.
-/// ARGV: 1 presented hash, 2 new hash, 3 ttl seconds, 4 key prefix.
+/// ARGV: 1 presented hash, 2 new hash, 3 idle ttl seconds, 4 key prefix.
 /// Returns "ok:<user>", "invalid" or "reuse:<user>" (the user, for the audit log).
+///
+/// A family is refused once past its absolute lifetime, and when it was created at or before
+/// the user's last "revoke all" (`rv:<user>`), so a revocation holds even for a family its
+/// index lost. The new token lives the idle ttl, but never past the absolute lifetime.
 const ROTATE: &str = r#"
+local p = ARGV[4]
 local record = redis.call('GET', KEYS[1])
 if not record then return 'invalid' end
 local sep = string.find(record, ':', 1, true)
 local family = string.sub(record, 1, sep - 1)
 local user = string.sub(record, sep + 1)
-local family_key = ARGV[4] .. 'rf:' .. family
+local family_key = p .. 'rf:' .. family
 local current = redis.call('GET', family_key)
 if not current then return 'invalid' end
+local created = redis.call('GET', p .. 'rfa:' .. family)
+local left = redis.call('TTL', p .. 'rfa:' .. family)
+local revoked = redis.call('GET', p .. 'rv:' .. user)
+if not created or left <= 0 or (revoked and tonumber(created) <= tonumber(revoked)) then
+  redis.call('DEL', family_key)
+  return 'invalid'
+end
 if current ~= ARGV[1] then
   redis.call('DEL', family_key)
-  redis.call('SREM', ARGV[4] .. 'ru:' .. user, family)
+  redis.call('SREM', p .. 'ru:' .. user, family)
   return 'reuse:' .. user
 end
-redis.call('SET', family_key, ARGV[2], 'EX', ARGV[3])
-redis.call('SET', ARGV[4] .. 'rt:' .. ARGV[2], record, 'EX', ARGV[3])
+local ttl = math.min(tonumber(ARGV[3]), left)
+redis.call('SET', family_key, ARGV[2], 'EX', ttl)
+redis.call('SET', p .. 'rt:' .. ARGV[2], record, 'EX', ttl)
 return 'ok:' .. user
+"#;
+
+/// Ends every family of a user at once. ARGV: 1 key prefix, 2 user, 3 absolute lifetime.
+/// The revocation time outlives every family that could predate it.
+const REVOKE_ALL: &str = r#"
+local p = ARGV[1]
+local t = redis.call('TIME')
+redis.call('SET', p .. 'rv:' .. ARGV[2], t[1] .. string.format('%06d', tonumber(t[2])), 'EX', ARGV[3])
+local index = p .. 'ru:' .. ARGV[2]
+for _, family in ipairs(redis.call('SMEMBERS', index)) do
+  redis.call('DEL', p .. 'rf:' .. family, p .. 'rfa:' .. family)
+end
+redis.call('DEL', index)
+return 'ok'
 "#;
 
 /// Why a refresh was refused.
@@ -52,12 +98,14 @@ pub struct Sessions {
     redis: ConnectionManager,
     prefix: String,
     ttl_secs: u64,
+    lifetime_secs: u64,
 }
 
 impl Sessions {
-    /// Sessions stored under `prefix`, living `ttl_secs` from their last rotation.
-    pub fn new(redis: ConnectionManager, prefix: &str, ttl_secs: u64) -> Sessions {
-        Sessions { redis, prefix: prefix.to_owned(), ttl_secs }
+    /// Sessions stored under `prefix`, living `ttl_secs` from their last rotation and at most
+    /// `lifetime_secs` from their login.
+    pub fn new(redis: ConnectionManager, prefix: &str, ttl_secs: u64, lifetime_secs: u64) -> Sessions {
+        Sessions { redis, prefix: prefix.to_owned(), ttl_secs, lifetime_secs }
     }
 
     /// Starts a new family for `user_id` and returns its first token.
@@ -65,17 +113,14 @@ impl Sessions {
         let (token, hash) = new_token();
         let family = Uuid::now_v7();
         let mut conn = self.redis.clone();
-        redis::pipe()
-            .atomic()
-            .set_ex(format!("{}rt:{hash}", self.prefix), format!("{family}:{user_id}"), self.ttl_secs)
-            .ignore()
-            .set_ex(format!("{}rf:{family}", self.prefix), &hash, self.ttl_secs)
-            .ignore()
-            .sadd(format!("{}ru:{user_id}", self.prefix), family.to_string())
-            .ignore()
-            .expire(format!("{}ru:{user_id}", self.prefix), self.ttl_secs as i64)
-            .ignore()
-            .exec_async(&mut conn)
+        let _: String = redis::Script::new(CREATE)
+            .arg(&self.prefix)
+            .arg(family.to_string())
+            .arg(user_id.to_string())
+            .arg(&hash)
+            .arg(self.ttl_secs)
+            .arg(self.lifetime_secs)
+            .invoke_async(&mut conn)
             .await?;
         Ok(token)
     }
@@ -123,14 +168,12 @@ impl Sessions {
     /// Ends every session of `user_id` (password change, account deletion).
     pub async fn revoke_all(&self, user_id: Uuid) -> Result<(), AppError> {
         let mut conn = self.redis.clone();
-        let user_key = format!("{}ru:{user_id}", self.prefix);
-        let families: Vec<String> = redis::cmd("SMEMBERS").arg(&user_key).query_async(&mut conn).await?;
-        let mut pipe = redis::pipe();
-        for family in &families {
-            pipe.del(format!("{}rf:{family}", self.prefix)).ignore();
-        }
-        pipe.del(&user_key).ignore();
-        pipe.exec_async(&mut conn).await?;
+        let _: String = redis::Script::new(REVOKE_ALL)
+            .arg(&self.prefix)
+            .arg(user_id.to_string())
+            .arg(self.lifetime_secs)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
     }
 }
@@ -145,4 +188,63 @@ fn new_token() -> (String, String) {
 
 fn hash_token(token: &str) -> String {
     Sha256::digest(token.trim().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use redis::AsyncCommands;
+
+    use super::*;
+
+    async fn sessions(ttl: u64, lifetime: u64) -> (Sessions, ConnectionManager, String) {
+        let redis = budgetsmart_common::redis_client::connect("redis://127.0.0.1:6379", None)
+            .await
+            .expect("the shared Redis answers");
+        let prefix = format!("test-sessions-{}:", Uuid::now_v7().simple());
+        (Sessions::new(redis.clone(), &prefix, ttl, lifetime), redis, prefix)
+    }
+
+    /// The index once expired 30 days after the login while refreshed families lived on, so
+    /// "revoke all" missed them.
+    #[tokio::test]
+    async fn revoke_all_ends_a_family_refreshed_past_the_first_ttl() {
+        let (sessions, _, _) = sessions(2, 60).await;
+        let user = Uuid::now_v7();
+        let first = sessions.create(user).await.expect("login");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let (_, second) = sessions.rotate(&first).await.expect("redis").expect("rotates");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        sessions.revoke_all(user).await.expect("revokes");
+        assert!(matches!(sessions.rotate(&second).await.expect("redis"), Err(RefreshFailure::Invalid)));
+    }
+
+    /// A family whose index entry is gone (lost, or written by an older version) is revoked too.
+    #[tokio::test]
+    async fn revoke_all_holds_without_the_index() {
+        let (sessions, mut redis, prefix) = sessions(60, 600).await;
+        let user = Uuid::now_v7();
+        let token = sessions.create(user).await.expect("login");
+        let _: () = redis.del(format!("{prefix}ru:{user}")).await.expect("del");
+        sessions.revoke_all(user).await.expect("revokes");
+        assert!(matches!(sessions.rotate(&token).await.expect("redis"), Err(RefreshFailure::Invalid)));
+        // A login after the revocation works.
+        let later = sessions.create(user).await.expect("login");
+        assert!(sessions.rotate(&later).await.expect("redis").is_ok());
+    }
+
+    /// Refreshing forever is not possible: the family ends at its absolute lifetime.
+    #[tokio::test]
+    async fn a_family_ends_at_its_absolute_lifetime() {
+        let (sessions, _, _) = sessions(60, 4).await;
+        let user = Uuid::now_v7();
+        let mut token = sessions.create(user).await.expect("login");
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            token = sessions.rotate(&token).await.expect("redis").expect("still within the lifetime").1;
+        }
+        tokio::time::sleep(Duration::from_millis(2600)).await;
+        assert!(matches!(sessions.rotate(&token).await.expect("redis"), Err(RefreshFailure::Invalid)));
+    }
 }

@@ -53,7 +53,12 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
     let signer =
         TokenSigner::new(&config.backend.keys, &config.backend.tokens, config.access_token_ttl_secs)?;
     let state = AppState {
-        sessions: Sessions::new(redis.clone(), &config.redis_key_prefix, config.refresh_token_ttl_secs),
+        sessions: Sessions::new(
+            redis.clone(),
+            &config.redis_key_prefix,
+            config.refresh_token_ttl_secs,
+            config.refresh_token_lifetime_secs,
+        ),
         throttle: LoginThrottle::new(redis, &config.redis_key_prefix, config.throttle.clone()),
         signer: Arc::new(signer),
         outbox: backend.outbox().clone(),
@@ -69,6 +74,9 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
     };
     Ok(Engine { backend, state, idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs) })
 }
+
+/// The largest request the engine decodes: the gateway's 6 MiB body limit plus the envelope.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 
 impl Engine {
     /// The address gRPC is served on.
@@ -112,8 +120,13 @@ impl Engine {
                         BudgetsService::new(state.clone()),
                         auth.clone(),
                     ))
-                    .add_service(pb::transactions_server::TransactionsServer::with_interceptor(
-                        TransactionsService::new(state.clone()),
+                    .add_service(tonic::service::interceptor::InterceptedService::new(
+                        // An import carries the whole CSV: above the gateway's 6 MiB body limit,
+                        // so a body the gateway accepts is not refused here by tonic's 4 MiB.
+                        pb::transactions_server::TransactionsServer::new(TransactionsService::new(
+                            state.clone(),
+                        ))
+                        .max_decoding_message_size(MAX_REQUEST_BYTES),
                         auth.clone(),
                     ))
                     .add_service(pb::insights_server::InsightsServer::with_interceptor(

@@ -1,11 +1,83 @@
-//! Login throttling: failed attempts counted per account and per client IP in Redis.
+//! Password-guess throttling in Redis: logins and password changes.
+//!
+//! Every attempt is counted *before* the password is checked, in one Lua script that first
+//! refuses if any counter is at its limit: parallel guesses cannot all pass before any is
+//! counted, and a counter never exists without its expiry (INCR and EXPIRE run together). A
+//! correct password takes its own attempt back off the counters.
+//!
+//! Three counters, so an attacker is slowed without locking out the owner:
+//! - per account *and* client address (`LOGIN_MAX_FAILURES_PER_ACCOUNT`, 5): guessing from one
+//!   address locks out that address only;
+//! - per account, for addresses that never logged in to it
+//!   (`LOGIN_MAX_FAILURES_PER_ACCOUNT_UNKNOWN_CLIENTS`, 50): guessing spread over many
+//!   addresses is capped too, but an address the owner logged in from before is not counted
+//!   against it, so the owner's usual address still gets in;
+//! - per client address (`LOGIN_MAX_FAILURES_PER_IP`, 50), across accounts: stuffing.
+//!
+//! Refused attempts are not counted, so hammering a locked counter does not extend it: each
+//! window starts at its first failure and ends `LOGIN_THROTTLE_WINDOW_SECS` later. Emails
+//! enter keys only as a SHA-256, so a key's length is bounded whatever is typed.
 
 use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::config::ThrottleConfig;
 use crate::error::AppError;
 
-/// Counts failed logins and says when to refuse more.
+/// KEYS: counters. ARGV[1] window seconds, then one limit per key (0 = skip that key).
+/// Returns 0 when the attempt may go ahead (and is counted), else the seconds to wait.
+const ATTEMPT: &str = r#"
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 1])
+  if limit > 0 and tonumber(redis.call('GET', key) or '0') >= limit then
+    wait = math.max(wait, redis.call('TTL', key), 1)
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  if tonumber(ARGV[i + 1]) > 0 and redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ARGV[1])
+  end
+end
+return 0
+"#;
+
+/// KEYS: the counters an attempt was counted on, this client's own first; ARGV: their limits
+/// (as for ATTEMPT), then the known-addresses set, the address and its lifetime (empty to
+/// skip), then '1' for a right password. Takes the attempt back off every counter (others'
+/// failures stay); a right password also clears the client's own counter (the owner's typos)
+/// and remembers the address as the owner's.
+const SUCCEEDED: &str = r#"
+local n = #KEYS
+local right = ARGV[n + 4] == '1'
+for i, key in ipairs(KEYS) do
+  if i == 1 and right then
+    redis.call('DEL', key)
+  elseif tonumber(ARGV[i]) > 0 and tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
+end
+local known, address, ttl = ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
+if right and known ~= '' and address ~= '' then
+  redis.call('SADD', known, address)
+  redis.call('EXPIRE', known, ttl)
+end
+return 0
+"#;
+
+/// How long an address stays "known" to an account after a login from it.
+const KNOWN_FOR_SECS: u64 = 90 * 24 * 3600;
+
+/// What an attempt was counted on, to take it back when the password is right.
+pub struct Attempt {
+    keys: Vec<String>,
+    limits: Vec<u32>,
+    known: Option<(String, String)>,
+}
+
+/// Counts password attempts and refuses over the limits.
 #[derive(Clone)]
 pub struct LoginThrottle {
     redis: ConnectionManager,
@@ -19,57 +91,90 @@ impl LoginThrottle {
         LoginThrottle { redis, prefix: prefix.to_owned(), config }
     }
 
-    fn keys(&self, email: &str, ip: &str) -> (String, String) {
-        (
-            format!("{}login:acct:{}", self.prefix, email.trim().to_lowercase()),
-            format!("{}login:ip:{}", self.prefix, ip),
-        )
-    }
-
-    /// Refuses with `Throttled` while either counter is at its limit.
-    pub async fn check(&self, email: &str, ip: &str) -> Result<(), AppError> {
-        let (account, address) = self.keys(email, ip);
-        let mut conn = self.redis.clone();
-        let (account_failures, account_ttl, ip_failures, ip_ttl): (Option<u32>, i64, Option<u32>, i64) =
-            redis::pipe()
-                .get(&account)
-                .ttl(&account)
-                .get(&address)
-                .ttl(&address)
-                .query_async(&mut conn)
-                .await?;
-        let over_account = account_failures.unwrap_or(0) >= self.config.max_failures_per_account;
-        let over_ip = !ip.is_empty() && ip_failures.unwrap_or(0) >= self.config.max_failures_per_ip;
-        let retry_after = match (over_account, over_ip) {
-            (false, false) => return Ok(()),
-            (true, false) => account_ttl,
-            (false, true) => ip_ttl,
-            (true, true) => account_ttl.max(ip_ttl),
+    /// Counts a login attempt for `email` from `ip`, or refuses with `Throttled`.
+    pub async fn login(&self, email: &str, ip: &str) -> Result<Attempt, AppError> {
+        let account = account_key(email);
+        let p = &self.prefix;
+        let known_set = format!("{p}login:known:{account}");
+        let known = !ip.is_empty() && {
+            let mut conn = self.redis.clone();
+            redis::cmd("SISMEMBER").arg(&known_set).arg(ip).query_async::<bool>(&mut conn).await?
         };
-        Err(AppError::Throttled { retry_after: u64::try_from(retry_after).unwrap_or(1).max(1) })
-    }
-
-    /// Counts a failure against both the account and the address.
-    pub async fn record_failure(&self, email: &str, ip: &str) -> Result<(), AppError> {
-        let (account, address) = self.keys(email, ip);
-        let window = i64::try_from(self.config.window_secs).unwrap_or(900);
-        let mut conn = self.redis.clone();
-        let mut pipe = redis::pipe();
-        pipe.incr(&account, 1).ignore();
-        pipe.cmd("EXPIRE").arg(&account).arg(window).arg("NX").ignore();
-        if !ip.is_empty() {
-            pipe.incr(&address, 1).ignore();
-            pipe.cmd("EXPIRE").arg(&address).arg(window).arg("NX").ignore();
+        let c = &self.config;
+        let mut keys = vec![format!("{p}login:pair:{account}:{ip}")];
+        let mut limits = vec![c.max_failures_per_account];
+        if !known {
+            keys.push(format!("{p}login:acct:{account}"));
+            limits.push(c.max_failures_per_account_unknown_clients);
         }
-        pipe.exec_async(&mut conn).await?;
-        Ok(())
+        if !ip.is_empty() {
+            keys.push(format!("{p}login:ip:{ip}"));
+            limits.push(c.max_failures_per_ip);
+        }
+        let attempt = Attempt { keys, limits, known: Some((known_set, ip.to_owned())) };
+        self.count(attempt).await
     }
 
-    /// Forgets the account's failures after a successful login.
-    pub async fn reset(&self, email: &str) -> Result<(), AppError> {
-        let (account, _) = self.keys(email, "");
+    /// Counts an attempt at the current password of `user` (changing it), or refuses.
+    pub async fn password_change(&self, user: Uuid) -> Result<Attempt, AppError> {
+        let attempt = Attempt {
+            keys: vec![format!("{}login:change:{user}", self.prefix)],
+            limits: vec![self.config.max_failures_per_account],
+            known: None,
+        };
+        self.count(attempt).await
+    }
+
+    async fn count(&self, attempt: Attempt) -> Result<Attempt, AppError> {
         let mut conn = self.redis.clone();
-        redis::cmd("DEL").arg(&account).exec_async(&mut conn).await?;
+        let attempt_script = redis::Script::new(ATTEMPT);
+        let mut script = attempt_script.prepare_invoke();
+        for key in &attempt.keys {
+            script.key(key);
+        }
+        script.arg(self.config.window_secs);
+        for limit in &attempt.limits {
+            script.arg(limit);
+        }
+        let wait: i64 = script.invoke_async(&mut conn).await?;
+        if wait > 0 {
+            return Err(AppError::Throttled { retry_after: u64::try_from(wait).unwrap_or(1) });
+        }
+        Ok(attempt)
+    }
+
+    /// The password was right: the attempt is not a failure, and its address is the owner's.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), AppError> {
+        self.settle(attempt, true).await
+    }
+
+    /// The password could not be checked (no hashing slot, a database error): the attempt is
+    /// not held against anyone.
+    pub async fn forgive(&self, attempt: Attempt) {
+        if let Err(error) = self.settle(attempt, false).await {
+            tracing::warn!(error = %error, "could not take back a login attempt");
+        }
+    }
+
+    async fn settle(&self, attempt: Attempt, right: bool) -> Result<(), AppError> {
+        let mut conn = self.redis.clone();
+        let settle_script = redis::Script::new(SUCCEEDED);
+        let mut script = settle_script.prepare_invoke();
+        for key in &attempt.keys {
+            script.key(key);
+        }
+        for limit in &attempt.limits {
+            script.arg(limit);
+        }
+        let (known, address) = attempt.known.unwrap_or_default();
+        script.arg(known).arg(address).arg(KNOWN_FOR_SECS).arg(if right { "1" } else { "0" });
+        script.invoke_async::<i64>(&mut conn).await?;
         Ok(())
     }
+}
+
+/// The account's part of a key: case-insensitive, fixed length.
+fn account_key(email: &str) -> String {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -268,9 +268,19 @@ impl pb::users_server::Users for UsersService {
         let user = find(&mut conn, user_id).await?;
         // Hashing takes tens of milliseconds; no pooled connection waits through it.
         drop(conn);
-        if !self.state.passwords.verify(body.current_password, Some(user.password_hash)).await? {
+        // Guessing the current password with a stolen access token is throttled like a login.
+        let attempt = self.state.throttle.password_change(user_id).await?;
+        let valid = match self.state.passwords.verify(body.current_password, Some(user.password_hash)).await {
+            Ok(valid) => valid,
+            Err(error) => {
+                self.state.throttle.forgive(attempt).await;
+                return Err(error.into());
+            }
+        };
+        if !valid {
             return Err(AppError::field("current_password", "is not the current password").into());
         }
+        self.state.throttle.succeeded(attempt).await?;
         passwords::check_policy("new_password", &body.new_password, &user.email)?;
         let hash = self.state.passwords.hash(body.new_password).await?;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;

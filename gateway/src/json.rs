@@ -62,6 +62,17 @@ impl FieldErrors {
     /// Parses a decimal string into proto money in `currency` (which the engine validates).
     pub fn money(&mut self, field: &str, amount: &str, currency: &str) -> Option<Money> {
         match money::parse_decimal(amount.trim()) {
+            // Proto money carries nine decimal places; anything past them would be dropped
+            // silently ("10.0000000009" USD arriving as 10.00), so it is refused here.
+            Ok(value) if value.normalize().scale() > 9 => {
+                let message = match Currency::parse(currency.trim().to_uppercase().as_str()) {
+                    Some(c) => money::MoneyError::TooPrecise { currency: c.code(), places: c.minor_units() }
+                        .to_string(),
+                    None => "has more than 9 decimal places".to_owned(),
+                };
+                self.0.push(FieldError { field: field.to_owned(), message });
+                None
+            }
             Ok(value) => Some(money::to_proto(value, currency.trim())),
             Err(error) => {
                 self.0.push(FieldError { field: field.to_owned(), message: error.to_string() });
@@ -125,4 +136,23 @@ pub enum TransactionType {
 pub enum CategoryKind {
     Expense,
     Income,
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::*;
+
+    /// Digits past the ninth decimal place were cut before the engine could refuse them.
+    #[test]
+    fn digits_past_what_proto_money_carries_are_refused_not_dropped() {
+        let mut errors = FieldErrors::default();
+        assert!(errors.money("amount", "10.0000000009", "USD").is_none());
+        assert!(errors.money("amount", "1.1234567891", "XYZ").is_none());
+        assert_eq!(errors.0.len(), 2);
+        assert!(errors.0[0].message.contains("USD"), "{}", errors.0[0].message);
+        let mut fine = FieldErrors::default();
+        let exact = fine.money("amount", "10.123456789", "USD").expect("nine places still travel");
+        assert_eq!((exact.units, exact.nanos), (10, 123_456_789));
+        assert!(fine.0.is_empty());
+    }
 }

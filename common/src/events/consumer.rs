@@ -102,9 +102,12 @@ pub enum HandlerError {
 }
 
 impl From<sqlx::Error> for HandlerError {
+    /// Constraint violations (class 23) and data exceptions (class 22: numeric overflow, a
+    /// value out of range, bad text) say the event itself cannot be stored: retrying for
+    /// minutes cannot help, so they are permanent. Everything else may pass later.
     fn from(error: sqlx::Error) -> Self {
         let permanent = matches!(&error, sqlx::Error::Database(db)
-            if db.is_check_violation() || db.is_foreign_key_violation() || db.is_unique_violation());
+            if db.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23")));
         if permanent { HandlerError::Permanent(error.into()) } else { HandlerError::Transient(error.into()) }
     }
 }
@@ -147,7 +150,13 @@ pub struct EventConsumer {
     handler: Arc<dyn EventHandler>,
     activity: Arc<BusActivity>,
     retention: Duration,
+    /// Database connections this consumer may hold at once (see `CONNECTIONS`).
+    connections: Arc<tokio::sync::Semaphore>,
 }
+
+/// Pool connections a consumer holds at most. The pool is shared with the service's API: 32
+/// deliveries applied at once could take every connection and starve it. One per lane.
+const CONNECTIONS: usize = LANES;
 
 /// Batches applied at once, each for its own share of the users (see `consume`).
 const LANES: usize = 4;
@@ -181,6 +190,7 @@ impl EventConsumer {
             handler: spec.handler,
             activity: Arc::default(),
             retention: RetentionConfig::default().window,
+            connections: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)),
         }
     }
 
@@ -402,12 +412,35 @@ impl EventConsumer {
         futures_util::future::join_all(deliveries.iter().map(|d| self.settle(d, shutdown))).await;
     }
 
+    async fn connection_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HandlerError> {
+        self.connections.acquire().await.map_err(|e| HandlerError::Transient(e.into()))
+    }
+
+    /// The handler, with a panic turned into a permanent failure: the event is dead-lettered
+    /// and the consumer goes on, where a panic used to end its task while health still said
+    /// SERVING.
+    async fn handle(&self, conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
+        use futures_util::FutureExt;
+        match std::panic::AssertUnwindSafe(self.handler.handle(conn, event)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(HandlerError::Permanent(anyhow::anyhow!("the handler panicked: {message}")))
+            }
+        }
+    }
+
     /// Records and applies every event in one transaction; for each, whether it was new.
     async fn apply_batch(
         &self,
         deliveries: &[Delivery],
         events: &[IncomingEvent],
     ) -> Result<Vec<bool>, HandlerError> {
+        let _slot = self.connection_slot().await?;
         let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
         // Every inbox row in one statement; the ids it returns are the events not seen before.
         let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
@@ -433,7 +466,7 @@ impl EventConsumer {
                 let span = self.span(delivery);
                 span.record("event_id", tracing::field::display(event.id));
                 span.record("event_type", event.event_type.as_str());
-                self.handler.handle(&mut tx, event).instrument(span).await?;
+                self.handle(&mut tx, event).instrument(span).await?;
             }
             applied.push(new);
         }
@@ -517,6 +550,7 @@ impl EventConsumer {
 
     /// Records the event in the inbox and applies it, atomically. `Ok(false)` is a duplicate.
     async fn apply(&self, event: &IncomingEvent) -> Result<bool, HandlerError> {
+        let _slot = self.connection_slot().await?;
         let mut tx = self.pool.begin().await.map_err(|e| HandlerError::Transient(e.into()))?;
         let inserted = sqlx::query(
             "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3) \
@@ -532,7 +566,7 @@ impl EventConsumer {
         if inserted == 0 {
             return Ok(false);
         }
-        self.handler.handle(&mut tx, event).await?;
+        self.handle(&mut tx, event).await?;
         tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
         self.handler.committed(event).await;
         Ok(true)

@@ -161,24 +161,34 @@ impl OutboxRelay {
             None => &publisher.insert(self.connect().await?).channel,
         };
 
-        // Send the whole batch, then wait for the confirms: one round trip, not one per row.
-        let mut confirms = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let confirm = channel
-                .basic_publish(
-                    self.bus.exchange.as_str().into(),
-                    row.routing_key.as_str().into(),
-                    BasicPublishOptions::default(),
-                    &row.payload,
-                    self.properties(row),
-                )
-                .await?;
-            confirms.push(confirm);
-        }
-        for confirm in confirms {
-            if confirm.await?.is_nack() {
-                anyhow::bail!("the broker refused (nacked) a message");
+        // Send the whole batch, then wait for the confirms: one round trip, not one per row. With
+        // a deadline: a blocked broker (a resource alarm) otherwise holds this transaction and
+        // its row locks for as long as it stays blocked. On timeout the batch is rolled back and
+        // published again after a reconnect; consumers dedup any copy that did get through.
+        let publish = async {
+            let mut confirms = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let confirm = channel
+                    .basic_publish(
+                        self.bus.exchange.as_str().into(),
+                        row.routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &row.payload,
+                        self.properties(row),
+                    )
+                    .await?;
+                confirms.push(confirm);
             }
+            for confirm in confirms {
+                if confirm.await?.is_nack() {
+                    anyhow::bail!("the broker refused (nacked) a message");
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+            Ok(outcome) => outcome?,
+            Err(_) => anyhow::bail!("the broker did not confirm within {PUBLISH_TIMEOUT:?}"),
         }
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
@@ -228,6 +238,9 @@ impl OutboxRelay {
         Ok(Publisher { _connection: connection, channel })
     }
 }
+
+/// How long a batch may take from the first publish to the last confirm.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Exponential backoff from 200 ms, capped at 10 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
