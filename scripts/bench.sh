@@ -112,6 +112,26 @@ echo "== open loop through the gateway: $half creates/s (half the closed-loop ra
 open_load=$(LOADGEN_RATE=$half "$bin/loadgen" http://127.0.0.1:18080 256 "$SECONDS_RUN" bench.analytics.events bench.notification.events)
 echo "$open_load"
 
+# Password hashing under a burst (issue 11): 100 registrations at once, then 100 logins at once,
+# with the engine's resident memory sampled every 100 ms. Target: every request answered, and
+# the engine under 300 MB.
+AUTH_BURST=${BENCH_AUTH_BURST:-100}
+echo "== auth burst: $AUTH_BURST registrations, then $AUTH_BURST logins, at once"
+engine_pid=${pids[2]}
+rss_mb() { awk '/^VmRSS:/ {printf "%d", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
+auth_rss_before=$(rss_mb "$engine_pid")
+peak_file=$(mktemp)
+echo "$auth_rss_before" >"$peak_file"
+( while kill -0 "$engine_pid" 2>/dev/null; do
+    now=$(rss_mb "$engine_pid"); [ "$now" -gt "$(cat "$peak_file")" ] && echo "$now" >"$peak_file"; sleep 0.1
+  done ) & sampler=$!
+auth_burst=$(LOADGEN_AUTH_BURST=$AUTH_BURST "$bin/loadgen" http://127.0.0.1:18080 1 1)
+kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+auth_rss_peak=$(cat "$peak_file"); rm -f "$peak_file"
+auth_rss_after=$(rss_mb "$engine_pid")
+echo "$auth_burst"
+echo "engine RSS: ${auth_rss_before} MB before, peak ${auth_rss_peak} MB, ${auth_rss_after} MB after"
+
 echo "== pgbench: the same insert + outbox transaction straight into PostgreSQL"
 uid=$(psql "$PG/$DB" -tAc "SELECT id FROM engine.users LIMIT 1")
 script=$(mktemp)
@@ -181,6 +201,16 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "Open loop at half that rate (target: p99 at most 50 ms):"
   echo
   echo "$open_load"
+  echo
+  echo "## Password hashing under a burst"
+  echo
+  echo "\`loadgen\` with \`LOADGEN_AUTH_BURST=$AUTH_BURST\`: $AUTH_BURST registrations sent at once, then $AUTH_BURST logins"
+  echo "at once, after the load above; the engine's VmRSS sampled every 100 ms. Argon2id runs in at most"
+  echo "\`PASSWORD_HASH_SLOTS\` (2) reusable 19 MiB buffers; a request that waits 3 s for one is answered 429"
+  echo "with \`Retry-After\`. Target (issue 11): every request answered, the engine under 300 MB."
+  echo
+  echo "$auth_burst"
+  echo "| engine resident memory | ${auth_rss_before} MB before, ${auth_rss_peak} MB at the peak, ${auth_rss_after} MB after |"
   echo
   echo "## Gateway overhead"
   echo

@@ -26,8 +26,10 @@ pub enum MoneyError {
 }
 
 /// Largest magnitude a `NUMERIC(19,4)` column holds: 15 integer digits.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_319, 232_830, 0, false, 0);
+
 fn max_amount() -> Decimal {
-    Decimal::new(999_999_999_999_999, 0)
+    MAX_AMOUNT
 }
 
 /// Parses a JSON decimal string such as `"12.34"`. Exponents and blanks are refused.
@@ -89,6 +91,11 @@ pub fn from_proto(money: &ProtoMoney) -> Result<(Decimal, String), MoneyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_amount_is_fifteen_nines() {
+        assert_eq!(MAX_AMOUNT, Decimal::new(999_999_999_999_999, 0));
+    }
 
     fn usd() -> Currency {
         Currency::parse("USD").expect("USD is in the table")

@@ -2,6 +2,7 @@
 //! filters, the profile, and the operational endpoints.
 
 use e2e::{TestSystem, this_month};
+use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -145,6 +146,7 @@ async fn categories_start_with_defaults_and_refuse_deletion_while_in_use() {
     assert!(refused.is_problem());
 
     let mut announced = system.listen(&["transaction_updated.v1"]).await;
+    let mut budget_news = system.listen(&["budget_updated.v1"]).await;
     let moved = system
         .call(
             Method::DELETE,
@@ -180,6 +182,47 @@ async fn categories_start_with_defaults_and_refuse_deletion_while_in_use() {
         status.body["categories"],
         json!([{"category_id": groceries, "limit": "300.00", "spent": "20.00", "percent_used": 6.67}])
     );
+    // The budget's limits changed, so its consumers hear of it, with the merged limit.
+    let news = budget_news.drain(std::time::Duration::from_secs(2)).await;
+    assert_eq!(news.len(), 1, "one budget_updated for the one budget that changed");
+    let event =
+        budgetsmart_proto::events::v1::BudgetUpdated::decode(news[0].data.as_slice()).expect("payload");
+    assert_eq!(event.category_limits.len(), 1);
+    assert_eq!(event.category_limits[0].category_id, groceries.as_str());
+    assert_eq!(event.category_limits[0].limit.as_ref().map(|m| m.units), Some(300));
+
+    // Two limits at the largest amount cannot merge: a clear 422, not a 500 from an overflow.
+    let id_of_new = |name: &'static str| {
+        let system = &system;
+        let token = ana.token.clone();
+        async move {
+            let created = system
+                .call(
+                    Method::POST,
+                    "/categories",
+                    Some(&token),
+                    Some(json!({"name": name, "kind": "expense"})),
+                )
+                .await;
+            created.body["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let (big, bigger) = (id_of_new("Big").await, id_of_new("Bigger").await);
+    let max = "999999999999999.00";
+    let huge = system
+        .call(
+            Method::POST,
+            "/budgets",
+            Some(&ana.token),
+            Some(json!({"month": "2026-01", "currency": "USD", "total_limit": max, "category_limits": [{"category_id": big, "limit": max}, {"category_id": bigger, "limit": max}]})),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::CREATED, "{:?}", huge.body);
+    let overflow = system
+        .call(Method::DELETE, &format!("/categories/{big}?reassign_to={bigger}"), Some(&ana.token), None)
+        .await;
+    assert_eq!(overflow.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", overflow.body);
+    assert!(overflow.body.to_string().contains("reassign_to"), "{:?}", overflow.body);
     system.stop().await;
 }
 

@@ -268,3 +268,27 @@ async fn password_change_guesses_are_throttled() {
     assert!(throttled.headers.contains_key("retry-after"));
     system.stop().await;
 }
+
+/// An access token outlives its account by up to 15 minutes; writes with it are refused as
+/// unauthenticated (they were 500: the insert broke the owner's foreign key).
+#[tokio::test]
+async fn writes_with_the_token_of_a_deleted_account_are_401() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let deleted = system.call(Method::DELETE, "/me", Some(&ana.token), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    let month = e2e::this_month();
+    let writes = [
+        (
+            "/transactions",
+            json!({"occurred_on": format!("{month}-02"), "description": "Coffee", "amount": "3.50", "currency": "USD", "type": "debit"}),
+        ),
+        ("/categories", json!({"name": "Pets", "kind": "expense"})),
+        ("/budgets", json!({"month": month, "currency": "USD", "total_limit": "100.00"})),
+    ];
+    for (path, body) in writes {
+        let reply = system.call(Method::POST, path, Some(&ana.token), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}: {:?}", reply.body);
+    }
+    system.stop().await;
+}

@@ -88,6 +88,13 @@ impl From<sqlx::Error> for AppError {
                 Some("budget_category_limits_category_fkey") if db.is_foreign_key_violation() => {
                     return AppError::field("category_limits", "refers to a category that does not exist");
                 }
+                // A write by a still-valid access token of an account deleted since: every
+                // table's owner reference is `<table>_user_id_fkey`. 401, not 500.
+                Some(constraint)
+                    if db.is_foreign_key_violation() && constraint.ends_with("_user_id_fkey") =>
+                {
+                    return AppError::Unauthenticated("the account no longer exists");
+                }
                 _ => {}
             }
         }

@@ -7,6 +7,7 @@ pub mod autocategorize;
 pub mod budget_service;
 pub mod budgets;
 pub mod categories;
+pub mod category_service;
 pub mod config;
 pub mod consumers;
 pub mod convert;

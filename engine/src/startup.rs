@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::AuthService;
 use crate::autocategorize::AutoCategorizer;
 use crate::budget_service::BudgetsService;
-use crate::categories::CategoriesService;
+use crate::category_service::CategoriesService;
 use crate::config::EngineConfig;
 use crate::consumers;
 use crate::idempotency::{self, Fingerprinter};

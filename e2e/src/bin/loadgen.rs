@@ -9,6 +9,9 @@
 //! measured from when its request was due, so a stall counts against every request it delays
 //! (no coordinated omission).
 //!
+//! With `LOADGEN_AUTH_BURST=<n>` it does only this: n registrations at once, then n logins at
+//! once, and prints how each was answered (`make bench`: argon2id's memory under a burst).
+//!
 //! With `LOADGEN_LOGIN_CLIENTS=<n>`, n more clients log in back to back for the whole run, and
 //! each registers a new account every tenth login (`make soak`: argon2id under load).
 
@@ -31,6 +34,9 @@ async fn main() -> anyhow::Result<()> {
     let queues: Vec<String> = args[4..].to_vec();
     let amqp = std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     let http = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+    if let Some(burst) = std::env::var("LOADGEN_AUTH_BURST").ok().map(|n| n.parse::<usize>()).transpose()? {
+        return auth_burst(&http, &base, burst).await;
+    }
     let month = chrono::Utc::now().format("%Y-%m").to_string();
 
     // One user per connection, each with a budget, so every create runs the threshold check.
@@ -132,6 +138,55 @@ async fn create(http: &reqwest::Client, base: &str, month: &str, token: &str, n:
         Ok(response) => response.status() == reqwest::StatusCode::CREATED,
         Err(_) => false,
     }
+}
+
+/// `n` registrations at once, then `n` logins at once; each answer's status is counted.
+async fn auth_burst(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<()> {
+    let password = "benchmark passphrase";
+    let emails: Vec<String> =
+        (0..n).map(|i| format!("burst-{i}-{}@example.com", uuid::Uuid::now_v7().simple())).collect();
+    let send = |path: &'static str, body: serde_json::Value| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move {
+            let started = Instant::now();
+            let status = match http.post(url).json(&body).send().await {
+                Ok(r) => r.status().as_u16().to_string(),
+                Err(_) => "no answer".to_owned(),
+            };
+            (status, started.elapsed())
+        }
+    };
+    let mut rows = Vec::new();
+    for (label, path) in [("registrations", "/auth/register"), ("logins", "/auth/login")] {
+        let started = Instant::now();
+        let answers = futures_util::future::join_all(emails.iter().map(|email| {
+            let body = if path == "/auth/register" {
+                json!({"email": email, "password": password, "name": "Burst"})
+            } else {
+                json!({"email": email, "password": password})
+            };
+            send(path, body)
+        }))
+        .await;
+        let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+        for (status, _) in &answers {
+            *by_status.entry(status.clone()).or_default() += 1;
+        }
+        let slowest = answers.iter().map(|(_, t)| *t).max().unwrap_or_default();
+        let statuses: Vec<String> = by_status.iter().map(|(s, c)| format!("{s}×{c}")).collect();
+        rows.push(format!(
+            "| {n} {label} at once | {} in {:.1} s (slowest answer {:.1} s) |",
+            statuses.join(", "),
+            started.elapsed().as_secs_f64(),
+            slowest.as_secs_f64()
+        ));
+    }
+    println!("| burst | answers |");
+    println!("|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    Ok(())
 }
 
 /// What a login client did.
