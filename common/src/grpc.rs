@@ -23,6 +23,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub const SERVICE_TOKEN: &str = "x-service-token";
 /// Metadata key naming the user a service calls for, next to [`SERVICE_TOKEN`].
 pub const ON_BEHALF_OF: &str = "x-on-behalf-of";
+/// Metadata key of the gateway's credential (`GATEWAY_TOKEN`), with which it vouches for the
+/// client address it forwards to the engine.
+pub const GATEWAY_TOKEN: &str = "x-gateway-token";
 
 /// The authenticated caller of a gRPC method, put in the request extensions by [`AuthInterceptor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

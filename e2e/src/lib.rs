@@ -92,6 +92,9 @@ fn urls(addrs: impl Iterator<Item = SocketAddr>) -> String {
 
 /// The engine's settings in tests, on `backend` and the Redis at `redis_url` (plain, no CA
 /// file) under `redis_key_prefix`; no auto-categorisation unless `analytics_url` is set.
+/// The credential the test gateway vouches with, and the engines accept.
+pub const TEST_GATEWAY_TOKEN: &str = "test-gateway-token-0123456789abcdef";
+
 pub fn engine_config(
     backend: BackendConfig,
     redis_url: String,
@@ -120,6 +123,7 @@ pub fn engine_config(
         password_hash_slots: 2,
         // Debug builds hash slowly, and test binaries run in parallel.
         password_hash_wait: Duration::from_secs(30),
+        gateway_token: secrecy::SecretString::from(TEST_GATEWAY_TOKEN),
     }
 }
 
@@ -390,6 +394,7 @@ impl TestSystem {
             redis_key_prefix: format!("test-{id}:"),
             redis_ca_file: None,
             keys: public_only(&keys),
+            gateway_token: secrecy::SecretString::from(TEST_GATEWAY_TOKEN),
             tokens: tokens.clone(),
             upstream_timeout: Duration::from_secs(10),
             idempotency_ttl_secs: 600,

@@ -154,11 +154,29 @@ async fn logins_are_throttled_per_account() {
     system.stop().await;
 }
 
-/// A login straight to the engine's Auth service from `ip`; the gRPC code of the answer.
+/// A login straight to the engine's Auth service, vouched for as the gateway does, from `ip`;
+/// the gRPC code of the answer.
 async fn login_from(system: &TestSystem, email: &str, password: &str, ip: &str) -> tonic::Code {
+    login_as(system, email, password, ip, Some(e2e::TEST_GATEWAY_TOKEN)).await
+}
+
+/// A login straight to the engine naming `ip`, with `credential` as `x-gateway-token`.
+async fn login_as(
+    system: &TestSystem,
+    email: &str,
+    password: &str,
+    ip: &str,
+    credential: Option<&str>,
+) -> tonic::Code {
     let mut auth = AuthClient::connect(format!("http://{}", system.engine)).await.expect("engine");
-    let request =
+    let body =
         LoginRequest { email: email.to_owned(), password: password.to_owned(), client_ip: ip.to_owned() };
+    let mut request = tonic::Request::new(body);
+    if let Some(credential) = credential {
+        request
+            .metadata_mut()
+            .insert(budgetsmart_common::grpc::GATEWAY_TOKEN, credential.parse().expect("ascii"));
+    }
     match auth.login(request).await {
         Ok(_) => tonic::Code::Ok,
         Err(status) => status.code(),
@@ -290,5 +308,59 @@ async fn writes_with_the_token_of_a_deleted_account_are_401() {
         let reply = system.call(Method::POST, path, Some(&ana.token), Some(body)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}: {:?}", reply.body);
     }
+    system.stop().await;
+}
+
+/// A caller that is not the gateway cannot name a new client address for every guess: without
+/// the gateway's credential (or with a wrong one) it is throttled by its own address.
+#[tokio::test]
+async fn only_the_gateway_is_believed_about_the_client_address() {
+    use tonic::Code;
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let forged = Some("not-the-gateway-token-but-long-enough-to-look-real");
+    for i in 0..5 {
+        let ip = format!("203.0.113.{}", 100 + i);
+        let credential = if i % 2 == 0 { None } else { forged };
+        assert_eq!(
+            login_as(&system, &ana.email, "a wrong guess!", &ip, credential).await,
+            Code::Unauthenticated
+        );
+    }
+    assert_eq!(
+        login_as(&system, &ana.email, "a wrong guess!", "203.0.113.200", None).await,
+        Code::ResourceExhausted,
+        "five guesses from one real address, whatever addresses they named"
+    );
+    system.stop().await;
+}
+
+/// Idempotency records in Redis do not hold a plain hash of the body (a register body holds
+/// the password): the fingerprint is keyed.
+#[tokio::test]
+async fn idempotency_fingerprints_are_keyed() {
+    use sha2::Digest;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let system = TestSystem::start().await;
+    let key = format!("register-{}", Uuid::now_v7());
+    let body = json!({"email": format!("ivy-{}@example.com", Uuid::now_v7().simple()), "password": "correct horse battery staple", "name": "Ivy"});
+    let reply = system
+        .http
+        .post(format!("{}/auth/register", system.api))
+        .header("idempotency-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .expect("gateway");
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let plain = hex(&sha2::Sha256::digest(serde_json::to_vec(&body).expect("json")));
+    let redis = redis::Client::open(e2e::redis_url()).expect("redis");
+    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+    let pattern = format!("*idem:anonymous:*:{}", hex(&sha2::Sha256::digest(key.as_bytes())));
+    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await.expect("keys");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let record: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut conn).await.expect("record");
+    assert!(record.contains("\"fingerprint\""), "{record}");
+    assert!(!record.contains(&plain), "the body's plain SHA-256 is stored: {record}");
     system.stop().await;
 }

@@ -53,9 +53,21 @@ impl pb::auth_server::Auth for AuthService {
     #[tracing::instrument(skip_all)]
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::TokenPair>, Status> {
         let forwarded = request_metadata::origin(request.metadata());
-        let body = request.into_inner();
+        // Only the gateway may say where the client is; any other caller is throttled (and
+        // audited) by its own address, so it cannot dodge the per-address limits by naming a
+        // new address for every guess.
+        let vouched = self.state.gateway.vouches_for(request.metadata());
+        let peer = request.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let mut body = request.into_inner();
+        if !vouched {
+            body.client_ip = peer;
+        }
         // The forwarded address, like every other audit row; the body's is the throttle's.
-        let origin = forwarded.or_ip(&body.client_ip);
+        let origin = if vouched {
+            forwarded.or_ip(&body.client_ip)
+        } else {
+            crate::audit::Origin::new(Some(&body.client_ip), None)
+        };
         // The email becomes part of a throttle key (hashed) and a database lookup: bound it.
         if body.email.chars().count() > users::MAX_EMAIL {
             return Err(

@@ -44,6 +44,10 @@ pub struct EngineConfig {
     /// `PASSWORD_HASH_WAIT_MS`, default 3000: how long a login or registration waits for a
     /// slot before it is answered 429 with `Retry-After` (the gateway's deadline is 5 s).
     pub password_hash_wait: std::time::Duration,
+    /// `GATEWAY_TOKEN` (or `GATEWAY_TOKEN_FILE`): the gateway's credential. Only a login call
+    /// carrying it has its `client_ip` believed; any other caller is throttled by its own
+    /// address.
+    pub gateway_token: secrecy::SecretString,
 }
 
 /// Failed-login limits within a sliding window.
@@ -96,6 +100,7 @@ impl EngineConfig {
                 "PASSWORD_HASH_WAIT_MS",
                 3000,
             )?),
+            gateway_token: budgetsmart_common::keys::shared_secret(env, "GATEWAY_TOKEN")?,
         })
     }
 }

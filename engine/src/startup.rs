@@ -71,6 +71,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         )?,
         idempotency: Fingerprinter::new(&config.backend.service_token)?,
         passwords: Passwords::new(config.password_hash_slots, config.password_hash_wait),
+        gateway: crate::request_metadata::Gateway::new(&config.gateway_token),
     };
     Ok(Engine { backend, state, idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs) })
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub idempotency: Fingerprinter,
     /// Argon2id with bounded concurrency and memory.
     pub passwords: Passwords,
+    /// Recognises calls from the gateway, whose forwarded client address is believed.
+    pub gateway: crate::request_metadata::Gateway,
 }
 
 impl AppState {

@@ -43,6 +43,10 @@ pub struct GatewayConfig {
     pub redis_key_prefix: String,
     /// The public key access tokens are checked with.
     pub keys: KeyMaterial,
+    /// `GATEWAY_TOKEN` (or `GATEWAY_TOKEN_FILE`), shared with the engine only: sent on every
+    /// engine call to vouch for the client address, and the key of the Idempotency-Key body
+    /// fingerprints (bodies carry passwords; a plain hash could be checked against guesses).
+    pub gateway_token: secrecy::SecretString,
     /// Expected `iss` and `aud`.
     pub tokens: TokenSettings,
     /// `UPSTREAM_TIMEOUT_MS`, default 10 000: the longest a gRPC call may take.
@@ -82,6 +86,7 @@ impl GatewayConfig {
             redis_ca_file: budgetsmart_common::redis_client::ca_file_setting(),
             redis_key_prefix: config::string("REDIS_KEY_PREFIX", "budgetsmart:"),
             keys: KeyMaterial::from_env(env, false)?,
+            gateway_token: budgetsmart_common::keys::shared_secret(env, "GATEWAY_TOKEN")?,
             tokens: TokenSettings {
                 issuer: config::string("JWT_ISSUER", budgetsmart_common::jwt::DEFAULT_ISSUER),
                 audience: config::string("JWT_AUDIENCE", budgetsmart_common::jwt::DEFAULT_AUDIENCE),

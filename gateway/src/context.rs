@@ -97,14 +97,21 @@ pub async fn propagate(
 }
 
 /// The tonic client interceptor that copies the current request's context into metadata,
-/// with the trace context of the current span (the request's, or a child of it).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ForwardContext;
+/// with the trace context of the current span (the request's, or a child of it), and for the
+/// engine the gateway's credential, without which it does not trust the client address.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardContext {
+    /// `GATEWAY_TOKEN`, for the engine's channel only.
+    pub credential: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
 
 impl Interceptor for ForwardContext {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         let (traceparent, tracestate) = budgetsmart_common::telemetry::current_trace_headers();
         let metadata = request.metadata_mut();
+        if let Some(credential) = &self.credential {
+            metadata.insert(budgetsmart_common::grpc::GATEWAY_TOKEN, credential.clone());
+        }
         let mut set = |name: &'static str, value: Option<&str>| {
             if let Some(value) = value.and_then(|v| MetadataValue::try_from(v).ok()) {
                 metadata.insert(name, value);

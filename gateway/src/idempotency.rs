@@ -29,6 +29,17 @@ enum Record {
     Done { fingerprint: String, status: u16, content_type: Option<String>, body: Vec<u8> },
 }
 
+/// The body's fingerprint, keyed with `GATEWAY_TOKEN`: a register or password body holds a
+/// password, and a plain SHA-256 of it in Redis could be checked against guesses offline.
+fn fingerprint(key: &secrecy::SecretString, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    hex(&mac.finalize().into_bytes())
+}
+
 /// The middleware; a no-op for other methods or without the header.
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let key = request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -53,7 +64,7 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
     let bytes = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response())?;
-    let fingerprint = hex(&Sha256::digest(&bytes));
+    let fingerprint = fingerprint(&state.config.gateway_token, &bytes);
     let redis_key = format!(
         "{}idem:{owner}:{}:{}",
         state.config.redis_key_prefix,

@@ -30,7 +30,8 @@ pub struct Gateway {
 
 /// Connects Redis, prepares the upstream channels and binds the HTTP port.
 pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
-    let engine = Backend::new("engine", state::channel(&config.engine_url, &config, "ENGINE_URL")?, &config);
+    let engine = Backend::new("engine", state::channel(&config.engine_url, &config, "ENGINE_URL")?, &config)
+        .vouched_by(&config.gateway_token)?;
     let analytics =
         Backend::new("analytics", state::channel(&config.analytics_url, &config, "ANALYTICS_URL")?, &config);
     let notification = Backend::new(

@@ -29,12 +29,22 @@ pub struct Backend {
     pub channel: Channel,
     /// The breaker every client of this backend goes through.
     pub breaker: Arc<CircuitBreaker>,
+    /// Sent on every call (the engine's `GATEWAY_TOKEN`); `None` for the other backends.
+    pub credential: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Backend {
     /// A backend over a lazily connecting channel.
     pub fn new(name: &'static str, channel: Channel, config: &GatewayConfig) -> Backend {
-        Backend { name, channel, breaker: CircuitBreaker::new(name, config.breaker) }
+        Backend { name, channel, breaker: CircuitBreaker::new(name, config.breaker), credential: None }
+    }
+
+    /// The same backend, sent `token` on every call.
+    pub fn vouched_by(self, token: &secrecy::SecretString) -> anyhow::Result<Backend> {
+        use secrecy::ExposeSecret;
+        let credential = tonic::metadata::MetadataValue::try_from(token.expose_secret())
+            .map_err(|_| anyhow::anyhow!("GATEWAY_TOKEN must be printable ASCII"))?;
+        Ok(Backend { credential: Some(credential), ..self })
     }
 
     /// A client transport: breaker, then context forwarding.
@@ -42,7 +52,7 @@ impl Backend {
         use tower::Layer;
         InterceptedService::new(
             BreakerLayer(self.breaker.clone()).layer(self.channel.clone()),
-            ForwardContext,
+            ForwardContext { credential: self.credential.clone() },
         )
     }
 }
