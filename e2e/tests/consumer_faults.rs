@@ -158,3 +158,239 @@ async fn a_panicking_or_overflowing_handler_dead_letters_its_event_and_the_consu
         .await
         .expect("cleanup");
 }
+
+/// An event no queue is bound for is not deleted from the outbox as if delivered: the broker
+/// returns it (`mandatory`), the row stays, and once a queue binds its key it is delivered.
+#[tokio::test]
+async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_takes_it() {
+    use budgetsmart_common::events::{OutboxRelay, OutboxWaker};
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, QueueBindOptions};
+
+    let id = Uuid::now_v7().simple().to_string();
+    let schema = format!("unrouted_{id}");
+    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
+         CREATE TABLE outbox (id uuid PRIMARY KEY, event_type text NOT NULL, event_version integer NOT NULL, \
+         routing_key text NOT NULL, user_id uuid, payload bytea NOT NULL, correlation_id text, traceparent text, \
+         tracestate text, occurred_at timestamptz NOT NULL DEFAULT now(), not_before timestamptz, \
+         attempts integer NOT NULL DEFAULT 0)"
+    )))
+    .execute(&admin)
+    .await
+    .expect("schema");
+    let event = Uuid::now_v7();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {schema}.outbox (id, event_type, event_version, routing_key, payload) \
+         VALUES ('{event}', 'nobody_listens', 1, 'nobody_listens.v1', '\\x00')"
+    )))
+    .execute(&admin)
+    .await
+    .expect("row");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .after_connect({
+            let schema = schema.clone();
+            move |conn, _| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            }
+        })
+        .connect(&admin_database_url())
+        .await
+        .expect("pool");
+    let bus = BusConfig {
+        amqp_url: amqp_url(),
+        ca_file: None,
+        exchange: format!("unrouted-{id}.events"),
+        dead_letter_exchange: format!("unrouted-{id}.dlx"),
+        queue_prefix: format!("unrouted-{id}."),
+        delivery_limit: 10,
+        prefetch: 32,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = OutboxRelay::new(pool.clone(), bus.clone(), "test", &schema, OutboxWaker::default());
+    let running = tokio::spawn(relay.run(shutdown.clone()));
+
+    let attempts = || async {
+        sqlx::query_scalar::<_, i32>(sqlx::AssertSqlSafe(format!(
+            "SELECT attempts FROM {schema}.outbox WHERE id = $1"
+        )))
+        .bind(event)
+        .fetch_optional(&admin)
+        .await
+        .expect("query")
+    };
+    let returned =
+        eventually(Duration::from_secs(10), || async { attempts().await.filter(|a| *a >= 1) }).await;
+    assert!(returned.is_some(), "the returned event is kept and counted: {:?}", attempts().await);
+
+    // A queue for it appears; the relay's next try delivers it and only then deletes the row.
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+    let queue = channel.queue_declare("".into(), options, FieldTable::default()).await.expect("queue");
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            bus.exchange.as_str().into(),
+            "nobody_listens.v1".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let mut consumer = channel
+        .basic_consume(
+            queue.name().clone(),
+            "witness".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let delivered = tokio::time::timeout(Duration::from_secs(20), consumer.next()).await;
+    let delivery = delivered.ok().flatten().expect("delivered once a queue is bound").expect("delivery");
+    assert_eq!(delivery.properties.message_id().as_ref().map(|m| m.to_string()), Some(event.to_string()));
+    let gone =
+        eventually(Duration::from_secs(5), || async { attempts().await.is_none().then_some(()) }).await;
+    assert!(gone.is_some(), "the row is deleted once the event was routed");
+
+    shutdown.cancel();
+    let _ = running.await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .expect("cleanup");
+}
+
+/// Holds up each event on the database, counting how many it holds at once.
+struct Slow {
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EventHandler for Slow {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a IncomingEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let slept = sqlx::query("SELECT pg_sleep(0.05)").execute(&mut *conn).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            slept?;
+            sqlx::query("INSERT INTO applied (event_id) VALUES ($1)")
+                .bind(event.id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// 32 deliveries in hand do not take 32 of the pool's connections, which the service's API
+/// shares: a consumer works on at most four at once.
+#[tokio::test]
+async fn a_consumer_holds_at_most_four_connections() {
+    let id = Uuid::now_v7().simple().to_string();
+    let schema = format!("slow_{id}");
+    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
+         CREATE TABLE inbox (consumer text NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL, \
+         received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id)); \
+         CREATE TABLE applied (event_id uuid PRIMARY KEY)"
+    )))
+    .execute(&admin)
+    .await
+    .expect("schema");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .after_connect({
+            let schema = schema.clone();
+            move |conn, _| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            }
+        })
+        .connect(&admin_database_url())
+        .await
+        .expect("pool");
+    let bus = BusConfig {
+        amqp_url: amqp_url(),
+        ca_file: None,
+        exchange: format!("slow-{id}.events"),
+        dead_letter_exchange: format!("slow-{id}.dlx"),
+        queue_prefix: format!("slow-{id}."),
+        delivery_limit: 10,
+        prefetch: 32,
+    };
+    let handler = Slow { in_flight: Arc::default(), most: Arc::default() };
+    let most = handler.most.clone();
+    let spec =
+        ConsumerSpec { queue: "test.events".into(), bindings: vec!["#".into()], handler: Arc::new(handler) };
+    let consumer = EventConsumer::new(pool.clone(), bus.clone(), spec);
+    consumer.declare().await.expect("queue declared");
+
+    // Queued before the consumer starts, so all 32 are in hand at once; many users, so every
+    // lane has work.
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    for _ in 0..32 {
+        let mut headers = FieldTable::default();
+        headers
+            .insert("user_id".into(), lapin::types::AMQPValue::LongString(Uuid::now_v7().to_string().into()));
+        let properties = BasicProperties::default()
+            .with_message_id(Uuid::now_v7().to_string().into())
+            .with_type("slow".into())
+            .with_timestamp(chrono::Utc::now().timestamp() as u64)
+            .with_headers(headers);
+        channel
+            .basic_publish(
+                bus.exchange.as_str().into(),
+                "slow".into(),
+                BasicPublishOptions::default(),
+                b"",
+                properties,
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(consumer.run(shutdown.clone()));
+    let all = eventually(Duration::from_secs(20), || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM applied").fetch_one(&pool).await.unwrap_or(0);
+            (n == 32).then_some(())
+        }
+    })
+    .await;
+    assert!(all.is_some(), "all 32 applied");
+    let most = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=4).contains(&most), "{most} events were on the database at once");
+    shutdown.cancel();
+    let _ = running.await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .expect("cleanup");
+}

@@ -163,7 +163,26 @@ async fn an_engine_runs_on_tls_only_datastores() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(engine.run(shutdown.clone()));
 
-    // A registration writes PostgreSQL, and its user_registered event leaves by the relay.
+    // A registration writes PostgreSQL, and its user_registered event leaves by the relay. A
+    // queue must be bound for it: the relay keeps an event no queue takes (`mandatory`).
+    let witness_connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("broker");
+    let witness_channel = witness_connection.create_channel().await.expect("channel");
+    let exclusive =
+        lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+    let witness =
+        witness_channel.queue_declare("".into(), exclusive, Default::default()).await.expect("witness queue");
+    witness_channel
+        .queue_bind(
+            witness.name().clone(),
+            format!("tls-{id}.events").as_str().into(),
+            "user_registered.v1".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .expect("bound");
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("a URL").connect_lazy();
     let request = RegisterRequest {

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
@@ -144,7 +145,8 @@ impl OutboxRelay {
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT id, event_type, event_version, routing_key, user_id, payload, correlation_id, \
-             traceparent, tracestate, occurred_at FROM outbox ORDER BY id LIMIT $1 \
+             traceparent, tracestate, occurred_at FROM outbox \
+             WHERE not_before IS NULL OR not_before <= now() ORDER BY id LIMIT $1 \
              FOR UPDATE SKIP LOCKED",
         )
         .bind(self.batch_size)
@@ -165,6 +167,9 @@ impl OutboxRelay {
         // a deadline: a blocked broker (a resource alarm) otherwise holds this transaction and
         // its row locks for as long as it stays blocked. On timeout the batch is rolled back and
         // published again after a reconnect; consumers dedup any copy that did get through.
+        //
+        // `mandatory`: a message no queue is bound for comes back instead of being confirmed
+        // and dropped; its row stays (see below), where deleting it would lose the event.
         let publish = async {
             let mut confirms = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -172,29 +177,50 @@ impl OutboxRelay {
                     .basic_publish(
                         self.bus.exchange.as_str().into(),
                         row.routing_key.as_str().into(),
-                        BasicPublishOptions::default(),
+                        BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
                         &row.payload,
                         self.properties(row),
                     )
                     .await?;
                 confirms.push(confirm);
             }
-            for confirm in confirms {
-                if confirm.await?.is_nack() {
-                    anyhow::bail!("the broker refused (nacked) a message");
+            let mut returned = Vec::new();
+            for (row, confirm) in rows.iter().zip(confirms) {
+                match confirm.await? {
+                    Confirmation::Nack(_) => anyhow::bail!("the broker refused (nacked) a message"),
+                    Confirmation::Ack(Some(_)) => returned.push(row.id),
+                    Confirmation::Ack(None) | Confirmation::NotRequested => {}
                 }
             }
-            Ok(())
+            Ok(returned)
         };
-        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+        let returned = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
             Ok(outcome) => outcome?,
             Err(_) => anyhow::bail!("the broker did not confirm within {PUBLISH_TIMEOUT:?}"),
+        };
+        if !returned.is_empty() {
+            // Kept, and tried again after 2^attempts seconds (at most an hour): a consumer's
+            // queue may not be declared yet (a first deployment, a renamed binding).
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, \
+                 not_before = now() + make_interval(secs => LEAST(3600, power(2, LEAST(attempts + 1, 12)))) \
+                 WHERE id = ANY($1)",
+            )
+            .bind(&returned)
+            .execute(&mut *tx)
+            .await?;
+            for row in rows.iter().filter(|r| returned.contains(&r.id)) {
+                tracing::warn!(event = %row.event_type, routing_key = %row.routing_key, id = %row.id,
+                    "no queue is bound for this event; kept in the outbox and tried again later");
+                metrics::counter!("events_unroutable_total", "service" => self.app_id.clone(), "event" => row.event_type.clone())
+                    .increment(1);
+            }
         }
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).filter(|id| !returned.contains(id)).collect();
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
         tx.commit().await?;
-        self.activity.published(rows.len());
-        for row in &rows {
+        self.activity.published(ids.len());
+        for row in rows.iter().filter(|r| !returned.contains(&r.id)) {
             metrics::counter!("events_published_total", "service" => self.app_id.clone(), "event" => row.event_type.clone())
                 .increment(1);
         }

@@ -7,8 +7,10 @@
 //! cut-off was received after it too, so its row is still there; an event whose row may be
 //! gone is refused. Event ids are UUIDv7, so the creation time is in the id itself.
 //!
-//! The outbox needs no retention: a row is deleted when the broker confirms it, and an
-//! unpublished row must never be dropped.
+//! The outbox needs almost none: a row is deleted when the broker confirms it routed the
+//! event, and an unpublished row is never dropped. The exception is a row the broker kept
+//! returning as unroutable (no queue bound for it) for longer than the window: any consumer
+//! would refuse it as expired by now, so it is dropped, counted and logged by event type.
 
 use std::time::Duration;
 
@@ -87,6 +89,21 @@ pub async fn sweep(pool: &PgPool, window: Duration) -> Result<u64, sqlx::Error> 
                 break;
             }
         }
+    }
+    // Unroutable for the whole window: no consumer could apply it any more.
+    let expired: Vec<(String, i64)> = sqlx::query_as(
+        "WITH gone AS (DELETE FROM outbox WHERE attempts > 0 \
+         AND occurred_at < now() - make_interval(secs => $1) RETURNING event_type) \
+         SELECT event_type, count(*) FROM gone GROUP BY event_type",
+    )
+    .bind(window)
+    .fetch_all(pool)
+    .await?;
+    for (event, count) in expired {
+        tracing::warn!(event, count, "events no queue took within the retention window were dropped");
+        metrics::counter!("events_unroutable_expired_total", "event" => event)
+            .increment(count.unsigned_abs());
+        deleted += count.unsigned_abs();
     }
     Ok(deleted)
 }

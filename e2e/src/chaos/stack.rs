@@ -56,6 +56,7 @@ pub const CONSUMERS: [(&str, &[&str]); 3] = [
             "user_registered.v1",
             "user_updated.v1",
             "user_deleted.v1",
+            "notification_sent.v1",
         ],
     ),
     ("engine.events", &["prediction_completed.v1", "insight_generated.v1"]),
