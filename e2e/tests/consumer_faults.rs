@@ -394,3 +394,158 @@ async fn a_consumer_holds_at_most_four_connections() {
         .await
         .expect("cleanup");
 }
+
+/// A broker that stops answering mid-publish (a resource alarm blocks publishers) does not
+/// hold the relay's transaction, and the outbox rows it locked, for as long as it stays so:
+/// the batch gives up after its deadline, rolls back, and goes out once the broker answers.
+#[tokio::test]
+async fn a_relay_waiting_on_a_silent_broker_lets_go_of_its_rows() {
+    use budgetsmart_common::events::{OutboxRelay, OutboxWaker};
+    use futures_util::StreamExt;
+    use lapin::options::{BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions};
+
+    let id = Uuid::now_v7().simple().to_string();
+    let schema = format!("frozen_{id}");
+    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
+         CREATE TABLE outbox (id uuid PRIMARY KEY, event_type text NOT NULL, event_version integer NOT NULL, \
+         routing_key text NOT NULL, user_id uuid, payload bytea NOT NULL, correlation_id text, traceparent text, \
+         tracestate text, occurred_at timestamptz NOT NULL DEFAULT now(), not_before timestamptz, \
+         attempts integer NOT NULL DEFAULT 0)"
+    )))
+    .execute(&admin)
+    .await
+    .expect("schema");
+    let insert = |event: Uuid| {
+        let (admin, schema) = (admin.clone(), schema.clone());
+        async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {schema}.outbox (id, event_type, event_version, routing_key, payload) \
+                 VALUES ('{event}', 'frozen', 1, 'frozen.v1', '\\x00')"
+            )))
+            .execute(&admin)
+            .await
+            .expect("row");
+        }
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .after_connect({
+            let schema = schema.clone();
+            move |conn, _| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            }
+        })
+        .connect(&admin_database_url())
+        .await
+        .expect("pool");
+
+    // A witness on the real broker; the relay reaches it through a proxy the test can freeze.
+    let exchange = format!("frozen-{id}.events");
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    channel
+        .exchange_declare(
+            exchange.as_str().into(),
+            lapin::ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .expect("exchange");
+    let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+    let queue = channel.queue_declare("".into(), options, FieldTable::default()).await.expect("queue");
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            exchange.as_str().into(),
+            "frozen.v1".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let mut witness = channel
+        .basic_consume(
+            queue.name().clone(),
+            "witness".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let proxy = e2e::proxy::TcpProxy::start(e2e::url_addr(&amqp_url(), 5672)).await;
+    let bus = BusConfig {
+        amqp_url: format!("amqp://guest:guest@{}/%2f", proxy.addr()),
+        ca_file: None,
+        exchange: exchange.clone(),
+        dead_letter_exchange: format!("frozen-{id}.dlx"),
+        queue_prefix: format!("frozen-{id}."),
+        delivery_limit: 10,
+        prefetch: 32,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = OutboxRelay::new(pool.clone(), bus, "test", &schema, OutboxWaker::default());
+    let running = tokio::spawn(relay.run(shutdown.clone()));
+    let next = |witness: &mut lapin::Consumer, within: u64| {
+        let mut witness = witness.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(within), witness.next())
+                .await
+                .ok()
+                .flatten()
+                .and_then(Result::ok)
+                .and_then(|d| d.properties.message_id().as_ref().map(|m| m.to_string()))
+        }
+    };
+    let first = Uuid::now_v7();
+    insert(first).await;
+    assert_eq!(next(&mut witness, 10).await, Some(first.to_string()), "the relay is connected");
+
+    proxy.freeze();
+    let second = Uuid::now_v7();
+    insert(second).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the relay's poll takes the row
+    // The row is free again once the relay gives up on the broker (10 s deadline).
+    let released = eventually(Duration::from_secs(20), || {
+        let (admin, schema) = (admin.clone(), schema.clone());
+        async move {
+            let mut tx = admin.begin().await.ok()?;
+            let locked = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT 1 FROM {schema}.outbox WHERE id = $1 FOR UPDATE NOWAIT"
+            )))
+            .bind(second)
+            .fetch_optional(&mut *tx)
+            .await;
+            (matches!(locked, Ok(Some(_)))).then_some(())
+        }
+    })
+    .await;
+    assert!(released.is_some(), "the relay still holds the outbox row while the broker is silent");
+
+    proxy.thaw();
+    let mut seen = Vec::new();
+    while let Some(message) = next(&mut witness, 20).await {
+        seen.push(message.clone());
+        if message == second.to_string() {
+            break;
+        }
+    }
+    assert!(seen.contains(&second.to_string()), "delivered once the broker answers: {seen:?}");
+
+    shutdown.cancel();
+    let _ = running.await;
+    let _ = channel.exchange_delete(exchange.as_str().into(), Default::default()).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .expect("cleanup");
+}

@@ -139,6 +139,24 @@ impl OutboxRelay {
     }
 
     async fn publish_batch(&self, publisher: &mut Option<Publisher>) -> anyhow::Result<usize> {
+        // Connect before any row is claimed, and within the deadline: a broker that accepts the
+        // connection but does not answer must not hold the transaction and its row locks.
+        if publisher.is_none() {
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE not_before IS NULL OR not_before <= now())",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            if !pending {
+                return Ok(0);
+            }
+            match tokio::time::timeout(PUBLISH_TIMEOUT, self.connect()).await {
+                Ok(connected) => *publisher = Some(connected?),
+                Err(_) => {
+                    anyhow::bail!("the broker did not answer the connection within {PUBLISH_TIMEOUT:?}")
+                }
+            }
+        }
         let mut tx = self.pool.begin().await?;
         // Losing this commit in a crash only republishes the batch (consumers dedup), so it
         // need not wait for the WAL flush.
@@ -158,9 +176,8 @@ impl OutboxRelay {
         if rows.is_empty() {
             return Ok(0);
         }
-        let channel = match publisher {
-            Some(connected) => &connected.channel,
-            None => &publisher.insert(self.connect().await?).channel,
+        let Some(Publisher { channel, .. }) = publisher.as_ref() else {
+            anyhow::bail!("not connected to the broker");
         };
 
         // Send the whole batch, then wait for the confirms: one round trip, not one per row. With
