@@ -16,6 +16,76 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+/// An inbox and a table of what was applied, for the consumer tests.
+const INBOX_AND_APPLIED: &str = "CREATE TABLE inbox (consumer text NOT NULL, event_id uuid NOT NULL, \
+     event_type text NOT NULL, received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id)); \
+     CREATE TABLE applied (event_id uuid PRIMARY KEY)";
+
+/// The services' outbox, for the relay tests.
+const OUTBOX: &str = "CREATE TABLE outbox (id uuid PRIMARY KEY, event_type text NOT NULL, \
+     event_version integer NOT NULL, routing_key text NOT NULL, user_id uuid, payload bytea NOT NULL, \
+     correlation_id text, traceparent text, tracestate text, occurred_at timestamptz NOT NULL DEFAULT now(), \
+     not_before timestamptz, attempts integer NOT NULL DEFAULT 0)";
+
+/// A test's own schema on the shared PostgreSQL, a pool whose connections use it, and bus names
+/// no other test shares.
+struct Scratch {
+    id: String,
+    schema: String,
+    admin: sqlx::PgPool,
+    pool: sqlx::PgPool,
+}
+
+impl Scratch {
+    async fn new(kind: &str, tables: &str, connections: u32) -> Scratch {
+        let id = Uuid::now_v7().simple().to_string();
+        let schema = format!("{kind}_{id}");
+        let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA {schema}; SET search_path = {schema}; {tables}"
+        )))
+        .execute(&admin)
+        .await
+        .expect("schema");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections)
+            .after_connect({
+                let schema = schema.clone();
+                move |conn, _| {
+                    let schema = schema.clone();
+                    Box::pin(async move {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
+                            .execute(conn)
+                            .await?;
+                        Ok(())
+                    })
+                }
+            })
+            .connect(&admin_database_url())
+            .await
+            .expect("pool");
+        Scratch { id: format!("{kind}-{id}"), schema, admin, pool }
+    }
+
+    /// A bus on `amqp_url` with this test's exchange and queue names.
+    fn bus(&self, amqp_url: String) -> BusConfig {
+        BusConfig {
+            amqp_url,
+            ca_file: None,
+            exchange: format!("{}.events", self.id),
+            dead_letter_exchange: format!("{}.dlx", self.id),
+            queue_prefix: format!("{}.", self.id),
+            delivery_limit: 10,
+            prefetch: 32,
+        }
+    }
+
+    async fn drop_schema(&self) {
+        let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&self.admin).await.expect("cleanup");
+    }
+}
+
 /// Applies `ok` events as a row, panics on `panic`, overflows a numeric on `overflow`.
 struct Picky;
 
@@ -45,50 +115,10 @@ impl EventHandler for Picky {
 
 #[tokio::test]
 async fn a_panicking_or_overflowing_handler_dead_letters_its_event_and_the_consumer_goes_on() {
-    let id = Uuid::now_v7().simple().to_string();
-    let schema = format!("faults_{id}");
-    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .expect("schema");
-    for table in [
-        "CREATE TABLE inbox (consumer text NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL, \
-         received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))",
-        "CREATE TABLE applied (event_id uuid PRIMARY KEY)",
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}; {table}")))
-            .execute(&admin)
-            .await
-            .expect("table");
-    }
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .after_connect({
-            let schema = schema.clone();
-            move |conn, _| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
-            }
-        })
-        .connect(&admin_database_url())
-        .await
-        .expect("pool");
+    let scratch = Scratch::new("faults", INBOX_AND_APPLIED, 4).await;
+    let pool = scratch.pool.clone();
 
-    let bus = BusConfig {
-        amqp_url: amqp_url(),
-        ca_file: None,
-        exchange: format!("faults-{id}.events"),
-        dead_letter_exchange: format!("faults-{id}.dlx"),
-        queue_prefix: format!("faults-{id}."),
-        delivery_limit: 10,
-        prefetch: 32,
-    };
+    let bus = scratch.bus(amqp_url());
     let spec =
         ConsumerSpec { queue: "test.events".into(), bindings: vec!["#".into()], handler: Arc::new(Picky) };
     let consumer = EventConsumer::new(pool.clone(), bus.clone(), spec);
@@ -153,10 +183,7 @@ async fn a_panicking_or_overflowing_handler_dead_letters_its_event_and_the_consu
 
     shutdown.cancel();
     let _ = running.await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .expect("cleanup");
+    scratch.drop_schema().await;
 }
 
 /// An event no queue is bound for is not deleted from the outbox as if delivered: the broker
@@ -167,19 +194,8 @@ async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_takes_it() {
     use futures_util::StreamExt;
     use lapin::options::{BasicConsumeOptions, QueueBindOptions};
 
-    let id = Uuid::now_v7().simple().to_string();
-    let schema = format!("unrouted_{id}");
-    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
-         CREATE TABLE outbox (id uuid PRIMARY KEY, event_type text NOT NULL, event_version integer NOT NULL, \
-         routing_key text NOT NULL, user_id uuid, payload bytea NOT NULL, correlation_id text, traceparent text, \
-         tracestate text, occurred_at timestamptz NOT NULL DEFAULT now(), not_before timestamptz, \
-         attempts integer NOT NULL DEFAULT 0)"
-    )))
-    .execute(&admin)
-    .await
-    .expect("schema");
+    let scratch = Scratch::new("unrouted", OUTBOX, 3).await;
+    let (schema, admin, pool) = (scratch.schema.clone(), scratch.admin.clone(), scratch.pool.clone());
     let event = Uuid::now_v7();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO {schema}.outbox (id, event_type, event_version, routing_key, payload) \
@@ -188,32 +204,8 @@ async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_takes_it() {
     .execute(&admin)
     .await
     .expect("row");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
-        .after_connect({
-            let schema = schema.clone();
-            move |conn, _| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
-            }
-        })
-        .connect(&admin_database_url())
-        .await
-        .expect("pool");
-    let bus = BusConfig {
-        amqp_url: amqp_url(),
-        ca_file: None,
-        exchange: format!("unrouted-{id}.events"),
-        dead_letter_exchange: format!("unrouted-{id}.dlx"),
-        queue_prefix: format!("unrouted-{id}."),
-        delivery_limit: 10,
-        prefetch: 32,
-    };
+
+    let bus = scratch.bus(amqp_url());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let relay = OutboxRelay::new(pool.clone(), bus.clone(), "test", &schema, OutboxWaker::default());
     let running = tokio::spawn(relay.run(shutdown.clone()));
@@ -264,10 +256,7 @@ async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_takes_it() {
 
     shutdown.cancel();
     let _ = running.await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .expect("cleanup");
+    scratch.drop_schema().await;
 }
 
 /// Holds up each event on the database, counting how many it holds at once.
@@ -302,44 +291,10 @@ impl EventHandler for Slow {
 /// shares: a consumer works on at most four at once.
 #[tokio::test]
 async fn a_consumer_holds_at_most_four_connections() {
-    let id = Uuid::now_v7().simple().to_string();
-    let schema = format!("slow_{id}");
-    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
-         CREATE TABLE inbox (consumer text NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL, \
-         received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id)); \
-         CREATE TABLE applied (event_id uuid PRIMARY KEY)"
-    )))
-    .execute(&admin)
-    .await
-    .expect("schema");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(20)
-        .after_connect({
-            let schema = schema.clone();
-            move |conn, _| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
-            }
-        })
-        .connect(&admin_database_url())
-        .await
-        .expect("pool");
-    let bus = BusConfig {
-        amqp_url: amqp_url(),
-        ca_file: None,
-        exchange: format!("slow-{id}.events"),
-        dead_letter_exchange: format!("slow-{id}.dlx"),
-        queue_prefix: format!("slow-{id}."),
-        delivery_limit: 10,
-        prefetch: 32,
-    };
+    let scratch = Scratch::new("slow", INBOX_AND_APPLIED, 20).await;
+    let pool = scratch.pool.clone();
+
+    let bus = scratch.bus(amqp_url());
     let handler = Slow { in_flight: Arc::default(), most: Arc::default() };
     let most = handler.most.clone();
     let spec =
@@ -389,10 +344,7 @@ async fn a_consumer_holds_at_most_four_connections() {
     assert!((1..=4).contains(&most), "{most} events were on the database at once");
     shutdown.cancel();
     let _ = running.await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .expect("cleanup");
+    scratch.drop_schema().await;
 }
 
 /// A broker that stops answering mid-publish (a resource alarm blocks publishers) does not
@@ -404,19 +356,9 @@ async fn a_relay_waiting_on_a_silent_broker_lets_go_of_its_rows() {
     use futures_util::StreamExt;
     use lapin::options::{BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions};
 
-    let id = Uuid::now_v7().simple().to_string();
-    let schema = format!("frozen_{id}");
-    let admin = sqlx::PgPool::connect(&admin_database_url()).await.expect("database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE SCHEMA {schema}; SET search_path = {schema}; \
-         CREATE TABLE outbox (id uuid PRIMARY KEY, event_type text NOT NULL, event_version integer NOT NULL, \
-         routing_key text NOT NULL, user_id uuid, payload bytea NOT NULL, correlation_id text, traceparent text, \
-         tracestate text, occurred_at timestamptz NOT NULL DEFAULT now(), not_before timestamptz, \
-         attempts integer NOT NULL DEFAULT 0)"
-    )))
-    .execute(&admin)
-    .await
-    .expect("schema");
+    let scratch = Scratch::new("frozen", OUTBOX, 3).await;
+    let (id, schema, admin, pool) =
+        (scratch.id.clone(), scratch.schema.clone(), scratch.admin.clone(), scratch.pool.clone());
     let insert = |event: Uuid| {
         let (admin, schema) = (admin.clone(), schema.clone());
         async move {
@@ -429,26 +371,9 @@ async fn a_relay_waiting_on_a_silent_broker_lets_go_of_its_rows() {
             .expect("row");
         }
     };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
-        .after_connect({
-            let schema = schema.clone();
-            move |conn, _| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path = {schema}")))
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
-            }
-        })
-        .connect(&admin_database_url())
-        .await
-        .expect("pool");
 
     // A witness on the real broker; the relay reaches it through a proxy the test can freeze.
-    let exchange = format!("frozen-{id}.events");
+    let exchange = format!("{id}.events");
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("broker");
     let channel = connection.create_channel().await.expect("channel");
     let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
@@ -483,15 +408,7 @@ async fn a_relay_waiting_on_a_silent_broker_lets_go_of_its_rows() {
         .await
         .expect("consume");
     let proxy = e2e::proxy::TcpProxy::start(e2e::url_addr(&amqp_url(), 5672)).await;
-    let bus = BusConfig {
-        amqp_url: format!("amqp://guest:guest@{}/%2f", proxy.addr()),
-        ca_file: None,
-        exchange: exchange.clone(),
-        dead_letter_exchange: format!("frozen-{id}.dlx"),
-        queue_prefix: format!("frozen-{id}."),
-        delivery_limit: 10,
-        prefetch: 32,
-    };
+    let bus = scratch.bus(format!("amqp://guest:guest@{}/%2f", proxy.addr()));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let relay = OutboxRelay::new(pool.clone(), bus, "test", &schema, OutboxWaker::default());
     let running = tokio::spawn(relay.run(shutdown.clone()));
@@ -544,8 +461,5 @@ async fn a_relay_waiting_on_a_silent_broker_lets_go_of_its_rows() {
     shutdown.cancel();
     let _ = running.await;
     let _ = channel.exchange_delete(exchange.as_str().into(), Default::default()).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .expect("cleanup");
+    scratch.drop_schema().await;
 }
