@@ -21,15 +21,8 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 
-export APP_ENV=development DATABASE_URL="$PG/$DB?sslmode=$PGSSLMODE" RUST_LOG=warn
-export EVENTS_EXCHANGE=bench.events EVENTS_DLX=bench.dlx EVENTS_QUEUE_PREFIX=bench. REDIS_KEY_PREFIX="bench:$(date +%s):"
-export ENGINE_GRPC_ADDR=127.0.0.1:15051 ANALYTICS_GRPC_ADDR=127.0.0.1:15052 NOTIFICATION_GRPC_ADDR=127.0.0.1:15053
-export GATEWAY_ADMIN_ADDR=127.0.0.1:19100 ENGINE_ADMIN_ADDR=127.0.0.1:19101 ANALYTICS_ADMIN_ADDR=127.0.0.1:19102 NOTIFICATION_ADMIN_ADDR=127.0.0.1:19103
-export GATEWAY_ADDR=127.0.0.1:18080 ENGINE_URL=http://127.0.0.1:15051 ANALYTICS_URL=http://127.0.0.1:15052 NOTIFICATION_URL=http://127.0.0.1:15053
-export DATABASE_MAX_CONNECTIONS=32 LOGIN_MAX_FAILURES_PER_IP=100000
-# Every bench client is 127.0.0.1 and the load is meant to be heavy: limits stay on (their cost
-# is part of what is measured) but high enough never to refuse.
-export RATE_LIMIT_AUTH_PER_MIN=1000000 RATE_LIMIT_AUTH_BURST=100000 RATE_LIMIT_USER_PER_MIN=1000000 RATE_LIMIT_USER_BURST=100000
+. scripts/release-stack.sh
+release_stack_env bench "$DB" 1
 
 pids=()
 cleanup() { [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true; }
@@ -118,7 +111,6 @@ echo "$open_load"
 AUTH_BURST=${BENCH_AUTH_BURST:-100}
 echo "== auth burst: $AUTH_BURST registrations, then $AUTH_BURST logins, at once"
 engine_pid=${pids[2]}
-rss_mb() { awk '/^VmRSS:/ {printf "%d", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 auth_rss_before=$(rss_mb "$engine_pid")
 peak_file=$(mktemp)
 echo "$auth_rss_before" >"$peak_file"

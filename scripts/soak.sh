@@ -25,13 +25,8 @@ cargo build --release -p engine -p analytics -p notification -p gateway -p e2e -
 bin="${CARGO_TARGET_DIR:-target}/release"
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-export APP_ENV=development DATABASE_URL="$PG/$DB?sslmode=$PGSSLMODE" RUST_LOG=warn
-export EVENTS_EXCHANGE=soak.events EVENTS_DLX=soak.dlx EVENTS_QUEUE_PREFIX=soak. REDIS_KEY_PREFIX="soak:$(date +%s):"
-export ENGINE_GRPC_ADDR=127.0.0.1:35051 ANALYTICS_GRPC_ADDR=127.0.0.1:35052 NOTIFICATION_GRPC_ADDR=127.0.0.1:35053
-export GATEWAY_ADMIN_ADDR=127.0.0.1:39100 ENGINE_ADMIN_ADDR=127.0.0.1:39101 ANALYTICS_ADMIN_ADDR=127.0.0.1:39102 NOTIFICATION_ADMIN_ADDR=127.0.0.1:39103
-export GATEWAY_ADDR=127.0.0.1:38080 ENGINE_URL=http://127.0.0.1:35051 ANALYTICS_URL=http://127.0.0.1:35052 NOTIFICATION_URL=http://127.0.0.1:35053
-export DATABASE_MAX_CONNECTIONS=32 LOGIN_MAX_FAILURES_PER_IP=100000
-export RATE_LIMIT_AUTH_PER_MIN=1000000 RATE_LIMIT_AUTH_BURST=100000 RATE_LIMIT_USER_PER_MIN=1000000 RATE_LIMIT_USER_BURST=100000
+. scripts/release-stack.sh
+release_stack_env soak "$DB" 3
 
 services=(gateway engine analytics notification)
 pids=()
@@ -43,7 +38,7 @@ done
 declare -A pid_of=([analytics]=${pids[0]} [notification]=${pids[1]} [engine]=${pids[2]} [gateway]=${pids[3]})
 for _ in $(seq 1 60); do curl -sf http://127.0.0.1:38080/readyz >/dev/null && break; sleep 1; done
 
-rss() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+rss() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }  # one decimal, for the table
 sample() { # label
   local row="$1"
   for s in "${services[@]}"; do row+=",$(rss "${pid_of[$s]}")"; done

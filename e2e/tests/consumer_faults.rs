@@ -80,10 +80,21 @@ impl Scratch {
         }
     }
 
+    /// Rows in `applied` (see [`record_applied`]).
+    async fn applied(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM applied").fetch_one(&self.pool).await.unwrap_or(0)
+    }
+
     async fn drop_schema(&self) {
         let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&self.admin).await.expect("cleanup");
     }
+}
+
+/// What the test handlers do with an event they apply.
+async fn record_applied(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO applied (event_id) VALUES ($1)").bind(event.id).execute(conn).await?;
+    Ok(())
 }
 
 /// Applies `ok` events as a row, panics on `panic`, overflows a numeric on `overflow`.
@@ -102,10 +113,7 @@ impl EventHandler for Picky {
                     sqlx::query("SELECT 123456.78::numeric(6, 2)").execute(&mut *conn).await?;
                 }
                 _ => {
-                    sqlx::query("INSERT INTO applied (event_id) VALUES ($1)")
-                        .bind(event.id)
-                        .execute(&mut *conn)
-                        .await?;
+                    record_applied(conn, event).await?;
                 }
             }
             Ok(())
@@ -155,9 +163,6 @@ async fn a_panicking_or_overflowing_handler_dead_letters_its_event_and_the_consu
     publish("overflow").await;
     good.push(publish("ok").await);
 
-    let applied = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM applied").fetch_one(&pool).await.unwrap_or(0)
-    };
     let dlq_depth = || async {
         let passive = QueueDeclareOptions { passive: true, ..Default::default() };
         let dlq = format!("{}.dlq", bus.queue_name("test.events"));
@@ -174,12 +179,9 @@ async fn a_panicking_or_overflowing_handler_dead_letters_its_event_and_the_consu
 
     // And it still applies what comes after.
     good.push(publish("ok").await);
-    let all = eventually(Duration::from_secs(10), || {
-        let pool = pool.clone();
-        async move { (applied(pool).await == 3).then_some(()) }
-    })
-    .await;
-    assert!(all.is_some(), "applied {} of 3 good events", applied(pool.clone()).await);
+    let all =
+        eventually(Duration::from_secs(10), || async { (scratch.applied().await == 3).then_some(()) }).await;
+    assert!(all.is_some(), "applied {} of 3 good events", scratch.applied().await);
 
     shutdown.cancel();
     let _ = running.await;
@@ -278,10 +280,7 @@ impl EventHandler for Slow {
             let slept = sqlx::query("SELECT pg_sleep(0.05)").execute(&mut *conn).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             slept?;
-            sqlx::query("INSERT INTO applied (event_id) VALUES ($1)")
-                .bind(event.id)
-                .execute(&mut *conn)
-                .await?;
+            record_applied(conn, event).await?;
             Ok(())
         })
     }
@@ -330,15 +329,8 @@ async fn a_consumer_holds_at_most_four_connections() {
     }
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(consumer.run(shutdown.clone()));
-    let all = eventually(Duration::from_secs(20), || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM applied").fetch_one(&pool).await.unwrap_or(0);
-            (n == 32).then_some(())
-        }
-    })
-    .await;
+    let all =
+        eventually(Duration::from_secs(20), || async { (scratch.applied().await == 32).then_some(()) }).await;
     assert!(all.is_some(), "all 32 applied");
     let most = most.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=4).contains(&most), "{most} events were on the database at once");

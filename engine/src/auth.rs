@@ -125,15 +125,18 @@ impl pb::auth_server::Auth for AuthService {
             Ok((user_id, next)) => {
                 // A session outliving its account (a revocation lost with Redis, or raced by
                 // the deletion) must not mint access tokens for a user who is gone.
-                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-                    .bind(user_id)
-                    .fetch_one(&self.state.pool)
-                    .await
-                    .map_err(AppError::from)?;
-                if !exists {
-                    self.state.sessions.revoke(&next).await?;
-                    return Err(AppError::Unauthenticated("the refresh token is invalid or expired").into());
+                let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+                match users::find(&mut conn, user_id).await {
+                    Ok(_) => {}
+                    Err(AppError::NotFound(_)) => {
+                        self.state.sessions.revoke(&next).await?;
+                        return Err(
+                            AppError::Unauthenticated("the refresh token is invalid or expired").into()
+                        );
+                    }
+                    Err(error) => return Err(error.into()),
                 }
+                drop(conn);
                 Ok(Response::new(self.token_pair(user_id, next).await?))
             }
             Err(RefreshFailure::Invalid) => {

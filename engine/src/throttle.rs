@@ -25,23 +25,33 @@ use uuid::Uuid;
 use crate::config::ThrottleConfig;
 use crate::error::AppError;
 
-/// KEYS: counters. ARGV[1] window seconds, then one limit per key (0 = skip that key).
-/// Returns 0 when the attempt may go ahead (and is counted), else the seconds to wait.
+/// KEYS: counters. ARGV[1] window seconds, then one limit per key (0 = skip that key), then
+/// the known-addresses set, the address, and the (1-based) key a known address is exempt from
+/// (0: none). Returns `{wait, exempt}`: `wait` 0 when the attempt may go ahead (and is
+/// counted), else the seconds to wait; `exempt` the key that was skipped as known, or 0.
 const ATTEMPT: &str = r#"
+local n = #KEYS
+local limits = {}
+for i = 1, n do limits[i] = tonumber(ARGV[i + 1]) end
+local known, address, exempt = ARGV[n + 2], ARGV[n + 3], tonumber(ARGV[n + 4])
+if exempt > 0 and known ~= '' and address ~= '' and redis.call('SISMEMBER', known, address) == 1 then
+  limits[exempt] = 0
+else
+  exempt = 0
+end
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[i + 1])
-  if limit > 0 and tonumber(redis.call('GET', key) or '0') >= limit then
+  if limits[i] > 0 and tonumber(redis.call('GET', key) or '0') >= limits[i] then
     wait = math.max(wait, redis.call('TTL', key), 1)
   end
 end
-if wait > 0 then return wait end
+if wait > 0 then return {wait, exempt} end
 for i, key in ipairs(KEYS) do
-  if tonumber(ARGV[i + 1]) > 0 and redis.call('INCR', key) == 1 then
+  if limits[i] > 0 and redis.call('INCR', key) == 1 then
     redis.call('EXPIRE', key, ARGV[1])
   end
 end
-return 0
+return {0, exempt}
 "#;
 
 /// KEYS: the counters an attempt was counted on, this client's own first; ARGV: their limits
@@ -95,24 +105,17 @@ impl LoginThrottle {
     pub async fn login(&self, email: &str, ip: &str) -> Result<Attempt, AppError> {
         let account = account_key(email);
         let p = &self.prefix;
-        let known_set = format!("{p}login:known:{account}");
-        let known = !ip.is_empty() && {
-            let mut conn = self.redis.clone();
-            redis::cmd("SISMEMBER").arg(&known_set).arg(ip).query_async::<bool>(&mut conn).await?
-        };
         let c = &self.config;
-        let mut keys = vec![format!("{p}login:pair:{account}:{ip}")];
-        let mut limits = vec![c.max_failures_per_account];
-        if !known {
-            keys.push(format!("{p}login:acct:{account}"));
-            limits.push(c.max_failures_per_account_unknown_clients);
-        }
+        // The account-wide key (the second) is waived for an address the owner logged in from;
+        // the script checks that, in the same round trip.
+        let mut keys = vec![format!("{p}login:pair:{account}:{ip}"), format!("{p}login:acct:{account}")];
+        let mut limits = vec![c.max_failures_per_account, c.max_failures_per_account_unknown_clients];
         if !ip.is_empty() {
             keys.push(format!("{p}login:ip:{ip}"));
             limits.push(c.max_failures_per_ip);
         }
-        let attempt = Attempt { keys, limits, known: Some((known_set, ip.to_owned())) };
-        self.count(attempt).await
+        let known = Some((format!("{p}login:known:{account}"), ip.to_owned()));
+        self.count(Attempt { keys, limits, known }, 2).await
     }
 
     /// Counts an attempt at the current password of `user` (changing it), or refuses.
@@ -122,10 +125,11 @@ impl LoginThrottle {
             limits: vec![self.config.max_failures_per_account],
             known: None,
         };
-        self.count(attempt).await
+        self.count(attempt, 0).await
     }
 
-    async fn count(&self, attempt: Attempt) -> Result<Attempt, AppError> {
+    /// Runs ATTEMPT; `exempt` is the (1-based) key a known address is not counted on.
+    async fn count(&self, mut attempt: Attempt, exempt: usize) -> Result<Attempt, AppError> {
         let mut conn = self.redis.clone();
         let attempt_script = redis::Script::new(ATTEMPT);
         let mut script = attempt_script.prepare_invoke();
@@ -136,9 +140,15 @@ impl LoginThrottle {
         for limit in &attempt.limits {
             script.arg(limit);
         }
-        let wait: i64 = script.invoke_async(&mut conn).await?;
+        let (known, address) = attempt.known.clone().unwrap_or_default();
+        script.arg(known).arg(address).arg(exempt);
+        let (wait, waived): (i64, usize) = script.invoke_async(&mut conn).await?;
         if wait > 0 {
             return Err(AppError::Throttled { retry_after: u64::try_from(wait).unwrap_or(1) });
+        }
+        // Not counted there, so not taken back there either (limit 0 = skip).
+        if let Some(limit) = waived.checked_sub(1).and_then(|i| attempt.limits.get_mut(i)) {
+            *limit = 0;
         }
         Ok(attempt)
     }

@@ -374,15 +374,12 @@ impl EventConsumer {
                 .map(|d| IncomingEvent::from_delivery(d).ok())
                 .map(|e| e.filter(|e| !retention::expired(e.id, e.published_at, self.retention, now)))
                 .collect();
-            if let Some(mut events) = events {
+            if let Some(events) = events {
                 // A stable sort: one user's events keep their delivery order.
-                let mut order: Vec<usize> = (0..events.len()).collect();
-                order.sort_by_key(|&i| events[i].user_id);
-                let mut slots: Vec<Option<(Delivery, IncomingEvent)>> =
-                    deliveries.drain(..).zip(events.drain(..)).map(Some).collect();
-                let (sorted_deliveries, sorted_events): (Vec<Delivery>, Vec<IncomingEvent>) =
-                    order.iter().filter_map(|&i| slots[i].take()).unzip();
-                deliveries = sorted_deliveries;
+                let mut pairs: Vec<(Delivery, IncomingEvent)> = deliveries.drain(..).zip(events).collect();
+                pairs.sort_by_key(|(_, event)| event.user_id);
+                let sorted_events: Vec<IncomingEvent>;
+                (deliveries, sorted_events) = pairs.into_iter().unzip();
                 match self.apply_batch(&deliveries, &sorted_events).await {
                     Ok(applied) => {
                         for ((delivery, event), applied) in deliveries.iter().zip(&sorted_events).zip(applied)
