@@ -6,10 +6,17 @@ the history, budgets, then a monthly summary email. Analytics and notifications 
 there (models, forecasts, anomalies, subscriptions, emails in the sink).
 
 The history is generated from a fixed seed, ending today:
-  - salary on the 25th, rent on the 1st, utilities with winter heating and summer cooling;
-  - weekly groceries, dining, fuel and rides with everyday noise;
+  - salary on the 25th (the Friday before when it falls on a weekend), rent to
+    MAPLE STREET PROPERTIES on the 1st (Housing);
+  - utilities: electricity that follows the seasons (winter heating, summer cooling), fixed
+    internet and phone bills;
+  - weekly groceries, dining, fuel, rides and a few small shopping orders, with everyday noise;
   - subscriptions, one of which (the streaming service) rises in price six months ago;
-  - seasonal spikes: holiday gifts in December, Black Friday, a summer trip in July;
+  - one-offs: two trips a year apart, fifteen and three months ago (DELTA AIR LINES and
+    MARRIOTT both times, at clearly different prices), last year's Black Friday at BEST BUY,
+    and one 2,399.00 sofa at WEST ELM last December (the December before this month), which
+    makes that month's Shopping several times the usual; modest holiday gifts every December;
+  - all in the default categories (Salary, Housing, Utilities, Subscriptions, Shopping, Travel, …);
   - three planted anomalies: a grocery bill far above the usual one, a large first charge at
     an unknown merchant, and a double charge at a restaurant.
 
@@ -107,6 +114,34 @@ def month_start(day: dt.date, back: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+def black_friday(year: int) -> dt.date:
+    """The day after the fourth Thursday of November."""
+    first = dt.date(year, 11, 1)
+    thursday = first + dt.timedelta(days=(3 - first.weekday()) % 7 + 21)
+    return thursday + dt.timedelta(days=1)
+
+
+def payday(year: int, month: int) -> dt.date:
+    """The 25th, or the Friday before when it falls on a weekend."""
+    day = dt.date(year, month, 25)
+    return day - dt.timedelta(days=max(0, day.weekday() - 4))
+
+
+# Names shared with scripts/smoke.py, which checks what the analytics make of them.
+RENT = "MAPLE STREET PROPERTIES"
+FLIGHT = "DELTA AIR LINES"
+HOTEL = "MARRIOTT"
+BLACK_FRIDAY_SHOP = "BEST BUY"
+BIG_PURCHASE = "WEST ELM"
+BIG_PURCHASE_AMOUNT = 2399.00
+
+# The electricity bill by month: heating in winter, air conditioning in summer, mild seasons
+# in between, so that it moves by at most about a quarter from one month to the next.
+ELECTRIC = {1: 142, 2: 131, 3: 108, 4: 88, 5: 79, 6: 95, 7: 114, 8: 121, 9: 97, 10: 86, 11: 104, 12: 126}
+
+GIFT_SHOPS = ["Etsy", "Barnes & Noble", "Macy's", "Williams-Sonoma", "LEGO Store", "Sephora"]
+
+
 def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
     """(date, description, signed amount, category) rows, oldest first, none after today."""
     rng = random.Random(20261202)
@@ -117,6 +152,7 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
             rows.append((day, description, round(amount, 2), category))
 
     first = month_start(today, MONTHS - 1)
+    last_year = today.year - 1
     for back in range(MONTHS - 1, -1, -1):
         start = month_start(today, back)
         year, month = start.year, start.month
@@ -124,12 +160,11 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
         on = lambda d: dt.date(year, month, min(d, days))  # noqa: E731
         months_ago = back
 
-        add(on(25), "ACME Corp payroll", 4250.00, "Salary")
-        add(on(1), "Maple Street Apartments rent", -1450.00, "Housing")
-        heating = {12: 85, 1: 95, 2: 70}.get(month, 0)
-        cooling = {7: 40, 8: 45}.get(month, 0)
-        add(on(12), "City Power & Light", -(68 + heating + cooling + rng.uniform(-6, 6)), "Utilities")
+        add(payday(year, month), "ACME Corp payroll", 4250.00, "Salary")
+        add(on(1), RENT, -1450.00, "Housing")
+        add(on(12), "City Power & Light", -(ELECTRIC[month] + rng.uniform(-3, 3)), "Utilities")
         add(on(8), "FiberNet Internet", -59.99, "Utilities")
+        add(on(18), "Verizon Wireless", -85.00, "Utilities")
         # Subscriptions: fixed prices; the streaming service raised its price six months ago.
         add(on(15), "Netflix", -(17.99 if months_ago < 6 else 15.49), "Subscriptions")
         add(on(3), "Spotify", -10.99, "Subscriptions")
@@ -154,21 +189,37 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
             add(on(rng.randint(1, days)), "Uber", -rng.uniform(14, 32), "Transportation")
         if rng.random() < 0.5:
             add(on(rng.randint(1, days)), "CVS Pharmacy", -rng.uniform(9, 35), "Health")
+        # Everyday shopping: a few small orders a month.
+        for _ in range(rng.randint(1, 3)):
+            shop, low, high = rng.choice([("Amazon.com", 12, 68), ("Target", 18, 75)])
+            add(on(rng.randint(1, days)), shop, -rng.uniform(low, high), "Shopping")
 
-        # Seasonal spending.
+        # Holiday gifts in December, modest, at other shops each year (the same shop on the
+        # same day a year later would look like a yearly payment).
         if month == 12:
-            for d in (4, 9, 14, 19):
-                add(on(d), "Amazon holiday gifts", -rng.uniform(85, 240), "Shopping")
-        if month == 11:
-            add(on(28), "Best Buy Black Friday", -rng.uniform(280, 340), "Shopping")
-        if month == 7:
-            add(on(6), "Delta Air Lines", -612.40, "Travel")
-            add(on(14), "Marriott hotel", -486.75, "Travel")
+            shops = GIFT_SHOPS[year % 2::2]
+            for shop in shops:
+                add(on(rng.randint(1, 21)), shop, -rng.uniform(30, 90), "Shopping")
+
+    # One-offs. Two trips a year apart, at the same airline and hotel chain but clearly
+    # different prices (a short cheap trip, then a longer dear one): not a yearly payment.
+    trip = month_start(today, 15)
+    add(trip.replace(day=6), f"{FLIGHT} 0067421938455", -612.40, "Travel")
+    add(trip.replace(day=14), f"{HOTEL} 33712 SEATTLE WA", -486.75, "Travel")
+    trip = month_start(today, 3)
+    add(trip.replace(day=6), f"{FLIGHT} 0062209714630", -348.60, "Travel")
+    add(trip.replace(day=12), f"{HOTEL} 40118 NEW ORLEANS LA", -1142.30, "Travel")
+    # Last year's Black Friday at the electronics shop, once.
+    add(black_friday(last_year), f"{BLACK_FRIDAY_SHOP} 00001142", -379.99, "Shopping")
+    # Last December (the December before this month): one big piece of furniture, which
+    # makes that month's Shopping several times the usual.
+    add(dt.date(last_year, 12, 10), f"{BIG_PURCHASE} 0231", -BIG_PURCHASE_AMOUNT, "Shopping")
 
     # Planted anomalies, recent enough to be on the first page.
     spike = month_start(today, 2)
     add(spike.replace(day=17), "Whole Foods Market", -642.80, "Groceries")
-    unknown = month_start(today, 1)
+    # Last month, or the month before when last month is the December of the big purchase.
+    unknown = month_start(today, 1 if today.month != 1 else 2)
     add(unknown.replace(day=9), "Aurum Luxury Watches", -2450.00, "Shopping")
     double = max(first, today - dt.timedelta(days=3))
     add(double, "Olive Garden", -64.30, "Dining")

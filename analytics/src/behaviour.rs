@@ -2,21 +2,18 @@
 //! anomalies, insights, and the user's categorisation model. Runs in the retraining
 //! transaction, so its events go out with the state that explains them, or not at all.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::anomalies::{self, Context};
 use crate::categorizer::{self, Categorizer};
-use crate::history;
+use crate::history::{self, Debit};
 use crate::insights::{self, Insight};
+use crate::parts::Parts;
 use crate::profile::Profile;
-use crate::recurring;
-
-/// History that anomaly and recurring-payment detection look at.
-const HISTORY_MONTHS: i32 = 36;
+use crate::recurring::{self, scan};
 
 /// What one pass found and published.
 #[derive(Debug, Default, Clone, Copy)]
@@ -38,20 +35,23 @@ impl Outcome {
     }
 }
 
-/// The latest name of each of the user's categories, as transaction events carried it.
-pub async fn category_names(
-    conn: &mut PgConnection,
-    user: Uuid,
-) -> Result<HashMap<Uuid, String>, sqlx::Error> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (category_id) category_id, category_name FROM transactions \
-         WHERE user_id = $1 AND category_id IS NOT NULL AND category_name IS NOT NULL \
-         ORDER BY category_id, applied_at DESC",
-    )
-    .bind(user)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().collect())
+/// A usual month in `currency` (the median of the last twelve complete ones) and what was paid
+/// per merchant over the last twelve months.
+fn insight_context(debits: &[Debit], currency: &str, today: NaiveDate) -> insights::Context {
+    let current = history::month_start(today);
+    let first = history::shift_months(current, -12);
+    let mut months: std::collections::BTreeMap<NaiveDate, Decimal> = Default::default();
+    let mut context = insights::Context::default();
+    for d in debits.iter().filter(|d| d.occurred_on >= first) {
+        *context.paid_12m.entry((d.currency.clone(), d.merchant.clone())).or_default() += d.amount;
+        if d.currency == currency && d.occurred_on < current {
+            *months.entry(history::month_start(d.occurred_on)).or_default() += d.amount;
+        }
+    }
+    let mut totals: Vec<Decimal> = months.into_values().collect();
+    totals.sort();
+    context.usual_month = totals.get(totals.len() / 2).copied().unwrap_or_default();
+    context
 }
 
 /// Detects, stores and announces; `extra` are insights found elsewhere in the same pass
@@ -63,27 +63,24 @@ pub async fn review(
     today: NaiveDate,
     extra: Vec<Insight>,
 ) -> anyhow::Result<Outcome> {
-    let since = history::shift_months(today, -HISTORY_MONTHS);
-    let mut debits = history::debits(conn, user, since).await?;
-    // Rows stored before events carried the name take the category's latest known one.
-    let names = category_names(conn, user).await?;
-    for debit in debits.iter_mut().filter(|d| d.category_name.is_none()) {
-        debit.category_name = debit.category_id.and_then(|c| names.get(&c).cloned());
-    }
+    let mut inputs = scan::inputs(conn, user, today).await?;
+    let names = history::category_names(conn, user).await?;
     let samples = categorizer::store::user_samples(conn, user).await?;
     let suppressed = anomalies::store::suppressions(conn, user).await?;
     // The detections and the model are CPU work: off the runtime, and side by side.
+    let credits = std::mem::take(&mut inputs.credits);
     let (debits, found, findings, model) = tokio::task::spawn_blocking(move || {
         std::thread::scope(|scope| {
             let model = scope.spawn(|| Categorizer::train(&samples));
-            let found = recurring::detect(&debits, today);
+            let found = recurring::find(&inputs.debits, &credits, today, &inputs.corrections);
+            let debits = inputs.debits;
             let context = Context {
                 suppressed,
                 // Only fixed prices: a subscription's rise is a price change, while a bill or a
                 // weekly shop that merely recurs can still spike.
                 recurring: found
                     .iter()
-                    .filter(|r| r.fixed_price)
+                    .filter(|r| r.fixed_price && !r.credit)
                     .map(|r| (r.currency.clone(), r.merchant.clone()))
                     .collect(),
             };
@@ -93,13 +90,18 @@ pub async fn review(
         })
     })
     .await?;
-    let stored = recurring::store::sync(conn, user, &found).await?;
+    let stored = recurring::store::sync(conn, user, &found, today).await?;
     let anomalies = anomalies::store::sync(conn, user, &findings, &debits).await?;
 
     let rows = history::daily(conn, user, &profile.currency, history::shift_months(today, -8), today).await?;
+    // Savings are judged without one-offs and recurring charges, with this pass's flags.
+    let flags = anomalies::store::flags(conn, user).await?;
+    let parts = Parts::new(&debits, &found, flags);
+    let regular = parts.regular(&rows, &profile.currency);
+    let context = insight_context(&debits, &profile.currency, today);
     let mut candidates = extra;
-    candidates.extend(insights::from_recurring(&stored, today));
-    candidates.extend(insights::from_spending(&rows, &names, &profile.currency, today));
+    candidates.extend(insights::from_recurring(&stored, &context, today));
+    candidates.extend(insights::from_spending(&rows, &regular, &names, &profile.currency, &context, today));
     let insights = insights::issue(conn, user, &candidates).await?;
 
     let categorizer = categorizer::store::replace_user_model(conn, user, model.as_ref()).await?;

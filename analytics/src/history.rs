@@ -87,19 +87,55 @@ impl Debit {
 /// merchant is normalised again from the description, so rows stored under an older version
 /// of the rules group with new ones.
 pub async fn debits(conn: &mut PgConnection, user: Uuid, from: NaiveDate) -> Result<Vec<Debit>, sqlx::Error> {
-    let mut debits: Vec<Debit> = sqlx::query_as(
+    flows(conn, user, from, "debit").await
+}
+
+/// The user's live credits (salary, refunds, transfers in) since `from`, as [`debits`] reads
+/// debits: recurring-payment detection finds income among them.
+pub async fn credits(
+    conn: &mut PgConnection,
+    user: Uuid,
+    from: NaiveDate,
+) -> Result<Vec<Debit>, sqlx::Error> {
+    flows(conn, user, from, "credit").await
+}
+
+async fn flows(
+    conn: &mut PgConnection,
+    user: Uuid,
+    from: NaiveDate,
+    kind: &str,
+) -> Result<Vec<Debit>, sqlx::Error> {
+    let mut flows: Vec<Debit> = sqlx::query_as(
         "SELECT transaction_id, occurred_on, description, merchant, amount, currency, category_id, \
-         category_name FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = 'debit' AND occurred_on >= $2 \
+         category_name FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = $3 AND occurred_on >= $2 \
          ORDER BY occurred_on, transaction_id",
     )
     .bind(user)
     .bind(from)
+    .bind(kind)
     .fetch_all(conn)
     .await?;
-    for debit in &mut debits {
-        debit.merchant = crate::merchant::normalise(&debit.description);
+    for flow in &mut flows {
+        flow.merchant = crate::merchant::normalise(&flow.description);
     }
-    Ok(debits)
+    Ok(flows)
+}
+
+/// The latest name of each of the user's categories, as transaction events carried it.
+pub async fn category_names(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> Result<std::collections::HashMap<Uuid, String>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (category_id) category_id, category_name FROM transactions \
+         WHERE user_id = $1 AND category_id IS NOT NULL AND category_name IS NOT NULL \
+         ORDER BY category_id, applied_at DESC",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Spending per day of one series (the total, or one category).

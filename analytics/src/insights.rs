@@ -3,7 +3,18 @@
 //! Every insight has a key naming what it is about (a category and month, a budget and
 //! month, a subscription and the date of its price change). `insights_issued` remembers the
 //! keys, so retraining on every event re-derives the same insights but publishes
-//! `insight_generated` only for new ones.
+//! `insight_generated` only for new ones; a key names its period (month or quarter), so
+//! the same insight is not issued twice in it.
+//!
+//! Every insight passes a sanity check before it is issued:
+//! - savings are suggested only on discretionary spending (a category that is not housing,
+//!   bills, loans or income) and on cancellable subscriptions, never on rent or utilities;
+//! - an amount is never larger than what was actually spent on the thing it names;
+//! - one-off purchases are left out of "a usual month" and of what was spent above it, so a
+//!   sofa bought once is not "room to save" every month.
+//!
+//! Each carries its evidence (the months and figures compared) and a relevance in (0, 1]
+//! from its kind and its size against a usual month; the feed sorts by it as it fades.
 
 use budgetsmart_common::currency::Currency;
 use budgetsmart_common::events::{self, EventContext};
@@ -15,8 +26,10 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::anomalies::display;
 use crate::history::{self, DayTotal};
+use crate::merchant::display;
+use crate::recurring::Kind;
+use crate::recurring::kind;
 use crate::recurring::store::RecurringRow;
 
 /// One insight, before it is issued.
@@ -35,6 +48,61 @@ pub struct Insight {
     pub amount: Option<Decimal>,
     /// The amount's currency.
     pub currency: Option<String>,
+    /// `{months: ["YYYY-MM", ...], figures: {...}}`: what it compared.
+    pub evidence: serde_json::Value,
+    /// How much it matters, in (0, 1].
+    pub relevance: f64,
+}
+
+/// What a usual month and the actual payments look like, for sanity checks and relevance.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The median month's spending in the user's currency (zero when unknown).
+    pub usual_month: Decimal,
+    /// Paid per `(currency, merchant)` over the last twelve months.
+    pub paid_12m: std::collections::HashMap<(String, String), Decimal>,
+}
+
+/// Relevance: the kind's weight, scaled by the amount against a tenth of a usual month.
+fn relevance(kind: &str, amount: Option<Decimal>, usual_month: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    let weight = match kind {
+        "projected_overspend" => 1.0,
+        "price_increase" => 0.7,
+        "savings_opportunity" => 0.6,
+        "category_above_average" => 0.5,
+        _ => 0.35,
+    };
+    let size = match (amount, usual_month.is_zero()) {
+        (Some(a), false) => (a / (usual_month / Decimal::TEN)).to_f64().unwrap_or(1.0).clamp(0.0, 1.0),
+        _ => 0.5,
+    };
+    ((weight * (0.4 + 0.6 * size)) * 1000.0).round() / 1000.0
+}
+
+impl Insight {
+    /// Sets the relevance from the kind and amount.
+    fn rated(mut self, usual_month: Decimal) -> Insight {
+        self.relevance = relevance(self.kind, self.amount, usual_month);
+        self
+    }
+}
+
+fn evidence(months: &[NaiveDate], figures: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "months": months.iter().map(|m| history::month_label(*m)).collect::<Vec<_>>(),
+        "figures": figures,
+    })
+}
+
+fn figure(amount: Decimal, currency: &str) -> String {
+    round(amount, currency).normalize().to_string()
+}
+
+/// Whether savings may be suggested on a category of this name: not housing, bills, loans or
+/// income.
+pub fn discretionary(category_name: &str) -> bool {
+    !matches!(kind::by_words(category_name), Some(Kind::Housing | Kind::Bill | Kind::Loan | Kind::Income))
 }
 
 /// How far above its 3-month average a category must run (×1.25) ...
@@ -49,10 +117,7 @@ const MIN_SUBSCRIPTIONS: usize = 3;
 const OVERSPEND_PROBABILITY: f64 = 0.5;
 
 fn text(amount: Decimal, currency: &str) -> String {
-    match Currency::parse(currency) {
-        Some(c) => format!("{} {currency}", money::format_amount(amount, c)),
-        None => format!("{} {currency}", amount.round_dp(2)),
-    }
+    crate::text::money(amount, currency)
 }
 
 fn round(amount: Decimal, currency: &str) -> Decimal {
@@ -70,27 +135,47 @@ fn per_year(cadence: &str) -> Decimal {
     })
 }
 
-/// New subscriptions, recent price rises, and what the subscriptions cost together.
-pub fn from_recurring(rows: &[RecurringRow], today: NaiveDate) -> Vec<Insight> {
+/// New subscriptions, recent price rises, and what the cancellable subscriptions cost together.
+pub fn from_recurring(rows: &[RecurringRow], context: &Context, today: NaiveDate) -> Vec<Insight> {
     let mut out = Vec::new();
-    let subscriptions: Vec<&RecurringRow> = rows.iter().filter(|r| r.active && r.fixed_price).collect();
+    let live: Vec<&RecurringRow> = rows.iter().filter(|r| r.active && r.direction == "debit").collect();
+    let subscriptions: Vec<&RecurringRow> = live.iter().copied().filter(|r| r.is_subscription()).collect();
     for r in &subscriptions {
         let name = display(&r.merchant);
-        out.push(Insight {
-            // Keyed by what it is, not the row id: a series missed by one pass and found again
-            // gets a new id but is the same subscription.
-            key: format!("subscription_detected:{}:{}", r.currency, r.merchant),
-            kind: "subscription_detected",
-            title: format!("Subscription: {name}"),
-            body: format!(
-                "{name} charges you {} {}; the next charge is due around {}.",
-                text(r.amount, &r.currency),
-                r.cadence,
-                r.next_expected
-            ),
-            amount: Some(r.amount),
-            currency: Some(r.currency.clone()),
-        });
+        out.push(
+            Insight {
+                // Keyed by what it is, not the row id: a series missed by one pass and found again
+                // gets a new id but is the same subscription.
+                key: format!("subscription_detected:{}:{}", r.currency, r.merchant),
+                kind: "subscription_detected",
+                title: format!("Subscription: {name}"),
+                body: format!(
+                    "{name} charges you {} {}, {} times since {}; the next charge is due around {}.",
+                    text(r.expected(), &r.currency),
+                    r.cadence,
+                    r.occurrences,
+                    crate::text::day(r.first_seen),
+                    crate::text::day(r.next_expected)
+                ),
+                amount: Some(r.expected()),
+                currency: Some(r.currency.clone()),
+                evidence: evidence(
+                    &[history::month_start(r.first_seen), history::month_start(r.last_seen)],
+                    serde_json::json!({
+                        "price": figure(r.expected(), &r.currency),
+                        "cadence": r.cadence,
+                        "occurrences": r.occurrences,
+                        "next_expected": r.next_expected,
+                    }),
+                ),
+                relevance: 0.0,
+            }
+            .rated(context.usual_month),
+        );
+    }
+    // A price rise is news for anything one pays at a fixed price; a raise is not a "price".
+    for r in live.iter().filter(|r| r.fixed_price) {
+        let name = display(&r.merchant);
         for change in r.price_changes.as_array().into_iter().flatten() {
             let (Some(on), Some(from), Some(to)) = (
                 change["on"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()),
@@ -103,22 +188,38 @@ pub fn from_recurring(rows: &[RecurringRow], today: NaiveDate) -> Vec<Insight> {
                 continue;
             }
             let rise = to - from;
-            out.push(Insight {
-                key: format!("price_increase:{}:{}:{on}", r.currency, r.merchant),
-                kind: "price_increase",
-                title: format!("{name} went up to {}", text(to, &r.currency)),
-                body: format!(
-                    "{name} rose from {} to {} on {on}: {} more a year.",
-                    text(from, &r.currency),
-                    text(to, &r.currency),
-                    text(rise * per_year(&r.cadence), &r.currency)
-                ),
-                amount: Some(rise),
-                currency: Some(r.currency.clone()),
-            });
+            let yearly = rise * per_year(&r.cadence);
+            out.push(
+                Insight {
+                    key: format!("price_increase:{}:{}:{on}", r.currency, r.merchant),
+                    kind: "price_increase",
+                    title: format!("{name} went up to {}", text(to, &r.currency)),
+                    body: format!(
+                        "{name} rose from {} to {} on {}: {} more a year at this price.",
+                        text(from, &r.currency),
+                        text(to, &r.currency),
+                        crate::text::day(on),
+                        text(yearly, &r.currency)
+                    ),
+                    // What was actually paid extra so far is the rise on each charge since.
+                    amount: Some(rise),
+                    currency: Some(r.currency.clone()),
+                    evidence: evidence(
+                        &[history::shift_months(on, -1), history::month_start(on)],
+                        serde_json::json!({
+                            "from": figure(from, &r.currency),
+                            "to": figure(to, &r.currency),
+                            "yearly_difference": figure(yearly, &r.currency),
+                        }),
+                    ),
+                    relevance: 0.0,
+                }
+                .rated(context.usual_month),
+            );
         }
     }
-    // What the subscriptions cost together, once a quarter, with the dearest as the saving.
+    // What the cancellable subscriptions cost together, once a quarter, with the dearest as the
+    // saving: at most what was paid for it over the last year.
     let mut by_currency: std::collections::BTreeMap<&str, Vec<&RecurringRow>> = Default::default();
     for r in &subscriptions {
         by_currency.entry(r.currency.as_str()).or_default().push(r);
@@ -127,32 +228,63 @@ pub fn from_recurring(rows: &[RecurringRow], today: NaiveDate) -> Vec<Insight> {
         if subs.len() < MIN_SUBSCRIPTIONS {
             continue;
         }
-        let yearly = |r: &RecurringRow| r.amount * per_year(&r.cadence);
+        let yearly = |r: &RecurringRow| r.expected() * per_year(&r.cadence);
         let total: Decimal = subs.iter().map(|r| yearly(r)).sum();
         let Some(dearest) = subs.iter().max_by_key(|r| yearly(r)) else { continue };
+        let paid = context
+            .paid_12m
+            .get(&(dearest.currency.clone(), dearest.merchant.clone()))
+            .copied()
+            .unwrap_or_default();
+        let saving = yearly(dearest).min(paid);
+        if saving <= Decimal::ZERO {
+            continue;
+        }
         let quarter = (today.month0() / 3) + 1;
-        out.push(Insight {
-            key: format!("savings_opportunity:subscriptions:{currency}:{}-Q{quarter}", today.year()),
-            kind: "savings_opportunity",
-            title: format!("Your {} subscriptions cost {} a year", subs.len(), text(total, currency)),
-            body: format!(
-                "The dearest is {} at {} a year; cancelling or downgrading it would save that much.",
-                display(&dearest.merchant),
-                text(yearly(dearest), currency)
-            ),
-            amount: Some(yearly(dearest)),
-            currency: Some(currency.to_owned()),
-        });
+        let current = history::month_start(today);
+        out.push(
+            Insight {
+                key: format!("savings_opportunity:subscriptions:{currency}:{}-Q{quarter}", today.year()),
+                kind: "savings_opportunity",
+                title: format!("Your {} subscriptions cost {} a year", subs.len(), text(total, currency)),
+                body: format!(
+                    "The dearest is {} at {} a year; you paid {} for it over the last 12 months. \
+                     Cancelling or downgrading it would save up to {} a year.",
+                    display(&dearest.merchant),
+                    text(yearly(dearest), currency),
+                    text(paid, currency),
+                    text(saving, currency)
+                ),
+                amount: Some(saving),
+                currency: Some(currency.to_owned()),
+                evidence: evidence(
+                    &[history::shift_months(current, -12), history::shift_months(current, -1)],
+                    serde_json::json!({
+                        "subscriptions": subs.iter().map(|r| serde_json::json!({
+                            "merchant": display(&r.merchant),
+                            "yearly": figure(yearly(r), currency),
+                        })).collect::<Vec<_>>(),
+                        "yearly_total": figure(total, currency),
+                        "dearest_paid_12m": figure(paid, currency),
+                    }),
+                ),
+                relevance: 0.0,
+            }
+            .rated(context.usual_month),
+        );
     }
     out
 }
 
 /// Categories running above their 3-month average this month, and last month's
-/// overspending against the usual month as a saving.
+/// overspending against the usual month as a saving. `regular` is `rows` without one-offs and
+/// the charges of recurring payments: savings are judged on it, on discretionary categories.
 pub fn from_spending(
     rows: &[DayTotal],
+    regular: &[DayTotal],
     names: &std::collections::HashMap<Uuid, String>,
     currency: &str,
+    context: &Context,
     today: NaiveDate,
 ) -> Vec<Insight> {
     let current = history::month_start(today);
@@ -164,32 +296,54 @@ pub fn from_spending(
     let mut out = Vec::new();
     for category in categories {
         let Some(id) = category else { continue };
-        let name = names.get(&id).cloned().unwrap_or_else(|| "A category".to_owned());
+        let Some(name) = names.get(&id).cloned() else { continue };
         let months = history::monthly_totals(&history::category_spend(rows, category), first, current);
         // months: 7 complete months, then the current one.
         let (complete, this_month) = months.split_at(months.len() - 1);
         let this_month = this_month[0].1;
-        let last3: Vec<Decimal> = complete.iter().rev().take(3).map(|m| m.1).collect();
-        if last3.iter().all(|m| !m.is_zero()) {
-            let average = last3.iter().copied().sum::<Decimal>() / Decimal::from(3);
+        let last3: Vec<(NaiveDate, Decimal)> = complete.iter().rev().take(3).copied().collect();
+        if last3.iter().all(|m| !m.1.is_zero()) {
+            let average = last3.iter().map(|m| m.1).sum::<Decimal>() / Decimal::from(3);
             let excess = this_month - average;
             if this_month > average * ABOVE_AVERAGE && excess > average * MIN_EXCESS_SHARE {
-                out.push(Insight {
-                    key: format!("category_above_average:{id}:{}", history::month_label(current)),
-                    kind: "category_above_average",
-                    title: format!("{name} is above your 3-month average"),
-                    body: format!(
-                        "You have spent {} on {name} this month, {} more than your 3-month average of {}.",
-                        text(this_month, currency),
-                        text(excess, currency),
-                        text(average, currency)
-                    ),
-                    amount: Some(round(excess, currency)),
-                    currency: Some(currency.to_owned()),
-                });
+                let mut compared: Vec<NaiveDate> = last3.iter().map(|m| m.0).collect();
+                compared.reverse();
+                compared.push(current);
+                out.push(
+                    Insight {
+                        key: format!("category_above_average:{id}:{}", history::month_label(current)),
+                        kind: "category_above_average",
+                        title: format!("{name} is above your 3-month average"),
+                        body: format!(
+                            "You have spent {} on {name} this month, {} more than your 3-month average of {}.",
+                            text(this_month, currency),
+                            text(excess, currency),
+                            text(average, currency)
+                        ),
+                        amount: Some(round(excess, currency)),
+                        currency: Some(currency.to_owned()),
+                        evidence: evidence(
+                            &compared,
+                            serde_json::json!({
+                                "monthly": last3.iter().rev().map(|m| figure(m.1, currency)).collect::<Vec<_>>(),
+                                "average_3m": figure(average, currency),
+                                "this_month": figure(this_month, currency),
+                            }),
+                        ),
+                        relevance: 0.0,
+                    }
+                    .rated(context.usual_month),
+                );
             }
         }
-        // Last month against the median of the six before it.
+        if !discretionary(&name) {
+            continue;
+        }
+        // Last month against the median of the six before it, both without one-offs and
+        // recurring charges: what everyday spending could give back.
+        let regular_months =
+            history::monthly_totals(&history::category_spend(regular, category), first, current);
+        let complete = &regular_months[..regular_months.len() - 1];
         let (before, last) = complete.split_at(complete.len() - 1);
         let last = last[0];
         let mut usual: Vec<Decimal> = before.iter().rev().take(6).map(|m| m.1).collect();
@@ -198,22 +352,38 @@ pub fn from_spending(
         }
         usual.sort();
         let median = (usual[2] + usual[3]) / Decimal::from(2);
-        let saving = last.1 - median;
+        // Never more than was spent: the saving is the part of last month above the usual one.
+        let saving = (last.1 - median).min(last.1);
         if last.1 > median * ABOVE_AVERAGE && saving > median * MIN_EXCESS_SHARE {
-            out.push(Insight {
-                key: format!("savings_opportunity:{id}:{}", history::month_label(last.0)),
-                kind: "savings_opportunity",
-                title: format!("Room to save on {name}"),
-                body: format!(
-                    "You spent {} on {name} in {}, against a usual month of {}. Getting back to usual saves {} a month.",
-                    text(last.1, currency),
-                    history::month_label(last.0),
-                    text(median, currency),
-                    text(saving, currency)
-                ),
-                amount: Some(round(saving, currency)),
-                currency: Some(currency.to_owned()),
-            });
+            let compared: Vec<NaiveDate> =
+                before.iter().rev().take(6).rev().map(|m| m.0).chain([last.0]).collect();
+            out.push(
+                Insight {
+                    key: format!("savings_opportunity:{id}:{}", history::month_label(last.0)),
+                    kind: "savings_opportunity",
+                    title: format!("Room to save on {name}"),
+                    body: format!(
+                        "You spent {} on {name} in {}, not counting one-off purchases, against a usual month of {}. \
+                         Getting back to usual saves {} a month.",
+                        text(last.1, currency),
+                        crate::text::month(last.0),
+                        text(median, currency),
+                        text(saving, currency)
+                    ),
+                    amount: Some(round(saving, currency)),
+                    currency: Some(currency.to_owned()),
+                    evidence: evidence(
+                        &compared,
+                        serde_json::json!({
+                            "usual_months": before.iter().rev().take(6).rev().map(|m| figure(m.1, currency)).collect::<Vec<_>>(),
+                            "usual_median": figure(median, currency),
+                            "last_month": figure(last.1, currency),
+                        }),
+                    ),
+                    relevance: 0.0,
+                }
+                .rated(context.usual_month),
+            );
         }
     }
     out
@@ -250,7 +420,19 @@ pub fn from_forecast(forecast: &MonthEndForecast, budget: Uuid) -> Option<Insigh
         ),
         amount: Some(round(over, currency)),
         currency: Some(currency.to_owned()),
-    })
+        evidence: serde_json::json!({
+            "months": [forecast.month],
+            "figures": {
+                "projected": figure(projected, currency),
+                "limit": figure(limit, currency),
+                "probability": probability,
+                "spent_to_date": forecast.spent_to_date.as_ref().and_then(|m| money::from_proto(m).ok()).map(|m| figure(m.0, currency)),
+            },
+        }),
+        relevance: 0.0,
+    }
+    // Against the budget: an overspend of a tenth of it or more matters fully.
+    .rated(limit))
 }
 
 /// Issues the insights not issued before, each with its `insight_generated`. Returns how
@@ -286,6 +468,7 @@ pub async fn issue(conn: &mut PgConnection, user: Uuid, insights: &[Insight]) ->
                 None => a.normalize().to_string(),
             }),
             "currency": insight.currency,
+            "evidence": insight.evidence,
         });
         let event = ev::InsightGenerated {
             insight_id: id.to_string(),
@@ -298,6 +481,7 @@ pub async fn issue(conn: &mut PgConnection, user: Uuid, insights: &[Insight]) ->
                 seconds: now.timestamp(),
                 nanos: now.timestamp_subsec_nanos() as i32,
             }),
+            relevance: insight.relevance,
         };
         let ctx = EventContext { user_id: Some(user), ..EventContext::default() };
         events::enqueue(conn, &ctx, &event).await?;

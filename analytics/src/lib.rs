@@ -18,6 +18,8 @@ pub mod history;
 pub mod insights;
 pub mod merchant;
 pub mod monthend;
+pub mod oneoffs;
+pub mod parts;
 pub mod profile;
 pub mod readmodel;
 pub mod recurring;
@@ -25,6 +27,7 @@ pub mod registry;
 pub mod reports;
 pub mod retraining;
 pub mod startup;
+pub mod text;
 pub mod trainer;
 
 pub use config::AnalyticsConfig;

@@ -109,6 +109,18 @@ pub fn normalise(description: &str) -> String {
     }
 }
 
+/// A merchant's display name: "whole foods" → "Whole Foods".
+pub fn display(merchant: &str) -> String {
+    merchant
+        .split(' ')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalise;

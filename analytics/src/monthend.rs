@@ -5,6 +5,11 @@
 //! today's day of the month (from the user's own past months) says how much of it is still
 //! to come. A younger series is modelled daily (weekly seasonality), and the forecasts of the
 //! remaining days are summed. Less than two weeks of history is `insufficient_data`.
+//!
+//! The models see only the regular series ([`crate::parts`]): recurring payments still due
+//! are added at their expected amounts and days, and one-offs as an allowance at their
+//! historical rate, so a one-off is not repeated and a rent day does not shape the month.
+//! The intervals are the regular model's backtest intervals, moved by the known parts.
 
 use std::collections::HashMap;
 
@@ -20,7 +25,9 @@ use uuid::Uuid;
 use crate::forecasting::metrics::{Z80, Z95, normal_cdf};
 use crate::forecasting::{Selection, Settings, select};
 use crate::history::{self, DailySpend};
+use crate::parts::{self, Parts, Series};
 use crate::readmodel::budgets::Budget;
+use crate::text;
 
 /// How far ahead a forecast may look: beyond a year a monthly forecast says little.
 pub const MAX_MONTHS_AHEAD: i32 = 12;
@@ -158,6 +165,82 @@ pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcom
     Outcome { spent, projected: Some(projected), trained: Some(trained) }
 }
 
+/// What is still to come of a month, by part.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Components {
+    /// Recurring payments still due.
+    pub recurring_due: f64,
+    /// Regular spending still to come.
+    pub regular: f64,
+    /// The one-off allowance.
+    pub one_off_allowance: f64,
+}
+
+/// Projects one series from its regular part, adding the recurring payments still due (by
+/// day) and the one-off allowance. `all` is every debit of the series, for what is booked.
+pub fn project_parts(
+    all: &DailySpend,
+    regular: &DailySpend,
+    due: &[(NaiveDate, Decimal)],
+    allowance: Decimal,
+    month: NaiveDate,
+    as_of: NaiveDate,
+) -> (Outcome, Components) {
+    let booked = project(all, month, as_of);
+    if history::month_end(month) < as_of {
+        return (booked, Components::default());
+    }
+    let modelled = project(regular, month, as_of);
+    let due_total: f64 = due.iter().map(|(_, v)| f64_of(*v)).sum();
+    let allowance = f64_of(allowance);
+    let spent = f64_of(booked.spent);
+    let (regular_p, trained) = match (modelled.projected, booked.projected.as_ref()) {
+        (Some(p), _) => (p, modelled.trained),
+        // Everything of the series recurs (the rent's own category): nothing is left to model.
+        (None, Some(_)) => {
+            let only = Projected {
+                total: f64_of(modelled.spent),
+                interval_80: (f64_of(modelled.spent), f64_of(modelled.spent)),
+                interval_95: (f64_of(modelled.spent), f64_of(modelled.spent)),
+                sigma: 0.0,
+                daily_mean: Vec::new(),
+                model: "recurring".into(),
+            };
+            (only, None)
+        }
+        (None, None) => {
+            return (Outcome { spent: booked.spent, projected: None, trained: None }, Components::default());
+        }
+    };
+    let regular_left = (regular_p.total - f64_of(modelled.spent)).max(0.0);
+    // Booked (all of it), then the regular model's remaining with its interval, moved by the
+    // parts that are known.
+    let shift = spent - f64_of(modelled.spent) + due_total + allowance;
+    let moved = |(lower, upper): (f64, f64)| (lower + shift, upper + shift);
+    let per_day =
+        if regular_p.daily_mean.is_empty() { 0.0 } else { allowance / regular_p.daily_mean.len() as f64 };
+    let mut daily_mean: Vec<(NaiveDate, f64)> =
+        regular_p.daily_mean.iter().map(|(d, m)| (*d, m + per_day)).collect();
+    for (day, amount) in due {
+        match daily_mean.iter_mut().find(|(d, _)| d == day) {
+            Some(slot) => slot.1 += f64_of(*amount),
+            None => daily_mean.push((*day, f64_of(*amount))),
+        }
+    }
+    daily_mean.sort_by_key(|(d, _)| *d);
+    let projected = Projected {
+        total: spent + regular_left + due_total + allowance,
+        interval_80: moved(regular_p.interval_80),
+        interval_95: moved(regular_p.interval_95),
+        sigma: regular_p.sigma,
+        daily_mean,
+        model: regular_p.model,
+    };
+    let components =
+        Components { recurring_due: due_total, regular: regular_left, one_off_allowance: allowance };
+    (Outcome { spent: booked.spent, projected: Some(projected), trained }, components)
+}
+
 /// Expected spending still to come, with its spread.
 struct Remaining {
     mean: f64,
@@ -283,12 +366,33 @@ pub async fn compute(
 ) -> anyhow::Result<Computed> {
     let from = history::shift_months(history::month_start(as_of).min(target.month), -MONTHLY_HISTORY);
     let rows = history::daily(conn, user, &target.currency, from, history::month_end(target.month)).await?;
+    let parts = parts::load(conn, user, as_of).await?;
     let target = target.clone();
-    Ok(tokio::task::spawn_blocking(move || assemble(&rows, &target, as_of)).await?)
+    Ok(tokio::task::spawn_blocking(move || assemble(&rows, &parts, &target, as_of)).await?)
 }
 
-/// Projects the total and the categories of `target` from the user's daily totals.
-pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -> Computed {
+/// One series projected from its parts.
+fn project_series(
+    rows: &[history::DayTotal],
+    regular: &[history::DayTotal],
+    parts: &Parts,
+    series: Series,
+    target: &Target,
+    as_of: NaiveDate,
+) -> (Outcome, Components) {
+    let spend = |rows: &[history::DayTotal]| match series {
+        Series::Total => history::total_spend(rows),
+        Series::Category(c) => history::category_spend(rows, c),
+    };
+    let currency = target.currency.as_str();
+    let due = parts.recurring_due(currency, series, target.month, as_of);
+    let allowance = parts.one_off_allowance(currency, series, target.month, as_of);
+    project_parts(&spend(rows), &spend(regular), &due, allowance, target.month, as_of)
+}
+
+/// Projects the total and the categories of `target` from the user's daily totals and the
+/// parts of their history.
+pub fn assemble(rows: &[history::DayTotal], parts: &Parts, target: &Target, as_of: NaiveDate) -> Computed {
     let currency = target.currency.as_str();
     let minor = Currency::parse(currency).map_or(2, |c| c.minor_units());
 
@@ -312,6 +416,13 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
     let amount = |v: f64| Decimal::from_f64(v).map(|d| money::to_proto(d.round_dp(minor), currency));
     let interval =
         |(lower, upper): (f64, f64)| Some(pb::MoneyInterval { lower: amount(lower), upper: amount(upper) });
+    let components = |c: &Components| pb::ForecastComponents {
+        recurring_due: amount(c.recurring_due),
+        regular: amount(c.regular),
+        one_off_allowance: amount(c.one_off_allowance),
+    };
+    let regular = parts.regular(rows, currency);
+    let regular = regular.as_slice();
     // Series are independent: select their models on every core, the total on this thread.
     let (total, outcomes) = std::thread::scope(|scope| {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
@@ -322,13 +433,23 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
                 scope.spawn(move || {
                     ids.iter()
                         .map(|&id| {
-                            (id, project(&history::category_spend(rows, Some(id)), target.month, as_of))
+                            (
+                                id,
+                                project_series(
+                                    rows,
+                                    regular,
+                                    parts,
+                                    Series::Category(Some(id)),
+                                    target,
+                                    as_of,
+                                ),
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        let total = project(&history::total_spend(rows), target.month, as_of);
+        let total = project_series(rows, regular, parts, Series::Total, target, as_of);
         let outcomes: Vec<_> = handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
@@ -337,7 +458,7 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
     });
     let mut trained = Vec::new();
     let mut category_forecasts = Vec::new();
-    for (id, outcome) in outcomes {
+    for (id, (outcome, parts_of)) in outcomes {
         if let Some(t) = outcome.trained {
             trained.push((series_name(Some(id), currency), t));
         }
@@ -351,10 +472,23 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
             limit: limit.map(|l| money::to_proto(l, currency)),
             probability_over_limit: limit.map(|l| p.probability_over(f64_of(outcome.spent), f64_of(l))),
             model: p.model,
+            components: Some(components(&parts_of)),
         });
     }
+    let (total, total_parts) = total;
     let limit = target.budget.as_ref().map(|b| b.total_limit);
     let spent_f = f64_of(total.spent);
+    let excluded: Vec<pb::ExcludedOneOff> = parts
+        .recent_one_offs(currency, as_of)
+        .into_iter()
+        .map(|o| pb::ExcludedOneOff {
+            transaction_id: o.transaction_id.to_string(),
+            occurred_on: o.occurred_on.to_string(),
+            description: o.description.clone(),
+            amount: Some(money::to_proto(o.amount, currency)),
+            reason: o.reason.as_str().into(),
+        })
+        .collect();
     let breach = |p: &Projected, limit: Decimal| {
         if total.spent > limit {
             crossed_on(&history::total_spend(rows), target.month, limit)
@@ -387,11 +521,59 @@ pub fn assemble(rows: &[history::DayTotal], target: &Target, as_of: NaiveDate) -
         generated_at: Some(timestamp_now()),
         categories: if total.projected.is_some() { category_forecasts } else { Vec::new() },
         as_of: as_of.to_string(),
+        components: total.projected.is_some().then(|| components(&total_parts)),
+        excluded_one_offs: excluded,
+        explanation: explain(&total, &total_parts, parts, target, as_of),
     };
     if let Some(t) = total.trained {
         trained.insert(0, (series_name(None, currency), t));
     }
     Computed { forecast, trained }
+}
+
+/// The forecast's sentence: the projection and its parts, with their numbers.
+fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_of: NaiveDate) -> String {
+    let currency = target.currency.as_str();
+    let m = |v: f64| text::money(Decimal::from_f64(v).unwrap_or_default(), currency);
+    let month = text::month(target.month);
+    let Some(p) = &total.projected else {
+        return format!(
+            "Not enough history to project {month} yet: {} days of spending are needed.",
+            MIN_DAYS
+        );
+    };
+    if p.model == "actual" {
+        return format!("{month} is over: {} was spent.", text::money(total.spent, currency));
+    }
+    let mut sentence = format!(
+        "About {} by the end of {month} (80 % likely between {} and {}): {} spent so far, {} of \
+         recurring payments still due, {} of everyday spending from the {} model, and {} set aside \
+         for one-offs at their usual rate.",
+        m(p.total),
+        m(p.interval_80.0),
+        m(p.interval_80.1),
+        text::money(total.spent, currency),
+        m(c.recurring_due),
+        m(c.regular),
+        p.model.replace('_', " "),
+        m(c.one_off_allowance),
+    );
+    let one_offs = parts.recent_one_offs(currency, as_of);
+    if let Some(largest) = one_offs.iter().max_by_key(|o| o.amount) {
+        let others = one_offs.len() - 1;
+        sentence.push_str(&format!(
+            " Left out of the everyday pattern: {} of {} on {}{}.",
+            text::money(largest.amount, currency),
+            crate::merchant::display(&crate::merchant::normalise(&largest.description)),
+            text::day(largest.occurred_on),
+            match others {
+                0 => String::new(),
+                1 => " and one other one-off".to_owned(),
+                n => format!(" and {n} other one-offs"),
+            }
+        ));
+    }
+    sentence
 }
 
 /// The day booked spending in `month` first exceeded `limit`.

@@ -81,10 +81,12 @@ pub const SERVICE_METHODS: &[&str] = &[
     "/budgetsmart.engine.v1.Categories/ListCategories",
     "/budgetsmart.engine.v1.Budgets/ListBudgets",
     "/budgetsmart.engine.v1.Budgets/GetBudgetStatus",
+    "/budgetsmart.engine.v1.Insights/ListInsights",
     "/budgetsmart.analytics.v1.Analytics/GetSummary",
     "/budgetsmart.analytics.v1.Analytics/GetTrends",
     "/budgetsmart.analytics.v1.Analytics/GetForecast",
     "/budgetsmart.analytics.v1.Analytics/ListAnomalies",
+    "/budgetsmart.analytics.v1.Analytics/ListRecurring",
     "/budgetsmart.analytics.v1.Analytics/RenderChart",
 ];
 

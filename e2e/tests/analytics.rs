@@ -369,6 +369,7 @@ async fn duplicates_and_reordering_leave_the_aggregates_exact() {
         category_id: None,
         version,
         category_name: None,
+        ..Default::default()
     };
     let (kept, removed) = (Uuid::now_v7(), Uuid::now_v7());
     let created =

@@ -145,6 +145,7 @@ fn insight(user: &Session, title: &str) -> Vec<u8> {
         body: "You could save a little here.".into(),
         data_json: json!({"amount": "12.30", "currency": "USD"}).to_string(),
         generated_at: None,
+        relevance: 0.5,
     }
     .encode_to_vec()
 }

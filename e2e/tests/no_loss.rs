@@ -45,6 +45,7 @@ fn coffee(user_id: Uuid, nanos: i32) -> Vec<u8> {
             category_id: None,
             version: 1,
             category_name: None,
+            ..Default::default()
         }),
         source: "api".into(),
         occurred_at: None,

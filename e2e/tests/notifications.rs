@@ -427,6 +427,7 @@ async fn anomalies_below_the_minimum_score_are_suppressed_and_a_daily_digest_wai
         body: "You spent $310.00 on dining this month.".into(),
         data_json: r#"{"amount":"310.00","currency":"USD"}"#.into(),
         generated_at: None,
+        relevance: 0.5,
     };
     system.publish("insight_generated", Uuid::now_v7(), &gus.user_id, &insight.encode_to_vec()).await;
     let held = e2e::eventually(SOON, || async {

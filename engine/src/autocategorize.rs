@@ -16,7 +16,7 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use crate::transactions::NewTransaction;
+use crate::transactions::{CategorySource, NewTransaction};
 
 /// Items per call: an import of 10,000 rows stays far below gRPC's 4 MiB message limit, and
 /// each call gets its own deadline.
@@ -121,6 +121,7 @@ impl AutoCategorizer {
             }
             if let Some(id) = suggestion.category_id.as_deref().and_then(|c| Uuid::parse_str(c).ok()) {
                 items[i].category_id = Some(id);
+                items[i].category_source = Some(CategorySource::Model(suggestion.confidence));
             }
         }
         true

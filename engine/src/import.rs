@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::idempotency::{self, IdempotentRequest};
 use crate::state::AppState;
 use crate::thresholds;
-use crate::transactions::{self, NewTransaction};
+use crate::transactions::{self, CategorySource, NewTransaction};
 use crate::validation::{MAX_DESCRIPTION, Violations};
 
 /// Most data rows in one file.
@@ -113,6 +113,7 @@ fn parse_row(
                 currency,
                 kind: if signed < Decimal::ZERO { "debit" } else { "credit" }.to_owned(),
                 category_id: None,
+                category_source: None,
                 notes: None,
                 source: "import",
             },
@@ -184,7 +185,10 @@ pub async fn run(
     for mut row in rows {
         if let Some(name) = &row.category {
             match by_name.get(&name.to_lowercase()) {
-                Some(id) => row.transaction.category_id = Some(*id),
+                Some(id) => {
+                    row.transaction.category_id = Some(*id);
+                    row.transaction.category_source = Some(CategorySource::Import);
+                }
                 None => {
                     errors.push(pb::ImportError {
                         line: row.line,

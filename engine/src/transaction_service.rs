@@ -21,7 +21,9 @@ use crate::import;
 use crate::request_metadata;
 use crate::state::AppState;
 use crate::thresholds;
-use crate::transactions::{COLUMNS, NewTransaction, TransactionRow, check_type, fingerprint, insert};
+use crate::transactions::{
+    COLUMNS, CategorySource, NewTransaction, TransactionRow, check_type, fingerprint, insert,
+};
 use crate::validation::{MAX_DESCRIPTION, MAX_NOTES, Violations};
 use budgetsmart_common::pagination::{self, Page};
 
@@ -66,6 +68,7 @@ fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction
             currency,
             kind,
             category_id,
+            category_source: category_id.map(|_| CategorySource::User),
             notes,
             source: "api",
         }),
@@ -263,12 +266,25 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let kind = kind.unwrap_or_else(|| before.kind.clone());
         let amount = amount.unwrap_or(before.amount);
         let currency = currency.map(|c| c.code()).unwrap_or(before.currency()).to_owned();
+        // A category the person sets, or clears, is theirs from now on; a model's guess they
+        // change is feedback, counted by whether they kept it.
+        let chosen = body.clear_category || category_id.is_some();
         let category_id = if body.clear_category { None } else { category_id.or(before.category_id) };
         let notes = if body.clear_notes { None } else { notes.or_else(|| before.notes.clone()) };
+        let (source, confidence) = match (chosen, category_id) {
+            (_, None) => (None, None),
+            (true, Some(_)) => (Some("user"), None),
+            (false, Some(_)) => (before.category_source.as_deref(), before.category_confidence),
+        };
+        if chosen && before.category_source.as_deref() == Some("model") {
+            let outcome = if category_id == before.category_id { "confirmed" } else { "changed" };
+            metrics::counter!("engine_autofilled_category_feedback_total", "outcome" => outcome).increment(1);
+        }
 
         let sql = format!(
             "UPDATE transactions SET occurred_on = $3, description = $4, amount = $5, currency = $6, type = $7, \
-             category_id = $8, notes = $9, fingerprint = $10, version = version + 1, updated_at = now() \
+             category_id = $8, notes = $9, fingerprint = $10, category_source = $11, category_confidence = $12, \
+             version = version + 1, updated_at = now() \
              WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let after: TransactionRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -282,6 +298,8 @@ impl pb::transactions_server::Transactions for TransactionsService {
             .bind(category_id)
             .bind(&notes)
             .bind(fingerprint(occurred_on, amount, &currency, &kind, &description))
+            .bind(source)
+            .bind(confidence)
             .fetch_one(&mut *tx)
             .await
             .map_err(AppError::from)?;

@@ -28,6 +28,10 @@ pub struct TransactionRow {
     pub kind: String,
     pub category_id: Option<Uuid>,
     pub category_name: Option<String>,
+    /// Who chose the category: "user", "import", "model" or "rule".
+    pub category_source: Option<String>,
+    /// The model's confidence when the model chose it.
+    pub category_confidence: Option<f64>,
     pub notes: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -37,7 +41,7 @@ pub struct TransactionRow {
 /// Columns of [`TransactionRow`]. The category's name rides along for the events: consumers
 /// explain what they found in the user's own words ("your usual Groceries spend").
 pub const COLUMNS: &str = "id, user_id, occurred_on, description, amount, currency, type, category_id, \
-                           notes, version, created_at, updated_at, (SELECT c.name FROM categories c \
+                           category_source, category_confidence, notes, version, created_at, updated_at, (SELECT c.name FROM categories c \
                            WHERE c.id = transactions.category_id AND c.user_id = transactions.user_id) \
                            AS category_name";
 
@@ -64,6 +68,8 @@ impl TransactionRow {
             category_id: self.category_id.map(|c| c.to_string()),
             version: self.version,
             category_name: self.category_name.clone(),
+            category_source: self.category_source.clone().unwrap_or_default(),
+            category_confidence: self.category_confidence,
         }
     }
 }
@@ -80,6 +86,8 @@ impl From<TransactionRow> for pb::Transaction {
             notes: row.notes,
             created_at: Some(timestamp(row.created_at)),
             updated_at: Some(timestamp(row.updated_at)),
+            category_source: row.category_source.unwrap_or_default(),
+            category_confidence: row.category_confidence,
         }
     }
 }
@@ -119,8 +127,42 @@ pub struct NewTransaction {
     pub currency: Currency,
     pub kind: String,
     pub category_id: Option<Uuid>,
+    /// Who chose `category_id`: "user", "import" or "model" (with its confidence).
+    pub category_source: Option<CategorySource>,
     pub notes: Option<String>,
     pub source: &'static str,
+}
+
+/// Where a transaction's category came from. Only a person's choice ("user") or their
+/// bank file's ("import") teaches the categorisation models, so the model never learns from
+/// its own guesses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CategorySource {
+    /// The person chose it (on create, or by changing it later).
+    User,
+    /// The imported file named it.
+    Import,
+    /// The model suggested it with this confidence, above the auto-fill threshold.
+    Model(f64),
+}
+
+impl CategorySource {
+    /// The stored and answered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategorySource::User => "user",
+            CategorySource::Import => "import",
+            CategorySource::Model(_) => "model",
+        }
+    }
+
+    /// The model's confidence, for a model's choice.
+    pub fn confidence(self) -> Option<f64> {
+        match self {
+            CategorySource::Model(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Inserts one transaction and its `transaction_created` event (thresholds are the caller's).
@@ -132,8 +174,8 @@ pub async fn insert(
 ) -> AppResult<TransactionRow> {
     let sql = format!(
         "INSERT INTO transactions (id, user_id, occurred_on, description, amount, currency, type, \
-         category_id, notes, fingerprint, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         RETURNING {COLUMNS}"
+         category_id, notes, fingerprint, source, category_source, category_confidence) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
     );
     let row: TransactionRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(Uuid::now_v7())
@@ -147,6 +189,8 @@ pub async fn insert(
         .bind(&new.notes)
         .bind(fingerprint(new.occurred_on, new.amount, new.currency.code(), &new.kind, &new.description))
         .bind(new.source)
+        .bind(new.category_id.and(new.category_source).map(CategorySource::as_str))
+        .bind(new.category_id.and(new.category_source).and_then(CategorySource::confidence))
         .fetch_one(&mut *conn)
         .await?;
     let event = ev::TransactionCreated {

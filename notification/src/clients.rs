@@ -6,6 +6,7 @@ use budgetsmart_common::grpc::ActAs;
 use budgetsmart_proto::analytics::v1::analytics_client::AnalyticsClient;
 use budgetsmart_proto::engine::v1::budgets_client::BudgetsClient;
 use budgetsmart_proto::engine::v1::categories_client::CategoriesClient;
+use budgetsmart_proto::engine::v1::insights_client::InsightsClient;
 use budgetsmart_proto::engine::v1::users_client::UsersClient;
 use secrecy::SecretString;
 use tonic::Status;
@@ -56,6 +57,11 @@ impl Upstreams {
     /// The engine's budgets, for `user_id`.
     pub fn budgets(&self, user_id: Uuid) -> Result<BudgetsClient<Intercepted>, Status> {
         Ok(BudgetsClient::with_interceptor(self.engine.clone(), self.act_as(user_id)?))
+    }
+
+    /// The engine's insights feed, for `user_id`.
+    pub fn insights(&self, user_id: Uuid) -> Result<InsightsClient<Intercepted>, Status> {
+        Ok(InsightsClient::with_interceptor(self.engine.clone(), self.act_as(user_id)?))
     }
 
     /// Analytics, for `user_id`.

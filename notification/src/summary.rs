@@ -1,6 +1,8 @@
 //! The monthly summary's content: totals, each category against its budget, the biggest
-//! changes, the forecast, the month's anomalies and the spending chart, all asked of the
-//! engine and analytics over gRPC at send time, so a retry sends current figures.
+//! changes, the forecast with its explanation, the recurring payments coming up, the month's
+//! most relevant insights, its anomalies and the spending chart (ending with the month
+//! summarised), all asked of the engine and analytics over gRPC at send time, so a retry
+//! sends current figures.
 
 use std::collections::HashMap;
 
@@ -17,8 +19,10 @@ use crate::clients::Upstreams;
 use crate::content::{amount, month_label};
 use crate::message::CHART_CID;
 
-/// How many "biggest changes" and anomalies the email lists.
+/// How many "biggest changes", anomalies and coming payments the email lists.
 const TOP: usize = 5;
+/// How many insights it lists.
+const TOP_INSIGHTS: usize = 3;
 
 /// The summary's template data and its chart.
 pub struct Summary {
@@ -120,8 +124,55 @@ pub async fn gather(
             "upper_80": amount(interval.and_then(|i| i.upper.as_ref())),
             "limit": forecast.total_limit.as_ref().map(|l| amount(Some(l))),
             "probability": forecast.probability_over_budget,
+            "explanation": Some(&forecast.explanation).filter(|e| !e.is_empty()),
         })
     });
+
+    // What is still to be paid this month, largest first, each with its sentence.
+    let recurring = analytics.list_recurring(an::ListRecurringRequest {}).await?.into_inner();
+    let current_key = current.format("%Y-%m").to_string();
+    let mut coming: Vec<&an::RecurringPayment> = recurring
+        .data
+        .iter()
+        .filter(|r| {
+            r.status == "active" && r.direction != "credit" && r.next_expected.starts_with(&current_key)
+        })
+        .collect();
+    coming.sort_by_key(|r| std::cmp::Reverse(decimal(&amount(r.expected_amount.as_ref()))));
+    let coming: Vec<Value> = coming
+        .into_iter()
+        .take(TOP)
+        .map(|r| {
+            json!({
+                "merchant": r.merchant,
+                "kind": r.kind,
+                "expected_amount": amount(r.expected_amount.as_ref()),
+                "next_expected": r.next_expected,
+                "explanation": r.explanation,
+            })
+        })
+        .collect();
+
+    // The most relevant insights issued in the month summarised.
+    let feed = upstreams
+        .insights(user_id)?
+        .list_insights(en::ListInsightsRequest {
+            page: Some(PageRequest { limit: 50, cursor: String::new() }),
+        })
+        .await?
+        .into_inner();
+    let insights: Vec<Value> = feed
+        .insights
+        .iter()
+        .filter(|i| {
+            i.generated_at
+                .as_ref()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                .is_some_and(|at| at.format("%Y-%m").to_string() == month_key)
+        })
+        .take(TOP_INSIGHTS)
+        .map(|i| json!({ "title": i.title, "body": i.body }))
+        .collect();
 
     let anomalies = analytics
         .list_anomalies(an::ListAnomaliesRequest {
@@ -158,6 +209,8 @@ pub async fn gather(
             budget_id: String::new(),
             currency: currency.to_owned(),
             labels,
+            // The chart ends with the month summarised, not the partial month underway.
+            month: month_key.clone(),
         })
         .await
     {
@@ -178,6 +231,8 @@ pub async fn gather(
         "categories": categories.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
         "changes": changes,
         "forecast": forecast,
+        "coming": coming,
+        "insights": insights,
         "anomalies": anomalies,
         "chart_cid": chart_png.as_ref().map(|_| CHART_CID),
     }});

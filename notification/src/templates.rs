@@ -160,7 +160,12 @@ mod tests {
             ]},
             "categories": [{ "name": "Groceries", "spent": "520.5", "count": 14 }],
             "changes": [{ "name": "Dining", "change_pct": 23.5, "spent": "310", "average_3m": "251" }],
-            "forecast": null,
+            "forecast": { "month_label": "December 2026", "projected_total": "2100", "lower_80": "1900",
+                "upper_80": "2300", "limit": "2000", "probability": 0.62,
+                "explanation": "About 2,100.00 USD by the end of December 2026." },
+            "coming": [{ "merchant": "Maple Street", "kind": "housing", "expected_amount": "1450",
+                "next_expected": "2026-12-01", "explanation": "Maple Street is your housing payment." }],
+            "insights": [{ "title": "Room to save on <Dining>", "body": "You spent 310.00 USD." }],
             "anomalies": [{ "description": "<i>Hotel</i>", "amount": "640", "occurred_on": "2026-11-02", "explanation": "Large first charge" }],
             "chart_cid": "chart",
         }});
@@ -206,6 +211,13 @@ mod tests {
         let rendered = templates.render("monthly_summary", &with_common(summary)).expect("renders");
         assert!(rendered.html.contains("cid:chart"));
         assert!(rendered.html.contains("$1,834.20"));
+        assert!(rendered.text.contains("Maple Street is your housing payment."), "{}", rendered.text);
+        assert!(
+            rendered.text.contains("About 2,100.00 USD by the end of December 2026."),
+            "{}",
+            rendered.text
+        );
+        assert!(rendered.html.contains("Room to save on &lt;Dining&gt;"), "{}", rendered.html);
     }
 
     #[test]

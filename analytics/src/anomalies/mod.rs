@@ -134,17 +134,7 @@ fn score_of(z: f64, threshold: f64) -> f64 {
     (z * z / (z * z + threshold * threshold)).clamp(0.0, 1.0)
 }
 
-/// A merchant's display name: "whole foods" → "Whole Foods".
-pub fn display(merchant: &str) -> String {
-    merchant
-        .split(' ')
-        .map(|w| {
-            let mut chars = w.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::merchant::display;
 
 /// How an explanation names a debit's category.
 fn category_label(debit: &Debit) -> String {

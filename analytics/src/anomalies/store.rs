@@ -35,6 +35,30 @@ pub struct AnomalyRow {
 const COLUMNS: &str = "id, transaction_id, kind, score, explanation, status, occurred_on, description, \
                        merchant, amount, currency, category_id, detected_at";
 
+/// Which transactions anomaly detection set apart (open or confirmed), and which the user put
+/// back (`not_anomaly`), for the one-off split of forecasts and insights.
+pub async fn flags(conn: &mut PgConnection, user: Uuid) -> Result<crate::oneoffs::Flags, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT transaction_id, status FROM anomalies WHERE user_id = $1 \
+         AND status IN ('open', 'confirmed', 'not_anomaly')",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    let mut flags = crate::oneoffs::Flags::default();
+    for (transaction, status) in rows {
+        if status == "not_anomaly" {
+            flags.not_anomalies.insert(transaction);
+        } else {
+            flags.anomalies.insert(transaction);
+        }
+    }
+    // A transaction put back is regular, whatever else was flagged on it.
+    let back = flags.not_anomalies.clone();
+    flags.anomalies.retain(|t| !back.contains(t));
+    Ok(flags)
+}
+
 /// The user's `(merchant, kind)` pairs marked `not_anomaly`.
 pub async fn suppressions(
     conn: &mut PgConnection,

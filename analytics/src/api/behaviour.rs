@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::anomalies::store::{self as anomaly_store, AnomalyRow};
 use crate::categorizer::store::{CategoryOption, Item, Models};
 use crate::error::ApiError;
+use crate::recurring::corrections::{self, Correction};
 use crate::recurring::store::{self as recurring_store, RecurringRow};
+use crate::recurring::{Kind, scan};
 use crate::retraining;
 
 /// Page size when the client gives none, and the largest it may ask for.
@@ -111,7 +113,9 @@ pub async fn update_anomaly(
     Ok(anomaly(row))
 }
 
-fn recurring(row: RecurringRow) -> pb::RecurringPayment {
+/// The API's recurring payment.
+pub fn recurring(row: RecurringRow) -> pb::RecurringPayment {
+    let expected = Some(money::to_proto(row.expected(), &row.currency));
     let changes = row
         .price_changes
         .as_array()
@@ -139,7 +143,12 @@ fn recurring(row: RecurringRow) -> pb::RecurringPayment {
         occurrences: row.occurrences.unsigned_abs(),
         active: row.active,
         price_changes: changes,
-        kind: if row.fixed_price { "subscription" } else { "bill" }.to_owned(),
+        expected_amount: expected,
+        kind: row.kind,
+        status: row.status,
+        explanation: row.explanation,
+        direction: row.direction,
+        kind_corrected: row.kind_corrected,
     }
 }
 
@@ -147,6 +156,56 @@ fn recurring(row: RecurringRow) -> pb::RecurringPayment {
 pub async fn list_recurring(conn: &mut PgConnection, user: Uuid) -> Result<pb::RecurringPayments, ApiError> {
     let rows = recurring_store::list(conn, user).await?;
     Ok(pb::RecurringPayments { data: rows.into_iter().map(recurring).collect() })
+}
+
+/// `UpdateRecurring`: records the correction, rescans so the answer is what every later
+/// rescan will say, and asks for a retraining so forecasts and insights follow it.
+pub async fn update_recurring(
+    conn: &mut PgConnection,
+    user: Uuid,
+    today: NaiveDate,
+    request: pb::UpdateRecurringRequest,
+) -> Result<pb::RecurringPayment, ApiError> {
+    // Not a UUID is not one of the caller's payments either.
+    let id = Uuid::parse_str(request.id.trim()).map_err(|_| ApiError::NotFound("recurring payment"))?;
+    let kind = request.kind.trim();
+    let correction = match (kind.is_empty(), request.not_recurring) {
+        (true, false) => {
+            return Err(ApiError::invalid("kind", "give a kind, or not_recurring: true"));
+        }
+        (false, true) => {
+            return Err(ApiError::invalid("not_recurring", "cannot be given together with a kind"));
+        }
+        (true, true) => Correction::NotRecurring,
+        (false, false) => Correction::Kind(Kind::parse(kind).ok_or_else(|| {
+            ApiError::invalid("kind", "must be subscription, bill, housing, loan or income")
+        })?),
+    };
+    let row = recurring_store::find_for_update(conn, user, id)
+        .await?
+        .ok_or(ApiError::NotFound("recurring payment"))?;
+    corrections::record(
+        conn,
+        user,
+        (&row.currency, &row.merchant, &row.direction),
+        row.category_id,
+        correction,
+    )
+    .await?;
+    let rows = scan::rescan(conn, user, today).await?;
+    retraining::request(conn, user).await?;
+    if let Some(now) = rows.into_iter().find(|r| r.id == id) {
+        return Ok(recurring(now));
+    }
+    // Not recurring: the rescan dropped it. The answer is the series as it ends.
+    let mut gone = recurring(row);
+    gone.active = false;
+    gone.status = "ended".into();
+    gone.explanation = format!(
+        "You said {} is not a recurring payment: it is no longer listed, forecast or suggested as one.",
+        gone.merchant
+    );
+    Ok(gone)
 }
 
 /// `Categorize`.

@@ -24,6 +24,7 @@ use crate::categorizer::store::Models;
 use crate::charts::{self, Format};
 use crate::error::ApiError;
 use crate::monthend::{self, MAX_MONTHS_AHEAD, Target};
+use crate::parts::{self, Series};
 use crate::profile::{self, Profile};
 use crate::readmodel::budgets;
 use crate::reports::{self, GroupBy};
@@ -306,8 +307,16 @@ impl Analytics for AnalyticsService {
                 }
                 _ => {
                     let currency = currency(&r.currency, &scope.profile)?;
+                    let current = history::month_start(scope.profile.today());
+                    // A summary of a past month ends its chart there, not in the month underway.
+                    let last = match r.month.trim() {
+                        "" => current,
+                        m => history::parse_month(m).filter(|m| *m <= current).ok_or_else(|| {
+                            ApiError::invalid("month", "must be a month as YYYY-MM, not after this one")
+                        })?,
+                    };
                     charts::spending_by_category(
-                        &spending_by_category(scope, &currency, &r.labels).await?,
+                        &spending_by_category(scope, &currency, &r.labels, last).await?,
                         format,
                     )?
                 }
@@ -356,6 +365,20 @@ impl Analytics for AnalyticsService {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn update_recurring(
+        &self,
+        request: Request<pb::UpdateRecurringRequest>,
+    ) -> Result<Response<pb::RecurringPayment>, Status> {
+        let user = caller(&request)?.user_id;
+        let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
+        let today = profile::load(&mut tx, user).await.map_err(ApiError::from)?.today();
+        let answer = behaviour::update_recurring(&mut tx, user, today, request.into_inner()).await?;
+        tx.commit().await.map_err(ApiError::from)?;
+        self.cache.invalidate(user).await;
+        Ok(Response::new(answer))
+    }
+
     #[tracing::instrument(skip_all, fields(items = request.get_ref().items.len()))]
     async fn categorize(
         &self,
@@ -369,20 +392,21 @@ impl Analytics for AnalyticsService {
     }
 }
 
-/// The last twelve months, the current one included, per category.
+/// Twelve months ending with `last` (a month's first day), per category.
 async fn spending_by_category(
     scope: &mut Scope,
     currency: &str,
     labels: &HashMap<String, String>,
+    last: NaiveDate,
 ) -> Result<charts::SpendingByCategory, ApiError> {
     let today = scope.profile.today();
-    let first = history::shift_months(today, -11);
-    let rows = history::daily(&mut scope.conn, scope.user, currency, first, today).await?;
+    let first = history::shift_months(last, -11);
+    let end = history::month_end(last).min(today);
+    let rows = history::daily(&mut scope.conn, scope.user, currency, first, end).await?;
     let mut categories: Vec<Option<Uuid>> =
         rows.iter().filter(|r| !r.spent.is_zero()).map(|r| r.category_id).collect();
     categories.sort();
     categories.dedup();
-    let last = history::month_start(today);
     let months: Vec<String> = history::monthly_totals(&Default::default(), first, last)
         .iter()
         .map(|(m, _)| history::month_label(*m))
@@ -413,7 +437,12 @@ async fn forecast_path(scope: &mut Scope, target: &Target) -> Result<charts::For
     let end = history::month_end(target.month);
     let rows = history::daily(&mut scope.conn, scope.user, &target.currency, from, end).await?;
     let spend = history::total_spend(&rows);
-    let outcome = monthend::project(&spend, target.month, today);
+    // The same parts as the forecast's answer, so the chart and the numbers agree.
+    let parts = parts::load(&mut scope.conn, scope.user, today).await?;
+    let regular = history::total_spend(&parts.regular(&rows, &target.currency));
+    let due = parts.recurring_due(&target.currency, Series::Total, target.month, today);
+    let allowance = parts.one_off_allowance(&target.currency, Series::Total, target.month, today);
+    let (outcome, _) = monthend::project_parts(&spend, &regular, &due, allowance, target.month, today);
     let mut cumulative = 0.0;
     let booked: Vec<(NaiveDate, f64)> = target
         .month

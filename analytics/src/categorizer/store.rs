@@ -32,11 +32,12 @@ const MAX_CACHED: usize = 10_000;
 /// anyone has labelled anything.
 const SEED: &str = include_str!("../../data/merchants.csv");
 
-/// `user`'s latest labelled transactions as training samples.
+/// `user`'s latest labelled transactions as training samples: categories the person chose or
+/// their file named (or from before the source was recorded), never the model's own guesses.
 pub async fn user_samples(conn: &mut PgConnection, user: Uuid) -> Result<Vec<Sample>, sqlx::Error> {
     let rows: Vec<(String, Decimal, String, Uuid)> = sqlx::query_as(
         "SELECT description, amount, kind, category_id FROM transactions \
-         WHERE user_id = $1 AND NOT deleted AND category_id IS NOT NULL \
+         WHERE user_id = $1 AND NOT deleted AND category_id IS NOT NULL AND (category_source IS NULL OR category_source IN ('user', 'import')) \
          ORDER BY occurred_on DESC, transaction_id DESC LIMIT $2",
     )
     .bind(user)
@@ -88,7 +89,7 @@ pub fn seed_samples() -> Vec<Sample> {
 pub async fn train_global(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     let rows: Vec<(Uuid, String, Decimal, String, String)> = sqlx::query_as(
         "SELECT user_id, description, amount, kind, category_name FROM transactions \
-         WHERE NOT deleted AND category_name IS NOT NULL ORDER BY applied_at DESC LIMIT $1",
+         WHERE NOT deleted AND category_name IS NOT NULL AND (category_source IS NULL OR category_source IN ('user', 'import')) ORDER BY applied_at DESC LIMIT $1",
     )
     .bind(GLOBAL_SAMPLES)
     .fetch_all(&mut *conn)

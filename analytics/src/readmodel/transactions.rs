@@ -37,12 +37,13 @@ struct Stored {
     category_id: Option<Uuid>,
 }
 
+/// A transaction event's parts: id, state, description, category name and source.
+type Parsed = (Uuid, Stored, String, Option<String>, Option<String>);
+
 impl Stored {
-    /// The transaction id, its state, and the description and category name (kept, not compared).
-    fn parse(
-        data: ev::TransactionData,
-        deleted: bool,
-    ) -> Result<(Uuid, Stored, String, Option<String>), HandlerError> {
+    /// The transaction id, its state, and the description, category name and category source
+    /// (kept, not compared).
+    fn parse(data: ev::TransactionData, deleted: bool) -> Result<Parsed, HandlerError> {
         let id = uuid(EVENT, "transaction_id", &data.transaction_id)?;
         let user_id = uuid(EVENT, "user_id", &data.user_id)?;
         let occurred_on = NaiveDate::parse_from_str(&data.occurred_on, "%Y-%m-%d")
@@ -72,7 +73,10 @@ impl Stored {
             kind: data.r#type,
             category_id,
         };
-        Ok((id, stored, data.description, data.category_name))
+        // Who chose the category: only a person's choice or their file's trains the models.
+        let source =
+            Some(data.category_source.trim().to_owned()).filter(|s| !s.is_empty() && category_id.is_some());
+        Ok((id, stored, data.description, data.category_name, source))
     }
 
     /// Whether `self` (incoming) supersedes `held`. At equal versions a delete wins, so an
@@ -89,7 +93,8 @@ pub async fn apply(
     change: Change,
 ) -> Result<(), HandlerError> {
     let data = data.ok_or_else(|| malformed(EVENT, "transaction is missing"))?;
-    let (id, incoming, description, category_name) = Stored::parse(data, change == Change::Delete)?;
+    let (id, incoming, description, category_name, category_source) =
+        Stored::parse(data, change == Change::Delete)?;
     // Serialises concurrent deliveries about one transaction, including its first insert,
     // which a row lock cannot cover; and drops events about users who have left. The read
     // below is a statement of its own, so its snapshot is taken after the lock is held.
@@ -127,12 +132,13 @@ pub async fn apply(
     let (spent, income, debits, credits) = contribution(&incoming, 1);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH stored AS (INSERT INTO transactions (transaction_id, user_id, version, deleted, occurred_on, \
-         description, merchant, amount, currency, kind, category_id, category_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17) \
+         description, merchant, amount, currency, kind, category_id, category_name, category_source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17, $18) \
          ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
          occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
          amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
-         category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, applied_at = now()), \
+         category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, \
+         category_source = EXCLUDED.category_source, applied_at = now()), \
          requested AS (INSERT INTO training_requests (user_id) VALUES ($2)) \
          INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
          SELECT $2, $9, $5, $12, $13, $14, $15, $16 WHERE NOT $4 {TOTALS_CONFLICT}"
@@ -154,6 +160,7 @@ pub async fn apply(
     .bind(debits)
     .bind(credits)
     .bind(category_name.filter(|n| !n.trim().is_empty()))
+    .bind(category_source)
     .execute(&mut *conn)
     .await?;
     Ok(())

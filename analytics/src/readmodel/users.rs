@@ -19,6 +19,7 @@ const USER_TABLES: &[&str] = &[
     "anomalies",
     "anomaly_suppressions",
     "recurring_payments",
+    "recurring_corrections",
     "insights_issued",
     "categorizer_models",
     "users",

@@ -4,18 +4,30 @@
 //!
 //! A merchant's charges recur when the gaps between them fit one cadence and the amounts
 //! hold steady from one charge to the next. Fixed-price series (most charges equal to the
-//! one before) are subscriptions, and only those report price changes; a bill that varies
-//! each month is recurring but has no "price".
+//! one before) report price changes; a bill that varies each month is recurring but has no
+//! "price". A yearly cadence asks for more: three charges, or two at one price (±2 %) at a
+//! merchant known to bill yearly, so a flight or a hotel a year apart is not "recurring".
+//!
+//! Each series then gets its kind (`kind`), what the next charge should be, and a status:
+//! `active` until the next charge is overdue past the cadence's grace, `late` after that, and
+//! `ended` once a whole further cadence has passed without a charge.
 
+pub mod corrections;
+pub mod explain;
+pub mod kind;
+pub mod scan;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Months, NaiveDate};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::history::Debit;
+use corrections::Corrections;
+use kind::Evidence;
+pub use kind::Kind;
 
 /// How often a payment repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +69,34 @@ const MAX_STEP: f64 = 0.3;
 const MIN_STEADY_SHARE: f64 = 0.75;
 /// Share of consecutive charges exactly equal that makes a fixed price.
 const MIN_FIXED_SHARE: f64 = 0.5;
+/// A yearly charge moves less than a monthly bill between charges, or it is not one thing.
+const MAX_YEARLY_STEP: f64 = 0.15;
+/// Two yearly charges are "the same price" within this.
+const SAME_PRICE: f64 = 0.02;
+/// Charges a varying bill's expected amount is the median of.
+const RECENT_CHARGES: usize = 3;
+
+/// Whether a payment is still being made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The next charge is not yet overdue past the cadence's grace.
+    Active,
+    /// Overdue past the grace.
+    Late,
+    /// No charge for a whole cadence past the grace: it has stopped.
+    Ended,
+}
+
+impl Status {
+    /// The API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Late => "late",
+            Status::Ended => "ended",
+        }
+    }
+}
 
 impl Cadence {
     /// The API's name.
@@ -67,6 +107,33 @@ impl Cadence {
             Cadence::Monthly => "monthly",
             Cadence::Quarterly => "quarterly",
             Cadence::Yearly => "yearly",
+        }
+    }
+
+    /// The API's name parsed back.
+    pub fn parse(text: &str) -> Option<Cadence> {
+        RULES.iter().map(|r| r.cadence).find(|c| c.as_str() == text)
+    }
+
+    /// Charges in a year.
+    pub fn per_year(self) -> u32 {
+        match self {
+            Cadence::Weekly => 52,
+            Cadence::Biweekly => 26,
+            Cadence::Monthly => 12,
+            Cadence::Quarterly => 4,
+            Cadence::Yearly => 1,
+        }
+    }
+
+    /// "every month", for sentences.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Cadence::Weekly => "every week",
+            Cadence::Biweekly => "every two weeks",
+            Cadence::Monthly => "every month",
+            Cadence::Quarterly => "every three months",
+            Cadence::Yearly => "every year",
         }
     }
 
@@ -112,12 +179,18 @@ pub struct Recurring {
     pub currency: String,
     /// Category of the latest charge.
     pub category_id: Option<Uuid>,
+    /// That category's name, when known.
+    pub category_name: Option<String>,
     /// How often.
     pub cadence: Cadence,
     /// The latest amount.
     pub amount: Decimal,
-    /// Whether the price is fixed (a subscription) rather than varying (a bill).
+    /// Whether the price is fixed rather than varying.
     pub fixed_price: bool,
+    /// Money in (income) rather than out.
+    pub credit: bool,
+    /// What the next charge should be: the price, or a varying bill's recent median.
+    pub expected_amount: Decimal,
     /// First charge.
     pub first_seen: NaiveDate,
     /// Latest charge.
@@ -126,10 +199,47 @@ pub struct Recurring {
     pub next_expected: NaiveDate,
     /// Charges seen (one per day).
     pub occurrences: usize,
-    /// Still being charged: the next charge is not overdue by more than the cadence's grace.
-    pub active: bool,
+    /// Active, late or ended, as of the detection's day.
+    pub status: Status,
     /// Every lasting price change, oldest first.
     pub price_changes: Vec<PriceChange>,
+    /// The transactions of the series, oldest first.
+    pub charges: Vec<Uuid>,
+    /// What it is: set by [`find`]; detection alone guesses from the price and direction.
+    pub kind: Kind,
+    /// Whether `kind` is the person's correction.
+    pub kind_corrected: bool,
+    /// Why it is that kind, as a clause for the explanation.
+    pub kind_reason: String,
+    /// A habit (the weekly shop) rather than a payment: [`find`] leaves these out.
+    pub habit: bool,
+}
+
+impl Recurring {
+    /// Still being charged: the next charge is not overdue past the cadence's grace.
+    pub fn active(&self) -> bool {
+        self.status == Status::Active
+    }
+
+    /// The days on which a charge is expected in `[from, to]`, from the next expected one on.
+    pub fn due_between(&self, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        if self.status == Status::Ended {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut day = self.next_expected;
+        while day <= to {
+            if day >= from {
+                out.push(day);
+            }
+            let next = self.cadence.next(day);
+            if next <= day {
+                break;
+            }
+            day = next;
+        }
+        out
+    }
 }
 
 /// Finds the recurring payments among `debits` (any order), as of `today`.
@@ -138,10 +248,82 @@ pub fn detect(debits: &[Debit], today: NaiveDate) -> Vec<Recurring> {
     for debit in debits {
         groups.entry((debit.currency.as_str(), debit.merchant.as_str())).or_default().push(debit);
     }
-    groups.into_values().filter_map(|charges| series(charges, today)).collect()
+    groups.into_values().filter_map(|charges| series(charges, today, false)).collect()
 }
 
-fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {
+/// Every recurring series of a user as of `today`, debits and income, without those the user
+/// said do not recur, each classified (their corrections first).
+pub fn find(
+    debits: &[Debit],
+    credits: &[Debit],
+    today: NaiveDate,
+    corrections: &Corrections,
+) -> Vec<Recurring> {
+    let usual = usual_month(debits, today);
+    let mut found = detect(debits, today);
+    found.extend(detect_income(credits, today));
+    found.retain(|r| !corrections.refuses(&r.currency, &r.merchant, r.credit));
+    for r in &mut found {
+        let share = usual.get(&r.currency).filter(|m| !m.is_zero()).map(|m| r.expected_amount / *m);
+        let classified = kind::classify(
+            &Evidence {
+                merchant: &r.merchant,
+                category: r.category_id.zip(r.category_name.as_deref()),
+                credit: r.credit,
+                fixed_price: r.fixed_price,
+                monthly_or_more: r.cadence.per_year() >= 12,
+                share_of_month: share,
+            },
+            &corrections.taught,
+        );
+        r.kind = classified.kind;
+        r.kind_corrected = classified.corrected;
+        r.kind_reason = classified.reason;
+        // A weekly shop of varying amounts with nothing saying "bill" is a habit, not a payment
+        // one owes: the Saturday groceries are everyday spending.
+        r.habit = !r.fixed_price && !r.credit && classified.by_amount_alone && r.cadence.per_year() > 12;
+    }
+    found.retain(|r| !r.habit);
+    found
+}
+
+/// The median of the last twelve complete months' spending, per currency.
+fn usual_month(debits: &[Debit], today: NaiveDate) -> HashMap<String, Decimal> {
+    let current = crate::history::month_start(today);
+    let first = crate::history::shift_months(current, -12);
+    let mut months: HashMap<&str, BTreeMap<NaiveDate, Decimal>> = HashMap::new();
+    for d in debits.iter().filter(|d| d.occurred_on >= first && d.occurred_on < current) {
+        *months
+            .entry(d.currency.as_str())
+            .or_default()
+            .entry(crate::history::month_start(d.occurred_on))
+            .or_default() += d.amount;
+    }
+    months
+        .into_iter()
+        .map(|(currency, totals)| {
+            let mut values: Vec<Decimal> = totals.into_values().collect();
+            values.sort();
+            (currency.to_owned(), values[values.len() / 2])
+        })
+        .collect()
+}
+
+/// Finds the recurring income among `credits` (any order), as of `today`.
+pub fn detect_income(credits: &[Debit], today: NaiveDate) -> Vec<Recurring> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&Debit>> = BTreeMap::new();
+    for credit in credits {
+        groups.entry((credit.currency.as_str(), credit.merchant.as_str())).or_default().push(credit);
+    }
+    groups.into_values().filter_map(|charges| series(charges, today, true)).collect()
+}
+
+fn relative_step(a: Decimal, b: Decimal) -> Option<f64> {
+    use rust_decimal::prelude::ToPrimitive;
+    if a.is_zero() { None } else { ((b - a).abs() / a).to_f64() }
+}
+
+fn series(mut charges: Vec<&Debit>, today: NaiveDate, credit: bool) -> Option<Recurring> {
     charges.sort_by_key(|d| (d.occurred_on, d.transaction_id));
     // One charge per day: a same-day repeat is a duplicate, not a cadence of zero days.
     charges.dedup_by_key(|d| d.occurred_on);
@@ -162,15 +344,21 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {
         return None;
     }
     let steps: Vec<(Decimal, Decimal)> = charges.windows(2).map(|w| (w[0].amount, w[1].amount)).collect();
-    let steady = steps
-        .iter()
-        .filter(|(a, b)| {
-            !a.is_zero() && ((*b - *a).abs() / *a) <= Decimal::try_from(MAX_STEP).unwrap_or(Decimal::ONE)
-        })
-        .count() as f64
+    let max_step = if rule.cadence == Cadence::Yearly { MAX_YEARLY_STEP } else { MAX_STEP };
+    let steady = steps.iter().filter(|(a, b)| relative_step(*a, *b).is_some_and(|s| s <= max_step)).count()
+        as f64
         / steps.len() as f64;
     if steady < MIN_STEADY_SHARE {
         return None;
+    }
+    if rule.cadence == Cadence::Yearly && charges.len() < 3 {
+        // Two charges a year apart are a pattern only at one price, where yearly billing is
+        // known: otherwise they are two trips, two gifts, two repairs.
+        let last = charges[charges.len() - 1];
+        let same_price = relative_step(charges[0].amount, last.amount).is_some_and(|s| s <= SAME_PRICE);
+        if !same_price || !kind::bills_yearly(&last.merchant, last.category_name.as_deref()) {
+            return None;
+        }
     }
     let fixed_price =
         steps.iter().filter(|(a, b)| a == b).count() as f64 / steps.len() as f64 >= MIN_FIXED_SHARE;
@@ -190,19 +378,48 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate) -> Option<Recurring> {
     }
     let last = charges[charges.len() - 1];
     let next_expected = rule.cadence.next(last.occurred_on);
+    let expected_amount = if fixed_price {
+        last.amount
+    } else {
+        let mut recent: Vec<Decimal> = charges.iter().rev().take(RECENT_CHARGES).map(|c| c.amount).collect();
+        recent.sort();
+        recent[recent.len() / 2]
+    };
+    let grace = chrono::Duration::days(rule.grace_days);
+    let status = if today <= next_expected + grace {
+        Status::Active
+    } else if today <= rule.cadence.next(next_expected) + grace {
+        Status::Late
+    } else {
+        Status::Ended
+    };
     Some(Recurring {
         merchant: last.merchant.clone(),
         currency: last.currency.clone(),
         category_id: last.category_id,
+        category_name: last.category_name.clone(),
         cadence: rule.cadence,
         amount: last.amount,
         fixed_price,
+        credit,
+        expected_amount,
         first_seen: charges[0].occurred_on,
         last_seen: last.occurred_on,
         next_expected,
         occurrences: charges.len(),
-        active: today <= next_expected + chrono::Duration::days(rule.grace_days),
+        status,
         price_changes,
+        charges: charges.iter().map(|c| c.transaction_id).collect(),
+        kind: if credit {
+            Kind::Income
+        } else if fixed_price {
+            Kind::Subscription
+        } else {
+            Kind::Bill
+        },
+        kind_corrected: false,
+        kind_reason: String::new(),
+        habit: false,
     })
 }
 
@@ -242,7 +459,8 @@ mod tests {
         assert_eq!(netflix.merchant, "netflix");
         assert_eq!(netflix.cadence, Cadence::Monthly);
         assert_eq!(netflix.occurrences, 14);
-        assert!(netflix.fixed_price && netflix.active);
+        assert!(netflix.fixed_price && netflix.active());
+        assert_eq!(netflix.expected_amount, Decimal::new(1799, 2));
         assert_eq!(netflix.next_expected, day(2026, 3, 15));
         assert_eq!(
             netflix.price_changes,
@@ -270,14 +488,50 @@ mod tests {
     }
 
     #[test]
-    fn a_lapsed_yearly_payment_is_inactive() {
+    fn a_yearly_payment_goes_late_then_ends() {
         let debits = vec![
             charge(day(2023, 5, 2), "AMAZON PRIME*2K3", 13900),
             charge(day(2024, 5, 3), "AMAZON PRIME*9Q1", 13900),
         ];
-        let found = detect(&debits, day(2026, 1, 1));
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].cadence, Cadence::Yearly);
-        assert!(!found[0].active);
+        let status = |today| detect(&debits, today).first().map(|r| r.status);
+        assert_eq!(detect(&debits, day(2025, 1, 1))[0].cadence, Cadence::Yearly);
+        assert_eq!(status(day(2025, 5, 20)), Some(Status::Active));
+        assert_eq!(status(day(2025, 7, 1)), Some(Status::Late));
+        assert_eq!(status(day(2026, 7, 1)), Some(Status::Ended));
+    }
+
+    #[test]
+    fn trips_a_year_apart_are_not_yearly_payments() {
+        // Two flights and two hotel stays a year apart at different prices, and a Black
+        // Friday purchase: none recurs.
+        let debits = vec![
+            charge(day(2024, 7, 3), "DELTA AIR 0062341", 48620),
+            charge(day(2025, 7, 8), "DELTA AIR 0069912", 61240),
+            charge(day(2024, 7, 5), "MARRIOTT HOTEL BOSTON", 84200),
+            charge(day(2025, 7, 10), "MARRIOTT HOTEL BOSTON", 91250),
+            charge(day(2024, 11, 29), "BEST BUY #1123", 129999),
+            charge(day(2025, 11, 28), "BEST BUY #1123", 129999),
+        ];
+        assert!(detect(&debits, day(2025, 12, 1)).is_empty());
+        // Three at about one price are yearly, whatever the merchant.
+        let dues = vec![
+            charge(day(2023, 3, 1), "CITY SAILING CLUB", 25000),
+            charge(day(2024, 3, 1), "CITY SAILING CLUB", 25000),
+            charge(day(2025, 3, 2), "CITY SAILING CLUB", 26000),
+        ];
+        assert_eq!(detect(&dues, day(2025, 12, 1)).len(), 1);
+    }
+
+    #[test]
+    fn charges_due_in_a_month_follow_the_cadence() {
+        let debits: Vec<Debit> =
+            (0..6).map(|w| charge(day(2025, 1, 6) + chrono::Duration::weeks(w), "CITY GYM", 1500)).collect();
+        let gym = &detect(&debits, day(2025, 2, 12))[0];
+        assert_eq!(gym.cadence, Cadence::Weekly);
+        assert_eq!(gym.next_expected, day(2025, 2, 17));
+        assert_eq!(
+            gym.due_between(day(2025, 2, 13), day(2025, 2, 28)),
+            vec![day(2025, 2, 17), day(2025, 2, 24)]
+        );
     }
 }

@@ -81,6 +81,8 @@ async fn publish(events: usize, users: usize) -> anyhow::Result<()> {
                 category_id: Some(categories[i % CATEGORIES].to_string()),
                 version: 1,
                 category_name: None,
+                category_source: "import".into(),
+                category_confidence: None,
             }),
             source: "import".into(),
             occurred_at: None,

@@ -59,6 +59,36 @@ pub struct CategoryForecastDoc {
     pub probability_over_limit: Option<f64>,
     /// The model that produced it.
     pub model: String,
+    /// What is still to come of this category, by part.
+    #[schema(required = true)]
+    pub components: Option<ForecastComponentsDoc>,
+}
+
+/// What is still to come of the month after `spent_to_date`, by part; with it they make the
+/// projection.
+#[derive(ToSchema)]
+#[schema(as = ForecastComponents)]
+pub struct ForecastComponentsDoc {
+    /// Recurring payments still due this month, at their expected amounts.
+    pub recurring_due: Amount,
+    /// Everyday spending still to come, from the model chosen for the regular series.
+    pub regular: Amount,
+    /// One-off purchases at their rate over the last twelve months, for the rest of the month.
+    pub one_off_allowance: Amount,
+}
+
+/// A one-off purchase the models did not learn from, so it is not repeated.
+#[derive(ToSchema)]
+#[schema(as = ExcludedOneOff)]
+pub struct ExcludedOneOffDoc {
+    #[schema(format = Uuid)]
+    pub transaction_id: String,
+    #[schema(format = Date)]
+    pub occurred_on: String,
+    pub description: String,
+    pub amount: Amount,
+    /// `anomaly` (flagged) or `large_infrequent`.
+    pub reason: String,
 }
 
 /// A month-end spending projection: booked spending is known, only the rest of the month is
@@ -94,6 +124,13 @@ pub struct ForecastDoc {
     #[schema(format = Date)]
     pub as_of: String,
     pub categories: Vec<CategoryForecastDoc>,
+    /// What is still to come, by part; null without a projection.
+    #[schema(required = true)]
+    pub components: Option<ForecastComponentsDoc>,
+    /// One-offs of the last twelve months left out of the regular series, newest first.
+    pub excluded_one_offs: Vec<ExcludedOneOffDoc>,
+    /// How the projection was made, with its numbers.
+    pub explanation: String,
 }
 
 /// The totals of a forecast made before analytics sent whole projections.
@@ -117,7 +154,7 @@ pub struct ForecastTotalsDoc {
 #[serde(untagged)]
 #[schema(as = BudgetForecast)]
 pub enum BudgetForecastDoc {
-    Projection(ForecastDoc),
+    Projection(Box<ForecastDoc>),
     Totals(ForecastTotalsDoc),
 }
 
@@ -275,6 +312,7 @@ pub fn forecast_json(f: &MonthEndForecast) -> Value {
                 "limit": optional_amount(&c.limit),
                 "probability_over_limit": number(c.probability_over_limit),
                 "model": c.model,
+                "components": components(&c.components),
             })
         })
         .collect();
@@ -294,7 +332,27 @@ pub fn forecast_json(f: &MonthEndForecast) -> Value {
         "generated_at": timestamp(f.generated_at),
         "as_of": f.as_of,
         "categories": categories,
+        "components": components(&f.components),
+        "excluded_one_offs": f.excluded_one_offs.iter().map(|o| json!({
+            "transaction_id": o.transaction_id,
+            "occurred_on": o.occurred_on,
+            "description": o.description,
+            "amount": amount(&o.amount),
+            "reason": o.reason,
+        })).collect::<Vec<_>>(),
+        "explanation": f.explanation,
     })
+}
+
+fn components(c: &Option<budgetsmart_proto::common::v1::ForecastComponents>) -> serde_json::Value {
+    match c {
+        Some(c) => json!({
+            "recurring_due": amount(&c.recurring_due),
+            "regular": amount(&c.regular),
+            "one_off_allowance": amount(&c.one_off_allowance),
+        }),
+        None => serde_json::Value::Null,
+    }
 }
 
 /// Spending and income aggregates by category or by month.
@@ -548,6 +606,12 @@ pub async fn models(State(state): State<AppState>, _user: AuthUser) -> Result<Js
             pattern = "^[A-Z]{3}$",
             description = "ISO 4217; the user's default currency by default"
         ),
+        (
+            "month" = Option<String>,
+            Query,
+            pattern = r"^\d{4}-\d{2}$",
+            description = "For `spending-by-category`: the last month drawn (YYYY-MM), this month by default"
+        ),
     ),
     responses(
         (
@@ -579,6 +643,7 @@ pub async fn chart(
         budget_id: query.get("budget_id").unwrap_or_default(),
         currency: query.get("currency").unwrap_or_default(),
         labels,
+        month: query.get("month").unwrap_or_default(),
     };
     let chart = state.analytics.clone().render_chart(request).await?.into_inner();
     let content_type = HeaderValue::from_str(&chart.content_type)

@@ -33,6 +33,14 @@ pub struct InsightJson {
     /// The facts behind the insight; the keys depend on `kind`.
     #[schema(value_type = Option<Object>, required = true)]
     data: serde_json::Value,
+    /// How much it matters now, in [0, 1]: its relevance when issued, halved every 30 days.
+    /// The feed is sorted by it.
+    #[schema(minimum = 0, maximum = 1, example = 0.42)]
+    relevance: f64,
+    /// What it compared: `{months: ["YYYY-MM", ...], figures: {...}}`; null for insights
+    /// issued before evidence was kept.
+    #[schema(value_type = Option<Object>, required = true)]
+    evidence: serde_json::Value,
     #[schema(format = DateTime, required = true)]
     generated_at: Option<String>,
     /// When analytics generated it (the contract's name; `generated_at` is kept for clients
@@ -41,7 +49,9 @@ pub struct InsightJson {
     created_at: Option<String>,
 }
 
-/// The caller's insights feed, newest first.
+/// The caller's insights feed, most relevant first.
+///
+/// An insight's relevance halves every 30 days, so recent news outranks old history.
 #[utoipa::path(
     get,
     path = "/insights",
@@ -75,6 +85,8 @@ pub async fn list(
             InsightJson {
                 amount: text("amount"),
                 currency: text("currency"),
+                relevance: if i.relevance.is_finite() { i.relevance.clamp(0.0, 1.0) } else { 0.0 },
+                evidence: data.get("evidence").cloned().unwrap_or(serde_json::Value::Null),
                 id: i.id,
                 kind: i.kind,
                 title: i.title,

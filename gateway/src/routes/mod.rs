@@ -70,6 +70,7 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(anomalies::list))
         .routes(routes!(anomalies::feedback))
         .routes(routes!(recurring::list))
+        .routes(routes!(recurring::correct))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::preferences, notifications::update_preferences))
         .routes(routes!(notifications::summary))

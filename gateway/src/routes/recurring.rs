@@ -1,14 +1,16 @@
 //! `/analytics/recurring`: detected recurring payments and subscriptions.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use budgetsmart_proto::analytics::v1 as pb;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::extract::ApiJson;
 use crate::json::{Amount, CurrencyCode, amount};
+use crate::openapi::problems;
 use crate::state::AppState;
 
 /// How often a recurring payment comes.
@@ -22,12 +24,26 @@ pub enum Cadence {
     Yearly,
 }
 
-/// `subscription`: a fixed price; `bill`: an amount that varies.
+/// What a recurring payment is: `subscription` (a service one can cancel), `bill`
+/// (utilities, phone, internet, insurance), `housing` (rent, mortgage), `loan`, or `income`.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum RecurringKind {
     Subscription,
     Bill,
+    Housing,
+    Loan,
+    Income,
+}
+
+/// `active` until the next charge is overdue past the cadence's grace, then `late`, and
+/// `ended` once a further cadence has passed without one.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RecurringStatus {
+    Active,
+    Late,
+    Ended,
 }
 
 /// A lasting change of a subscription's price.
@@ -70,8 +86,23 @@ pub struct RecurringJson {
     #[schema(format = Date)]
     next_expected: String,
     occurrences: u32,
-    /// False once the next charge is overdue by more than the cadence allows.
+    /// True while `status` is `active`.
     active: bool,
+    #[schema(value_type = RecurringStatus)]
+    status: String,
+    /// What the next charge should be: the price, or a varying bill's recent median.
+    #[schema(value_type = Amount)]
+    expected_amount: String,
+    /// Whether `kind` is the caller's own correction.
+    kind_corrected: bool,
+    /// `debit`, or `credit` for income.
+    #[schema(example = "debit")]
+    direction: String,
+    /// What it is and why, with its numbers and what comes next.
+    #[schema(
+        example = "Maple Street is your housing payment (its category, Housing): 1,450.00 USD every month, 18 charges since 1 Jun 2025. The next is expected around 1 Jan 2027."
+    )]
+    explanation: String,
     price_changes: Vec<PriceChangeJson>,
 }
 
@@ -101,6 +132,11 @@ impl From<pb::RecurringPayment> for RecurringJson {
             next_expected: r.next_expected,
             occurrences: r.occurrences,
             active: r.active,
+            status: r.status,
+            expected_amount: amount(&r.expected_amount),
+            kind_corrected: r.kind_corrected,
+            direction: r.direction,
+            explanation: r.explanation,
             price_changes: r
                 .price_changes
                 .into_iter()
@@ -124,4 +160,52 @@ impl From<pb::RecurringPayment> for RecurringJson {
 pub async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<RecurringList>, ApiError> {
     let listed = state.analytics.clone().list_recurring(pb::ListRecurringRequest {}).await?.into_inner();
     Ok(Json(RecurringList { data: listed.data.into_iter().map(Into::into).collect(), next_cursor: None }))
+}
+
+/// A correction: what the payment is, or that it does not recur.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RecurringCorrection)]
+pub struct CorrectionBody {
+    /// The right kind; kept across rescans, and applied to the category's other payments the
+    /// classifier has no stronger evidence about.
+    #[serde(default)]
+    #[schema(value_type = Option<RecurringKind>)]
+    kind: Option<String>,
+    /// `true`: these charges are not a recurring payment; they are no longer listed, forecast
+    /// as due, or suggested as a saving, after any rescan.
+    #[serde(default)]
+    not_recurring: Option<bool>,
+}
+
+/// Correct a recurring payment: its kind, or that it does not recur.
+///
+/// The correction survives every rescan. Give `kind`, or `not_recurring: true`, not both.
+#[utoipa::path(
+    patch,
+    path = "/analytics/recurring/{id}",
+    tag = "analytics",
+    operation_id = "update_recurring",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The recurring payment's id")),
+    request_body(content = CorrectionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The corrected recurring payment", body = RecurringJson),
+        problems::JsonBody,
+        problems::NotFound,
+    )
+)]
+pub async fn correct(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CorrectionBody>,
+) -> Result<Json<RecurringJson>, ApiError> {
+    let request = pb::UpdateRecurringRequest {
+        id,
+        kind: body.kind.unwrap_or_default(),
+        not_recurring: body.not_recurring.unwrap_or(false),
+    };
+    let corrected = state.analytics.clone().update_recurring(request).await?.into_inner();
+    Ok(Json(corrected.into()))
 }

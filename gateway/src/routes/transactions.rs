@@ -36,6 +36,14 @@ pub struct TransactionJson {
     kind: String,
     #[schema(format = Uuid, required = true)]
     category_id: Option<String>,
+    /// Who chose the category: `user`, `import`, `model` (auto-filled) or `rule`; null when
+    /// there is no category. Only `user` and `import` teach the categorisation models;
+    /// changing a `model` category makes it `user`.
+    #[schema(required = true, example = "user")]
+    category_source: Option<String>,
+    /// The model's confidence, in [0, 1], when `category_source` is `model`.
+    #[schema(required = true, minimum = 0, maximum = 1)]
+    category_confidence: Option<f64>,
     #[schema(required = true)]
     notes: Option<String>,
     #[schema(format = DateTime, required = true)]
@@ -54,6 +62,8 @@ impl From<pb::Transaction> for TransactionJson {
             description: t.description,
             kind: t.r#type,
             category_id: t.category_id,
+            category_source: Some(t.category_source).filter(|s| !s.is_empty()),
+            category_confidence: t.category_confidence.filter(|c| c.is_finite()),
             notes: t.notes,
             created_at: timestamp(t.created_at),
             updated_at: timestamp(t.updated_at),
