@@ -278,10 +278,42 @@ def main() -> int:
     print("budgets: the last three months, 3,400.00 USD each with category limits")
 
     last_month = month_start(today, 1).strftime("%Y-%m")
+    wait_for_analytics(token, rows, month_start(today, 1))
     queued = call("POST", "/notifications/summary", token, {"month": last_month})
     print(f"monthly summary for {last_month} queued ({queued['notification_id']})")
     print_login()
     return 0
+
+
+def wait_for_analytics(token: str, rows: list, first: dt.date, limit_secs: float = 180) -> None:
+    """Waits until analytics holds last month's spending and has trained this month's forecast,
+    so the summary email is written from the whole history, not from what had arrived so far."""
+    last = month_start(first, -1) - dt.timedelta(days=1)
+    expected = sum(
+        (-float(amount) for day, _, amount, *_ in rows
+         if first <= dt.date.fromisoformat(str(day)) <= last and float(amount) < 0),
+        0.0,
+    )
+    deadline = time.monotonic() + limit_secs
+    caught_up = None
+    while time.monotonic() < deadline:
+        try:
+            if caught_up is None:
+                summary = call("GET", f"/analytics/summary?from={first}&to={last}", token)
+                if abs(float(summary.get("total_spent") or 0) - expected) < 0.005:
+                    # Every event is applied; the retraining after the last one is what counts.
+                    caught_up = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+            else:
+                # Models are registered by the retraining pass that also finds anomalies,
+                # recurring payments and insights.
+                models = call("GET", "/analytics/models", token).get("data") or []
+                trained = [dt.datetime.fromisoformat(m["trained_at"].replace("Z", "+00:00")) for m in models]
+                if trained and max(trained) >= caught_up:
+                    return
+        except ApiError:
+            pass
+        time.sleep(2)
+    print("analytics is still catching up; the summary may show partial figures", file=sys.stderr)
 
 
 def create_budget(token: str, month: str, categories: dict[str, str]) -> None:

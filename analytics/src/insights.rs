@@ -113,6 +113,9 @@ const MIN_EXCESS_SHARE: Decimal = Decimal::from_parts(20, 0, 0, false, 2);
 const PRICE_RISE_NEWS_DAYS: i64 = 120;
 /// Subscriptions from which their total is worth a word.
 const MIN_SUBSCRIPTIONS: usize = 3;
+/// A saving on a category is worth a word from this share of a usual month: below it, it is
+/// noise in the everyday.
+const MIN_SAVING_OF_MONTH: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// A projected overspend is announced from this probability.
 const OVERSPEND_PROBABILITY: f64 = 0.5;
 
@@ -354,7 +357,10 @@ pub fn from_spending(
         let median = (usual[2] + usual[3]) / Decimal::from(2);
         // Never more than was spent: the saving is the part of last month above the usual one.
         let saving = (last.1 - median).min(last.1);
-        if last.1 > median * ABOVE_AVERAGE && saving > median * MIN_EXCESS_SHARE {
+        if last.1 > median * ABOVE_AVERAGE
+            && saving > median * MIN_EXCESS_SHARE
+            && saving >= context.usual_month * MIN_SAVING_OF_MONTH
+        {
             let compared: Vec<NaiveDate> =
                 before.iter().rev().take(6).rev().map(|m| m.0).chain([last.0]).collect();
             out.push(

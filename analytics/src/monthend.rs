@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::forecasting::metrics::{Z80, Z95, normal_cdf};
 use crate::forecasting::{Selection, Settings, select};
 use crate::history::{self, DailySpend};
-use crate::parts::{self, Parts, Series};
+use crate::parts::{self, OneOffRisk, Parts, Series};
 use crate::readmodel::budgets::Budget;
 use crate::text;
 
@@ -66,6 +66,61 @@ pub struct Projected {
     pub daily_mean: Vec<(NaiveDate, f64)>,
     /// The model that made it.
     pub model: String,
+    /// The chance of a one-off before the month ends and its expected size, when the series
+    /// has had one-offs: the total is then a mixture, most likely without one.
+    pub one_off: Option<OneOffRisk>,
+}
+
+/// The distribution of a month-end total: normal around `center` with `sigma`, and with
+/// probability `chance` a one-off of `size` on top.
+#[derive(Debug, Clone, Copy)]
+struct Mixture {
+    center: f64,
+    sigma: f64,
+    chance: f64,
+    size: f64,
+}
+
+/// The standard normal quantile of `p` in (0, 1), by bisection on the CDF.
+fn z_of(p: f64) -> f64 {
+    let (mut low, mut high) = (-10.0, 10.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (low + high);
+        if normal_cdf(mid) < p {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    0.5 * (low + high)
+}
+
+impl Mixture {
+    fn above(&self, x: f64) -> f64 {
+        let tail = |c: f64| {
+            if self.sigma <= 0.0 {
+                if c > x { 1.0 } else { 0.0 }
+            } else {
+                1.0 - normal_cdf((x - c) / self.sigma)
+            }
+        };
+        (1.0 - self.chance) * tail(self.center) + self.chance * tail(self.center + self.size)
+    }
+
+    /// The value below which a share `q` of the distribution lies (bisection on the CDF).
+    fn quantile(&self, q: f64) -> f64 {
+        let spread = 8.0 * self.sigma.max(1e-9);
+        let (mut low, mut high) = (self.center - spread, self.center + self.size.max(0.0) + spread);
+        for _ in 0..100 {
+            let mid = 0.5 * (low + high);
+            if 1.0 - self.above(mid) < q {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        0.5 * (low + high)
+    }
 }
 
 /// A series' booked spending, and its projection when there is enough history.
@@ -80,16 +135,18 @@ pub struct Outcome {
 }
 
 impl Projected {
-    /// Probability that the month-end total exceeds `limit`.
+    /// Probability that the month-end total exceeds `limit`. With a one-off possible, the
+    /// total is most likely the regular one, and over by a one-off with its chance.
     pub fn probability_over(&self, spent: f64, limit: f64) -> f64 {
-        let p = if spent > limit {
-            1.0
-        } else if self.sigma <= 0.0 {
-            if self.total > limit { 1.0 } else { 0.0 }
-        } else {
-            1.0 - normal_cdf((limit - self.total) / self.sigma)
-        };
+        let p = if spent > limit { 1.0 } else { self.mixture().above(limit) };
         (p.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0
+    }
+
+    fn mixture(&self) -> Mixture {
+        match self.one_off {
+            Some(r) => Mixture { center: self.total - r.chance * r.size, sigma: self.sigma, chance: r.chance, size: r.size },
+            None => Mixture { center: self.total, sigma: self.sigma, chance: 0.0, size: 0.0 },
+        }
     }
 
     /// The first remaining day on which the expected cumulative spending exceeds `limit`.
@@ -128,6 +185,7 @@ pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcom
             sigma: 0.0,
             daily_mean: Vec::new(),
             model: "actual".into(),
+            one_off: None,
         };
         return Outcome { spent, projected: Some(exact), trained: None };
     }
@@ -161,6 +219,7 @@ pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcom
         sigma: remaining.sigma,
         daily_mean: remaining.daily_mean,
         model: trained.selection.chosen.name().to_owned(),
+        one_off: None,
     };
     Outcome { spent, projected: Some(projected), trained: Some(trained) }
 }
@@ -182,7 +241,7 @@ pub fn project_parts(
     all: &DailySpend,
     regular: &DailySpend,
     due: &[(NaiveDate, Decimal)],
-    allowance: Decimal,
+    one_off: Option<OneOffRisk>,
     month: NaiveDate,
     as_of: NaiveDate,
 ) -> (Outcome, Components) {
@@ -192,7 +251,7 @@ pub fn project_parts(
     }
     let modelled = project(regular, month, as_of);
     let due_total: f64 = due.iter().map(|(_, v)| f64_of(*v)).sum();
-    let allowance = f64_of(allowance);
+    let allowance = one_off.map_or(0.0, |r| r.chance * r.size);
     let spent = f64_of(booked.spent);
     let (regular_p, trained) = match (modelled.projected, booked.projected.as_ref()) {
         (Some(p), _) => (p, modelled.trained),
@@ -205,6 +264,7 @@ pub fn project_parts(
                 sigma: 0.0,
                 daily_mean: Vec::new(),
                 model: "recurring".into(),
+                one_off: None,
             };
             (only, None)
         }
@@ -214,9 +274,32 @@ pub fn project_parts(
     };
     let regular_left = (regular_p.total - f64_of(modelled.spent)).max(0.0);
     // Booked (all of it), then the regular model's remaining with its interval, moved by the
-    // parts that are known.
-    let shift = spent - f64_of(modelled.spent) + due_total + allowance;
-    let moved = |(lower, upper): (f64, f64)| (lower + shift, upper + shift);
+    // recurring payments due; a possible one-off widens it upwards by its chance.
+    let shift = spent - f64_of(modelled.spent) + due_total;
+    let center = regular_p.total + shift;
+    let moved = |(lower, upper): (f64, f64), z: f64| {
+        let Some(risk) = one_off.filter(|r| r.chance > 0.0 && r.size > 0.0) else {
+            return (lower + shift, upper + shift);
+        };
+        // The interval's own spread, as a normal one, mixed with the one-off.
+        let sigma = ((upper - lower) / (2.0 * z)).max(0.0);
+        let mixture = Mixture { center, sigma, chance: risk.chance, size: risk.size };
+        let level = 2.0 * normal_cdf(z) - 1.0;
+        let tail = (1.0 - level) / 2.0;
+        let central = (mixture.quantile(tail).max(spent), mixture.quantile(1.0 - tail));
+        // The shortest interval with the level's mass: while a one-off is less likely than the
+        // interval leaves out, that is the regular spread alone, a little wider. Otherwise a
+        // person would read "between 2 and 2,650" for a month that is most likely 70.
+        if 1.0 - risk.chance > level {
+            let inner = level / (1.0 - risk.chance);
+            let zi = z_of((1.0 + inner) / 2.0);
+            let regular = ((center - zi * sigma).max(spent), center + zi * sigma);
+            if regular.1 - regular.0 < central.1 - central.0 {
+                return regular;
+            }
+        }
+        central
+    };
     let per_day =
         if regular_p.daily_mean.is_empty() { 0.0 } else { allowance / regular_p.daily_mean.len() as f64 };
     let mut daily_mean: Vec<(NaiveDate, f64)> =
@@ -228,13 +311,18 @@ pub fn project_parts(
         }
     }
     daily_mean.sort_by_key(|(d, _)| *d);
+    let total = spent + regular_left + due_total + allowance;
+    // An interval holds its projection: with a rare large one-off the projection (which sets
+    // its allowance aside) can lie above the likely range, which then reaches up to it.
+    let holding = |(lower, upper): (f64, f64)| (lower.min(total), upper.max(total));
     let projected = Projected {
-        total: spent + regular_left + due_total + allowance,
-        interval_80: moved(regular_p.interval_80),
-        interval_95: moved(regular_p.interval_95),
+        total,
+        interval_80: holding(moved(regular_p.interval_80, Z80)),
+        interval_95: holding(moved(regular_p.interval_95, Z95)),
         sigma: regular_p.sigma,
         daily_mean,
         model: regular_p.model,
+        one_off: one_off.filter(|r| r.chance > 0.0),
     };
     let components =
         Components { recurring_due: due_total, regular: regular_left, one_off_allowance: allowance };
@@ -386,8 +474,8 @@ fn project_series(
     };
     let currency = target.currency.as_str();
     let due = parts.recurring_due(currency, series, target.month, as_of);
-    let allowance = parts.one_off_allowance(currency, series, target.month, as_of);
-    project_parts(&spend(rows), &spend(regular), &due, allowance, target.month, as_of)
+    let risk = parts.one_off_risk(currency, series, target.month, as_of);
+    project_parts(&spend(rows), &spend(regular), &due, risk, target.month, as_of)
 }
 
 /// Projects the total and the categories of `target` from the user's daily totals and the
@@ -548,7 +636,7 @@ fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_o
     let mut sentence = format!(
         "About {} by the end of {month} (80 % likely between {} and {}): {} spent so far, {} of \
          recurring payments still due, {} of everyday spending from the {} model, and {} set aside \
-         for one-offs at their usual rate.",
+         for one-offs at their usual rate{}.",
         m(p.total),
         m(p.interval_80.0),
         m(p.interval_80.1),
@@ -557,6 +645,10 @@ fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_o
         m(c.regular),
         p.model.replace('_', " "),
         m(c.one_off_allowance),
+        match p.one_off {
+            Some(r) => format!(" (a {:.0} % chance of one before the month ends)", r.chance * 100.0),
+            None => String::new(),
+        },
     );
     let one_offs = parts.recent_one_offs(currency, as_of);
     if let Some(largest) = one_offs.iter().max_by_key(|o| o.amount) {
@@ -633,6 +725,24 @@ mod tests {
         let new = steady("2025-06-10", "2025-06-15");
         assert!(project(&new, day("2025-06-01"), day("2025-06-15")).projected.is_none());
         assert!(project(&DailySpend::new(), day("2025-06-01"), day("2025-06-15")).projected.is_none());
+    }
+
+    #[test]
+    fn a_rare_one_off_raises_the_chance_of_going_over_but_not_the_likely_range() {
+        let spend = steady("2024-01-01", "2025-06-15");
+        let risk = OneOffRisk { chance: 0.1, size: 2000.0 };
+        let (month, as_of) = (day("2025-06-01"), day("2025-06-15"));
+        let (outcome, parts) = project_parts(&spend, &spend, &[], Some(risk), month, as_of);
+        let p = outcome.projected.expect("projected");
+        assert!((parts.one_off_allowance - 200.0).abs() < 1e-9, "{parts:?}");
+        // About 1,580 without it, 1,780 with its expected share.
+        assert!((p.total - 1780.0).abs() < 60.0, "{}", p.total);
+        // Nine months in ten have no one-off: the 80 % range stays around the regular month.
+        assert!(p.interval_80.1 < 1900.0, "{:?}", p.interval_80);
+        // The 95 % range cannot leave a one-off out.
+        assert!(p.interval_95.1 > 3000.0, "{:?}", p.interval_95);
+        let over = p.probability_over(1280.0, 2500.0);
+        assert!((0.08..=0.12).contains(&over), "{over}");
     }
 
     #[test]

@@ -42,6 +42,15 @@ impl Series {
     }
 }
 
+/// A one-off still possible this month, at the series' historical rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OneOffRisk {
+    /// Probability of at least one before the month ends.
+    pub chance: f64,
+    /// Its expected size, given one comes (so `chance × size` is the allowance).
+    pub size: f64,
+}
+
 /// The recurring payments and one-offs of a user's history, and what they take out of it.
 #[derive(Debug, Clone, Default)]
 pub struct Parts {
@@ -141,6 +150,31 @@ impl Parts {
         let days = Decimal::from(end.day());
         let left = if as_of < start { days } else { Decimal::from((end - as_of).num_days()) };
         self.one_off_rate(currency, series, as_of) * left / days
+    }
+
+    /// The chance of a one-off in `series` over what is left of `month` after `as_of`, and its
+    /// expected size: one-offs come as a Poisson process at their rate over the last twelve
+    /// months, so `chance × size` is exactly [`Parts::one_off_allowance`].
+    pub fn one_off_risk(&self, currency: &str, series: Series, month: NaiveDate, as_of: NaiveDate) -> Option<OneOffRisk> {
+        use rust_decimal::prelude::ToPrimitive;
+        let allowance = self.one_off_allowance(currency, series, month, as_of).to_f64()?;
+        if allowance <= 0.0 {
+            return None;
+        }
+        let current = history::month_start(as_of);
+        let first = history::shift_months(current, -ONE_OFF_MONTHS);
+        let count = self
+            .one_offs
+            .iter()
+            .filter(|o| o.currency == currency && series.holds(o.category_id))
+            .filter(|o| o.occurred_on >= first && o.occurred_on < current)
+            .count() as f64;
+        let rate = self.one_off_rate(currency, series, as_of).to_f64()?;
+        // Events expected in what is left of the month: the allowance over the mean size.
+        let mean_size = rate * f64::from(ONE_OFF_MONTHS as u32) / count;
+        let expected_events = allowance / mean_size;
+        let chance = 1.0 - (-expected_events).exp();
+        (chance > 0.0).then(|| OneOffRisk { chance, size: allowance / chance })
     }
 
     /// The one-offs a forecast names: those in `currency` of the last twelve months and this

@@ -84,28 +84,34 @@ pub async fn gather(
 
     let budget = budget_of(upstreams, user_id, &month_key, currency, &name).await?;
 
+    // The biggest moves of the month summarised against the month before it, in both
+    // directions. (Trends' change_pct is exactly that; its 3-month average includes the month
+    // itself, so it is no baseline to compare the month with.)
     let trends = analytics
         .get_trends(an::TrendsRequest { months: 3, currency: currency.to_owned() })
         .await?
         .into_inner();
-    let mut changes: Vec<&an::CategoryTrend> =
-        trends.categories.iter().filter(|t| t.change_pct.is_some()).collect();
-    changes.sort_by(|a, b| {
-        let size = |t: &an::CategoryTrend| t.change_pct.map(f64::abs).unwrap_or_default();
-        size(b).total_cmp(&size(a))
-    });
-    let changes: Vec<Value> = changes
-        .into_iter()
-        .take(TOP)
-        .map(|t| {
-            json!({
-                "name": name(&t.category_id),
-                "change_pct": t.change_pct,
-                "spent": amount(t.monthly.last().and_then(|m| m.spent.as_ref())),
-                "average_3m": amount(t.average_3m.as_ref()),
-            })
+    let mut changes: Vec<(f64, Value)> = trends
+        .categories
+        .iter()
+        .filter_map(|t| {
+            let n = t.monthly.len();
+            let (before, last) = (t.monthly.get(n.checked_sub(2)?)?, t.monthly.get(n - 1)?);
+            (last.month == month_key).then_some(())?;
+            let pct = t.change_pct?;
+            Some((
+                pct,
+                json!({
+                    "name": name(&t.category_id),
+                    "change_pct": pct,
+                    "spent": amount(last.spent.as_ref()),
+                    "previous": amount(before.spent.as_ref()),
+                }),
+            ))
         })
         .collect();
+    changes.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    let changes: Vec<Value> = changes.into_iter().take(TOP).map(|(_, v)| v).collect();
 
     let forecast = analytics
         .get_forecast(an::ForecastRequest {
@@ -128,7 +134,7 @@ pub async fn gather(
         })
     });
 
-    // What is still to be paid this month, largest first, each with its sentence.
+    // What is still to be paid this month, each with its sentence.
     let recurring = analytics.list_recurring(an::ListRecurringRequest {}).await?.into_inner();
     let current_key = current.format("%Y-%m").to_string();
     let mut coming: Vec<&an::RecurringPayment> = recurring
@@ -138,7 +144,10 @@ pub async fn gather(
             r.status == "active" && r.direction != "credit" && r.next_expected.starts_with(&current_key)
         })
         .collect();
+    // The largest few, listed in the order they are due.
     coming.sort_by_key(|r| std::cmp::Reverse(decimal(&amount(r.expected_amount.as_ref()))));
+    coming.truncate(TOP);
+    coming.sort_by(|a, b| a.next_expected.cmp(&b.next_expected));
     let coming: Vec<Value> = coming
         .into_iter()
         .take(TOP)
@@ -153,26 +162,16 @@ pub async fn gather(
         })
         .collect();
 
-    // The most relevant insights issued in the month summarised.
+    // The most relevant insights now: the feed is sorted by relevance as it fades.
     let feed = upstreams
         .insights(user_id)?
         .list_insights(en::ListInsightsRequest {
-            page: Some(PageRequest { limit: 50, cursor: String::new() }),
+            page: Some(PageRequest { limit: TOP_INSIGHTS as u32, cursor: String::new() }),
         })
         .await?
         .into_inner();
-    let insights: Vec<Value> = feed
-        .insights
-        .iter()
-        .filter(|i| {
-            i.generated_at
-                .as_ref()
-                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                .is_some_and(|at| at.format("%Y-%m").to_string() == month_key)
-        })
-        .take(TOP_INSIGHTS)
-        .map(|i| json!({ "title": i.title, "body": i.body }))
-        .collect();
+    let insights: Vec<Value> =
+        feed.insights.iter().map(|i| json!({ "title": i.title, "body": i.body })).collect();
 
     let anomalies = analytics
         .list_anomalies(an::ListAnomaliesRequest {

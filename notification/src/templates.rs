@@ -159,7 +159,7 @@ mod tests {
                 { "name": "Groceries", "spent": "520.5", "limit": "500", "percent_used": 104, "over": true },
             ]},
             "categories": [{ "name": "Groceries", "spent": "520.5", "count": 14 }],
-            "changes": [{ "name": "Dining", "change_pct": 23.5, "spent": "310", "average_3m": "251" }],
+            "changes": [{ "name": "Dining", "change_pct": 23.5, "spent": "310", "previous": "251" }],
             "forecast": { "month_label": "December 2026", "projected_total": "2100", "lower_80": "1900",
                 "upper_80": "2300", "limit": "2000", "probability": 0.62,
                 "explanation": "About 2,100.00 USD by the end of December 2026." },

@@ -441,8 +441,8 @@ async fn forecast_path(scope: &mut Scope, target: &Target) -> Result<charts::For
     let parts = parts::load(&mut scope.conn, scope.user, today).await?;
     let regular = history::total_spend(&parts.regular(&rows, &target.currency));
     let due = parts.recurring_due(&target.currency, Series::Total, target.month, today);
-    let allowance = parts.one_off_allowance(&target.currency, Series::Total, target.month, today);
-    let (outcome, _) = monthend::project_parts(&spend, &regular, &due, allowance, target.month, today);
+    let risk = parts.one_off_risk(&target.currency, Series::Total, target.month, today);
+    let (outcome, _) = monthend::project_parts(&spend, &regular, &due, risk, target.month, today);
     let mut cumulative = 0.0;
     let booked: Vec<(NaiveDate, f64)> = target
         .month

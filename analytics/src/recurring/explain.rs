@@ -27,14 +27,38 @@ pub fn explain(r: &Recurring, today: NaiveDate) -> String {
     } else {
         format!("about {}", money(r.expected_amount, &r.currency))
     };
-    let what = format!(
-        "{name} is {} ({}): {price} {}, {} {count} since {}.",
-        label(r.kind),
-        r.kind_reason,
-        r.cadence.phrase(),
-        r.occurrences,
-        day(r.first_seen),
-    );
+    let what = if r.kind == Kind::Income && !r.kind_corrected {
+        format!(
+            "{name} pays you {price} {}, {} {count} since {}.",
+            r.cadence.phrase(),
+            r.occurrences,
+            day(r.first_seen)
+        )
+    } else {
+        format!(
+            "{name} is {} ({}): {price} {}, {} {count} since {}.",
+            label(r.kind),
+            r.kind_reason,
+            r.cadence.phrase(),
+            r.occurrences,
+            day(r.first_seen),
+        )
+    };
+    // The latest price change of the last year is worth a word.
+    let change = r
+        .price_changes
+        .iter()
+        .rev()
+        .find(|c| (today - c.on).num_days() <= 365)
+        .map(|c| {
+            format!(
+                " It went from {} to {} on {}.",
+                money(c.from, &r.currency),
+                money(c.to, &r.currency),
+                day(c.on)
+            )
+        })
+        .unwrap_or_default();
     let next = match r.status {
         Status::Active => format!("The next is expected around {}.", day(r.next_expected)),
         Status::Late => format!(
@@ -48,7 +72,7 @@ pub fn explain(r: &Recurring, today: NaiveDate) -> String {
             day(r.next_expected)
         ),
     };
-    format!("{what} {next}")
+    format!("{what}{change} {next}")
 }
 
 #[cfg(test)]
@@ -75,11 +99,11 @@ mod tests {
             .collect();
         let mut rent = detect(&debits, NaiveDate::from_ymd_opt(2025, 11, 20).expect("date")).remove(0);
         rent.kind = Kind::Housing;
-        rent.kind_reason = "its category, Rent".into();
+        rent.kind_reason = "from its category, Rent".into();
         let text = explain(&rent, NaiveDate::from_ymd_opt(2025, 11, 20).expect("date"));
         assert_eq!(
             text,
-            "Maple Street is your housing payment (its category, Rent): 1,450.00 USD every month, \
+            "Maple Street is your housing payment (from its category, Rent): 1,450.00 USD every month, \
              6 charges since 1 Jun 2025. The next is expected around 1 Dec 2025."
         );
         assert_eq!(rent.expected_amount, Decimal::new(145_000, 2));

@@ -325,14 +325,14 @@ pub fn classify(e: &Evidence<'_>, taught: &Taught) -> Classified {
         return of(Kind::Income, "it is money coming in".into());
     }
     if let Some(kind) = by_words(e.merchant).filter(|k| *k != Kind::Income) {
-        return of(kind, "the merchant's name".into());
+        return of(kind, "from its name".into());
     }
     if let Some((id, name)) = e.category {
         if let Some(kind) = taught.categories.get(&id) {
             return of(*kind, format!("you marked another {name} payment so"));
         }
         if let Some(kind) = by_words(name).filter(|k| *k != Kind::Income) {
-            return of(kind, format!("its category, {name}"));
+            return of(kind, format!("from its category, {name}"));
         }
     }
     let alone = |kind: Kind, reason: &str| Classified {
