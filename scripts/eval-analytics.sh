@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make eval-analytics`: runs `forecast-eval` (the service's model selection) on the public and
-# synthetic monthly series in analytics/eval/data, compares with statsforecast's AutoETS when
-# Python can install it, runs `behaviour-eval` (anomalies, recurring payments, categorisation)
-# on synthetic labelled transactions, and writes docs/analytics.md.
+# synthetic monthly series in analytics/eval/data, compares with statsforecast's AutoETS,
+# AutoTheta and AutoARIMA on the same splits when Python can install it, runs `behaviour-eval`
+# (anomalies, recurring payments, categorisation) on synthetic labelled transactions and
+# `household-eval` (forecasts by parts, recurring kinds, categories on new merchants) on
+# labelled households, and writes docs/analytics.md.
 #
 # The public CSVs are committed, so only EVAL_REFRESH_DATA=1 re-exports them from statsmodels and
 # sktime (into a virtualenv under .cache/). EVAL_STATSFORECAST=0 skips the Python comparison.
@@ -27,8 +29,9 @@ if [ "${EVAL_REFRESH_DATA:-0}" = 1 ] || ! ls "$DATA"/public/*.csv >/dev/null 2>&
 fi
 python3 scripts/eval/synthetic.py "$DATA/synthetic" >/dev/null
 python3 scripts/eval/transactions.py "$DATA/transactions" >/dev/null
+python3 scripts/eval/households.py "$DATA/households" >/dev/null
 
-cargo build --release -p analytics --bin forecast-eval --bin behaviour-eval
+cargo build --release -p analytics --bin forecast-eval --bin behaviour-eval --bin household-eval
 bin="${CARGO_TARGET_DIR:-target}/release/forecast-eval"
 for set in public synthetic; do
   echo "== forecast-eval on $set series"
@@ -39,9 +42,12 @@ echo "== behaviour-eval on synthetic transactions"
 "${CARGO_TARGET_DIR:-target}/release/behaviour-eval" "$DATA/transactions/transactions.csv" \
   "$DATA/transactions/subscriptions.csv" > "$results/behaviour.json"
 
+echo "== household-eval on labelled households"
+"${CARGO_TARGET_DIR:-target}/release/household-eval" "$DATA/households/households.csv" > "$results/households.json"
+
 if [ "${EVAL_STATSFORECAST:-1}" = 1 ] && venv statsforecast statsforecast; then
   for set in public synthetic; do
-    echo "== statsforecast AutoETS on $set series"
+    echo "== statsforecast AutoETS, AutoTheta and AutoARIMA on $set series"
     "$VENV/bin/python" scripts/eval/statsforecast_baseline.py "$DATA/$set"/*.csv > "$results/${set}_statsforecast.jsonl" || true
   done
 fi

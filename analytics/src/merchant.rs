@@ -19,6 +19,9 @@ const NOISE: &[&str] = &[
     "mastercard",
     "mc",
     "recurring",
+    "checkcard",
+    "authorized",
+    "autopay",
     "www",
     "com",
     "net",
@@ -83,7 +86,8 @@ pub fn normalise(description: &str) -> String {
     let lowered = description.to_lowercase();
     let mut name: Vec<&str> = Vec::new();
     let mut colorado = false;
-    for token in lowered.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()) {
+    let mut previous = "";
+    for (starred, token) in tokens(&lowered) {
         if token.chars().any(|c| c.is_ascii_digit()) {
             // A store or card number ends the name; what follows is the branch's address.
             if !name.is_empty() {
@@ -91,8 +95,16 @@ pub fn normalise(description: &str) -> String {
             }
             continue;
         }
+        // "DROPBOX*AALUBG": after the name, a star leads an order reference, not more name.
+        // ("SQ *NETFLIX" has no name yet: there the star leads the merchant.)
+        if starred && !name.is_empty() {
+            break;
+        }
+        // "PURCHASE AUTHORIZED ON 06/01 ...": the bank's words before the date.
+        let bank_words = token == "on" && previous == "authorized";
+        previous = token;
         colorado = token == "co" && name.last().is_some_and(|w| !COMPANY_WORDS.contains(w));
-        if !NOISE.contains(&token) {
+        if !NOISE.contains(&token) && !bank_words {
             name.push(token);
         }
     }
@@ -107,6 +119,19 @@ pub fn normalise(description: &str) -> String {
     } else {
         name.into_iter().take(MAX_WORDS).collect::<Vec<_>>().join(" ")
     }
+}
+
+/// The words of lowered text, each with whether a `*` came right before it.
+fn tokens(text: &str) -> impl Iterator<Item = (bool, &str)> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let start = rest.find(|c: char| c.is_alphanumeric())?;
+        let starred = rest[..start].contains('*');
+        let word = &rest[start..];
+        let end = word.find(|c: char| !c.is_alphanumeric()).unwrap_or(word.len());
+        rest = &word[end..];
+        Some((starred, &word[..end]))
+    })
 }
 
 /// A merchant's display name: "whole foods" → "Whole Foods".
@@ -137,6 +162,15 @@ mod tests {
         assert_eq!(normalise("Blue Bottle Coffee San Francisco CA"), "blue bottle");
         assert_eq!(normalise("NETFLIX.COM DENVER CO"), "netflix");
         assert_eq!(normalise("CITY ELECTRIC CO"), "city electric");
+        // Two big banks' card lines, and order references after a star.
+        assert_eq!(
+            normalise("PURCHASE AUTHORIZED ON 06/01 LOWES 01464 MINNEAPOLIS MN S286848503082992 CARD 5190"),
+            "lowes"
+        );
+        assert_eq!(normalise("CHECKCARD 0607 VERIZON WIRELESS DE 24431067158"), "verizon");
+        assert_eq!(normalise("Dropbox*Aalubg"), "dropbox");
+        assert_eq!(normalise("Dropbox*Wj7Bcw"), "dropbox");
+        assert_eq!(normalise("SQ *BLUE BOTTLE"), "blue bottle");
     }
 
     #[test]

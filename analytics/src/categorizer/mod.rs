@@ -128,6 +128,11 @@ impl Categorizer {
         serde_json::from_value::<Training>(value).ok()?.fit()
     }
 
+    /// Whether the model has seen the merchant of `features` itself (not only words like it).
+    pub fn knows_merchant(&self, features: &[String]) -> bool {
+        features.iter().any(|f| f.starts_with("m:") && self.index.contains_key(f))
+    }
+
     /// Labelled transactions it learnt from.
     pub fn samples(&self) -> usize {
         self.training.samples.len()

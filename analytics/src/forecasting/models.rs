@@ -26,18 +26,23 @@ pub enum ModelKind {
     Ets,
     /// Ordinary least squares on a trend and calendar dummies (linfa).
     CalendarRegression,
-    /// The mean of Theta and ETS: combinations are hard to beat (M4).
+    /// Holt's linear method with a damped trend (Gardner and McKenzie) on the seasonally
+    /// adjusted series: a trend that fades, as most do.
+    DampedTrend,
+    /// The mean of Theta and the damped trend: combinations are hard to beat (M4's "Comb"
+    /// benchmark averages SES, Holt and damped Holt; these are its trend-aware members).
     Combination,
 }
 
 impl ModelKind {
     /// Every candidate, in tie-break order.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::SeasonalNaive,
         ModelKind::Naive2,
         ModelKind::Theta,
         ModelKind::Ets,
         ModelKind::CalendarRegression,
+        ModelKind::DampedTrend,
         ModelKind::Combination,
     ];
 
@@ -49,13 +54,14 @@ impl ModelKind {
             ModelKind::Theta => "theta",
             ModelKind::Ets => "ets",
             ModelKind::CalendarRegression => "calendar_regression",
+            ModelKind::DampedTrend => "damped_trend",
             ModelKind::Combination => "combination",
         }
     }
 }
 
 /// The members of [`ModelKind::Combination`].
-pub const COMBINED: [ModelKind; 2] = [ModelKind::Theta, ModelKind::Ets];
+pub const COMBINED: [ModelKind; 2] = [ModelKind::Theta, ModelKind::DampedTrend];
 
 /// Point forecasts and a spread (one standard error) per step, and what was fitted.
 #[derive(Debug, Clone)]
@@ -126,6 +132,7 @@ pub fn forecast(kind: ModelKind, ctx: &Context<'_>, h: usize) -> Option<Fitted> 
         ModelKind::Theta => theta(ctx, h),
         ModelKind::Ets => ets(ctx, h),
         ModelKind::CalendarRegression => calendar_regression(ctx, h),
+        ModelKind::DampedTrend => damped_trend(ctx, h),
         ModelKind::Combination => combination(ctx, h),
     }?;
     fitted.is_finite().then_some(fitted)
@@ -285,6 +292,62 @@ fn calendar_regression(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
     Some(Fitted { mean, scale, params })
 }
 
+/// Holt's damped-trend recursions, started from the line through the first points (a first
+/// difference alone is mostly noise): the final level and trend, and the one-step errors.
+fn holt_damped(x: &[f64], alpha: f64, beta: f64, phi: f64) -> (f64, f64, Vec<f64>) {
+    let (slope, intercept) = linear_fit(&x[..x.len().min(10)]);
+    // The first step forecasts x[0] from the line's start, so every point leaves an error.
+    let (mut level, mut trend) = (intercept - phi * slope, slope);
+    let mut errors = Vec::with_capacity(x.len());
+    for value in x {
+        let forecast = level + phi * trend;
+        let error = value - forecast;
+        errors.push(error);
+        let previous = level;
+        level = forecast + alpha * error;
+        trend = phi * trend + beta * (level - previous - phi * trend);
+    }
+    (level, trend, errors)
+}
+
+fn damped_trend(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
+    let x = ctx.adjusted();
+    if x.len() < MIN_POINTS + 2 {
+        return None;
+    }
+    // The least one-step squared error over a grid: 10 × 5 × 5 fits of a few dozen steps.
+    let sse = |(a, b, p): (f64, f64, f64)| holt_damped(&x, a, b, p).2.iter().map(|e| e * e).sum::<f64>();
+    let mut best = (0.5, 0.1, 0.9);
+    let mut least = f64::INFINITY;
+    for a in (0..10).map(|i| 0.05 + 0.1 * f64::from(i)) {
+        for b in [0.01, 0.05, 0.1, 0.2, 0.3] {
+            for p in [0.8, 0.85, 0.9, 0.95, 0.98] {
+                let e = sse((a, b, p));
+                if e < least {
+                    (least, best) = (e, (a, b, p));
+                }
+            }
+        }
+    }
+    let (alpha, beta, phi) = best;
+    let (level, trend, errors) = holt_damped(&x, alpha, beta, phi);
+    let sigma = rms(&errors);
+    let mut damping = 0.0;
+    let mean = (1..=h)
+        .map(|i| {
+            damping += phi.powi(i as i32);
+            level + damping * trend
+        })
+        .collect();
+    let scale = (1..=h).map(|i| sigma * (1.0 + (i as f64 - 1.0) * alpha * alpha * (1.0 + beta)).sqrt()).collect();
+    let (mean, scale) = ctx.restore(mean, scale);
+    let mut params = ctx.seasonal_params();
+    params["alpha"] = json!(alpha);
+    params["beta"] = json!(beta);
+    params["phi"] = json!(phi);
+    Some(Fitted { mean, scale, params })
+}
+
 fn combination(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
     let members: Vec<(ModelKind, Fitted)> =
         COMBINED.into_iter().filter_map(|k| forecast(k, ctx, h).map(|f| (k, f))).collect();
@@ -331,6 +394,18 @@ mod tests {
         let y: Vec<f64> = (0..30).map(|t| 100.0 + 10.0 * t as f64).collect();
         let f = forecast(ModelKind::Theta, &Context::new(&y, 12), 3).expect("fits");
         assert!(f.mean[2] > f.mean[0] && f.mean[0] > 390.0, "{:?}", f.mean);
+    }
+
+    #[test]
+    fn the_damped_trend_follows_a_trend_and_lets_it_fade() {
+        let y: Vec<f64> = (0..30).map(|t| 100.0 + 10.0 * t as f64 + if t % 2 == 0 { 3.0 } else { -3.0 }).collect();
+        let f = forecast(ModelKind::DampedTrend, &Context::new(&y, 12), 24).expect("fits");
+        // Up from the last value (about 390) ...
+        assert!(f.mean[0] > 390.0 && f.mean[1] > f.mean[0], "{:?}", f.mean);
+        // ... by less each step, where a straight line would keep adding ten.
+        let (first, last) = (f.mean[1] - f.mean[0], f.mean[23] - f.mean[22]);
+        assert!(last < first && last >= 0.0, "{:?}", f.mean);
+        assert!(f.params["phi"].as_f64().is_some_and(|p| p < 1.0), "{}", f.params);
     }
 
     #[test]

@@ -83,6 +83,10 @@ pub struct Selection {
     pub n_points: usize,
 }
 
+/// How much better than the combination (relative to Naive2) a single model's backtest score
+/// must be for it to be chosen instead.
+const COMBINATION_MARGIN: f64 = 0.1;
+
 /// Standardised errors needed before their quantile replaces the Gaussian one.
 const MIN_ERRORS_FOR_CALIBRATION: usize = 8;
 
@@ -223,7 +227,16 @@ pub fn select(y: &[f64], settings: &Settings) -> Option<Selection> {
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
     // Without backtest evidence (a very short series) Theta is the safe default.
     let fallback = [ModelKind::Theta, ModelKind::SeasonalNaive, ModelKind::Naive2];
-    let chosen = ranked.iter().map(|(k, _)| *k).chain(fallback).find(|k| final_fits.contains_key(k))?;
+    let best = ranked.iter().map(|(k, _)| *k).chain(fallback).find(|k| final_fits.contains_key(k))?;
+    // A single model must beat the combination clearly to be chosen over it: a few backtest
+    // origins rank noisily, and combinations are the robust choice when they do (M4).
+    let combined = score(ModelKind::Combination).filter(|_| final_fits.contains_key(&ModelKind::Combination));
+    let chosen = match (score(best), combined) {
+        (Some(b), Some(c)) if best != ModelKind::Combination && b > c * (1.0 - COMBINATION_MARGIN) => {
+            ModelKind::Combination
+        }
+        _ => best,
+    };
     let fitted = final_fits.get(&chosen)?;
     let chosen_evidence = evidence.get(&chosen).filter(|_| complete(&chosen));
     let k80 = chosen_evidence.map_or(Z80, |e| e.multiplier(0.8, Z80));
