@@ -418,7 +418,7 @@ pub fn from_forecast(forecast: &MonthEndForecast, budget: Uuid) -> Option<Insigh
         kind: "projected_overspend",
         title: format!("On track to overspend by {}", text(over, currency)),
         body: format!(
-            "At this pace you will spend about {} in {} against your budget of {} ({:.0} % likely to go over).{crossing}",
+            "At this pace you will spend about {} in {} against your budget of {} ({:.0}% likely to go over).{crossing}",
             text(projected, currency),
             forecast.month,
             text(limit, currency),

@@ -144,7 +144,12 @@ impl Projected {
 
     fn mixture(&self) -> Mixture {
         match self.one_off {
-            Some(r) => Mixture { center: self.total - r.chance * r.size, sigma: self.sigma, chance: r.chance, size: r.size },
+            Some(r) => Mixture {
+                center: self.total - r.chance * r.size,
+                sigma: self.sigma,
+                chance: r.chance,
+                size: r.size,
+            },
             None => Mixture { center: self.total, sigma: self.sigma, chance: 0.0, size: 0.0 },
         }
     }
@@ -452,9 +457,21 @@ pub async fn compute(
     target: &Target,
     as_of: NaiveDate,
 ) -> anyhow::Result<Computed> {
+    let parts = parts::load(conn, user, as_of).await?;
+    compute_with(conn, user, target, as_of, parts).await
+}
+
+/// [`compute`] with the user's parts already read (retraining reads them once for all of a
+/// user's budgets).
+pub async fn compute_with(
+    conn: &mut PgConnection,
+    user: Uuid,
+    target: &Target,
+    as_of: NaiveDate,
+    parts: Parts,
+) -> anyhow::Result<Computed> {
     let from = history::shift_months(history::month_start(as_of).min(target.month), -MONTHLY_HISTORY);
     let rows = history::daily(conn, user, &target.currency, from, history::month_end(target.month)).await?;
-    let parts = parts::load(conn, user, as_of).await?;
     let target = target.clone();
     Ok(tokio::task::spawn_blocking(move || assemble(&rows, &parts, &target, as_of)).await?)
 }
@@ -634,7 +651,7 @@ fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_o
         return format!("{month} is over: {} was spent.", text::money(total.spent, currency));
     }
     let mut sentence = format!(
-        "About {} by the end of {month} (80 % likely between {} and {}): {} spent so far, {} of \
+        "About {} by the end of {month} (80% likely between {} and {}): {} spent so far, {} of \
          recurring payments still due, {} of everyday spending from the {} model, and {} set aside \
          for one-offs at their usual rate{}.",
         m(p.total),
@@ -646,7 +663,7 @@ fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_o
         p.model.replace('_', " "),
         m(c.one_off_allowance),
         match p.one_off {
-            Some(r) => format!(" (a {:.0} % chance of one before the month ends)", r.chance * 100.0),
+            Some(r) => format!(" (a {:.0}% chance of one before the month ends)", r.chance * 100.0),
             None => String::new(),
         },
     );

@@ -155,7 +155,13 @@ impl Parts {
     /// The chance of a one-off in `series` over what is left of `month` after `as_of`, and its
     /// expected size: one-offs come as a Poisson process at their rate over the last twelve
     /// months, so `chance × size` is exactly [`Parts::one_off_allowance`].
-    pub fn one_off_risk(&self, currency: &str, series: Series, month: NaiveDate, as_of: NaiveDate) -> Option<OneOffRisk> {
+    pub fn one_off_risk(
+        &self,
+        currency: &str,
+        series: Series,
+        month: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Option<OneOffRisk> {
         use rust_decimal::prelude::ToPrimitive;
         let allowance = self.one_off_allowance(currency, series, month, as_of).to_f64()?;
         if allowance <= 0.0 {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::cache::Cache;
 use crate::monthend::{self, Target};
 use crate::readmodel::budgets;
-use crate::{behaviour, categorizer, history, insights, profile, registry, retraining};
+use crate::{behaviour, categorizer, history, insights, parts, profile, registry, retraining};
 
 /// How often the trainer looks for due users.
 const POLL: Duration = Duration::from_millis(250);
@@ -157,8 +157,9 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
     let mut published = 0;
     let mut overspends = Vec::new();
     let mut saved = std::collections::HashSet::new();
+    let parts = parts::load(conn, user, today).await?;
     for target in targets {
-        let computed = monthend::compute(conn, user, &target, today).await?;
+        let computed = monthend::compute_with(conn, user, &target, today, parts.clone()).await?;
         for (series, trained) in &computed.trained {
             // A future month's budget reuses the same series; the current month's selection wins.
             if saved.insert(series.clone()) {

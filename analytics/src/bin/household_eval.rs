@@ -50,7 +50,11 @@ fn rows(path: &str) -> anyhow::Result<Vec<Row>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split(',').collect();
-        anyhow::ensure!(f.len() >= 7, "{path}:{}: expected user,date,description,amount,currency,category,label", i + 1);
+        anyhow::ensure!(
+            f.len() >= 7,
+            "{path}:{}: expected user,date,description,amount,currency,category,label",
+            i + 1
+        );
         out.push(Row {
             user: f[0].to_owned(),
             date: f[1].parse().map_err(|_| anyhow::anyhow!("{path}:{}: bad date", i + 1))?,
@@ -115,7 +119,13 @@ fn day_totals(debits: &[&Debit]) -> Vec<DayTotal> {
     }
     totals
         .into_iter()
-        .map(|((day, category_id), spent)| DayTotal { day, category_id, spent, income: Decimal::ZERO, count: 1 })
+        .map(|((day, category_id), spent)| DayTotal {
+            day,
+            category_id,
+            spent,
+            income: Decimal::ZERO,
+            count: 1,
+        })
         .collect()
 }
 
@@ -204,7 +214,8 @@ fn main() -> anyhow::Result<()> {
         for back in (0..MONTHS).rev() {
             let month = history::shift_months(history::month_start(last), -back);
             let as_of = month.pred_opt().unwrap_or(month);
-            let seen: Vec<Debit> = debits.iter().filter(|(d, _)| d.occurred_on <= as_of).map(|(d, _)| d.clone()).collect();
+            let seen: Vec<Debit> =
+                debits.iter().filter(|(d, _)| d.occurred_on <= as_of).map(|(d, _)| d.clone()).collect();
             let seen_credits: Vec<Debit> =
                 credits.iter().filter(|(d, _)| d.occurred_on <= as_of).map(|(d, _)| d.clone()).collect();
             let every: Vec<&Debit> = debits.iter().map(|(d, _)| d).collect();
@@ -222,7 +233,8 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             let without: Option<HashMap<&str, (f64, f64)>> = (!one_offs.is_empty()).then(|| {
                 let gone: HashSet<Uuid> = one_offs.iter().map(|(d, _)| d.transaction_id).collect();
-                let kept: Vec<Debit> = seen.iter().filter(|d| !gone.contains(&d.transaction_id)).cloned().collect();
+                let kept: Vec<Debit> =
+                    seen.iter().filter(|d| !gone.contains(&d.transaction_id)).cloned().collect();
                 forecasts(&kept, &seen_credits, &series, month, as_of)
             });
             for (name, s) in &series {
@@ -249,7 +261,9 @@ fn main() -> anyhow::Result<()> {
                     .map(|k| f(month_sum(&every, category, history::shift_months(month, -k))))
                     .collect();
                 months.sort_by(f64::total_cmp);
-                let Some(&(ours_without, whole_without)) = without.as_ref().and_then(|w| w.get(name)) else { continue };
+                let Some(&(ours_without, whole_without)) = without.as_ref().and_then(|w| w.get(name)) else {
+                    continue;
+                };
                 if one_off > 0.0 && one_off >= 0.2 * months[6] {
                     let repeated = |added: f64| usize::from(added >= 0.5 * one_off);
                     b.one_off_months[0] += repeated(ours - ours_without);
@@ -280,7 +294,8 @@ fn main() -> anyhow::Result<()> {
             for id in &series.charges {
                 *labels.entry(label_of.get(id).copied().unwrap_or("")).or_default() += 1;
             }
-            let (label, _) = labels.iter().max_by_key(|(l, n)| (**n, **l)).map(|(l, n)| (*l, *n)).unwrap_or(("", 0));
+            let (label, _) =
+                labels.iter().max_by_key(|(l, n)| (**n, **l)).map(|(l, n)| (*l, *n)).unwrap_or(("", 0));
             if let Some(rest) = label.strip_prefix("recurring:") {
                 stats[2] += 1;
                 matched.insert((series.merchant.clone(), label.to_owned()));
@@ -320,13 +335,18 @@ fn main() -> anyhow::Result<()> {
         class: categories[r.category.as_str()].to_string(),
     };
     // The service's global model learns category names, which each user's own ids then map.
-    let named = |r: &Row| Sample { features: features(&r.description, r.amount.abs(), kind(r)), class: r.category.to_lowercase() };
-    let global = Categorizer::train(&all.iter().filter(|r| r.user.starts_with("hA")).map(named).collect::<Vec<_>>());
+    let named = |r: &Row| Sample {
+        features: features(&r.description, r.amount.abs(), kind(r)),
+        class: r.category.to_lowercase(),
+    };
+    let global =
+        Categorizer::train(&all.iter().filter(|r| r.user.starts_with("hA")).map(named).collect::<Vec<_>>());
     let mut global_score = [0usize; 4];
     let mut own_score = [0usize; 4];
     let mut spelling_score = [0usize; 4];
     let judge = |score: &mut [usize; 4], own: Option<&Categorizer>, global: Option<&Categorizer>, r: &Row| {
-        let item = Item { description: r.description.clone(), amount: r.amount.abs(), kind: kind(r).to_owned() };
+        let item =
+            Item { description: r.description.clone(), amount: r.amount.abs(), kind: kind(r).to_owned() };
         let s = suggest_one(own, global, &item, &options);
         let right = s.category_id.as_deref() == Some(categories[r.category.as_str()].to_string().as_str());
         score[0] += 1;
@@ -356,7 +376,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
-    let ratio = |a: usize, b: usize| if b == 0 { serde_json::Value::Null } else { json!(a as f64 / b as f64) };
+    let ratio =
+        |a: usize, b: usize| if b == 0 { serde_json::Value::Null } else { json!(a as f64 / b as f64) };
     let forecasts: serde_json::Map<String, serde_json::Value> = backtests
         .iter()
         .map(|((pool, kind), b)| {
@@ -388,8 +409,10 @@ fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
-    let confusion: Vec<serde_json::Value> =
-        kind_confusion.iter().map(|((want, got), n)| json!({ "labelled": want, "classified": got, "series": n })).collect();
+    let confusion: Vec<serde_json::Value> = kind_confusion
+        .iter()
+        .map(|((want, got), n)| json!({ "labelled": want, "classified": got, "series": n }))
+        .collect();
     println!(
         "{}",
         json!({

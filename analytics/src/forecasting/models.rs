@@ -339,7 +339,8 @@ fn damped_trend(ctx: &Context<'_>, h: usize) -> Option<Fitted> {
             level + damping * trend
         })
         .collect();
-    let scale = (1..=h).map(|i| sigma * (1.0 + (i as f64 - 1.0) * alpha * alpha * (1.0 + beta)).sqrt()).collect();
+    let scale =
+        (1..=h).map(|i| sigma * (1.0 + (i as f64 - 1.0) * alpha * alpha * (1.0 + beta)).sqrt()).collect();
     let (mean, scale) = ctx.restore(mean, scale);
     let mut params = ctx.seasonal_params();
     params["alpha"] = json!(alpha);
@@ -398,7 +399,8 @@ mod tests {
 
     #[test]
     fn the_damped_trend_follows_a_trend_and_lets_it_fade() {
-        let y: Vec<f64> = (0..30).map(|t| 100.0 + 10.0 * t as f64 + if t % 2 == 0 { 3.0 } else { -3.0 }).collect();
+        let y: Vec<f64> =
+            (0..30).map(|t| 100.0 + 10.0 * t as f64 + if t % 2 == 0 { 3.0 } else { -3.0 }).collect();
         let f = forecast(ModelKind::DampedTrend, &Context::new(&y, 12), 24).expect("fits");
         // Up from the last value (about 390) ...
         assert!(f.mean[0] > 390.0 && f.mean[1] > f.mean[0], "{:?}", f.mean);
