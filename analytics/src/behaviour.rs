@@ -42,9 +42,9 @@ fn insight_context(debits: &[Debit], currency: &str, today: NaiveDate) -> insigh
     let first = history::shift_months(current, -12);
     let mut months: std::collections::BTreeMap<NaiveDate, Decimal> = Default::default();
     let mut context = insights::Context::default();
-    for d in debits.iter().filter(|d| d.occurred_on >= first) {
+    for d in debits.iter().filter(|d| d.occurred_on >= first && d.occurred_on < current) {
         *context.paid_12m.entry((d.currency.clone(), d.merchant.clone())).or_default() += d.amount;
-        if d.currency == currency && d.occurred_on < current {
+        if d.currency == currency {
             *months.entry(history::month_start(d.occurred_on)).or_default() += d.amount;
         }
     }

@@ -102,8 +102,43 @@ fn figure(amount: Decimal, currency: &str) -> String {
 /// Whether savings may be suggested on a category of this name: not housing, bills, loans or
 /// income.
 pub fn discretionary(category_name: &str) -> bool {
-    !matches!(kind::by_words(category_name), Some(Kind::Housing | Kind::Bill | Kind::Loan | Kind::Income))
+    let lower = category_name.to_lowercase();
+    let necessity = lower.split(|c: char| !c.is_alphanumeric()).any(|w| NECESSITIES.contains(&w));
+    !necessity
+        && !matches!(
+            kind::by_words(category_name),
+            Some(Kind::Housing | Kind::Bill | Kind::Loan | Kind::Income)
+        )
 }
+
+/// Words of category names whose spending is not a saving to suggest: care, health, school,
+/// taxes, debts.
+const NECESSITIES: &[&str] = &[
+    "tax",
+    "taxes",
+    "medical",
+    "medicine",
+    "doctor",
+    "health",
+    "healthcare",
+    "pharmacy",
+    "dental",
+    "hospital",
+    "childcare",
+    "daycare",
+    "child",
+    "children",
+    "kids",
+    "tuition",
+    "school",
+    "education",
+    "fees",
+    "alimony",
+    "support",
+    "debt",
+    "loans",
+    "credit",
+];
 
 /// How far above its 3-month average a category must run (×1.25) ...
 const ABOVE_AVERAGE: Decimal = Decimal::from_parts(125, 0, 0, false, 2);
@@ -251,11 +286,10 @@ pub fn from_recurring(rows: &[RecurringRow], context: &Context, today: NaiveDate
                 kind: "savings_opportunity",
                 title: format!("Your {} subscriptions cost {} a year", subs.len(), text(total, currency)),
                 body: format!(
-                    "The dearest is {} at {} a year; you paid {} for it over the last 12 months. \
-                     Cancelling or downgrading it would save up to {} a year.",
+                    "The dearest is {} at {} a year. You paid {} for it over the last 12 months: \
+                     that is what cancelling or downgrading it would have saved.",
                     display(&dearest.merchant),
                     text(yearly(dearest), currency),
-                    text(paid, currency),
                     text(saving, currency)
                 ),
                 amount: Some(saving),
@@ -411,7 +445,8 @@ pub fn from_forecast(forecast: &MonthEndForecast, budget: Uuid) -> Option<Insigh
     let crossing = forecast
         .projected_breach_date
         .as_deref()
-        .map(|d| format!(" You are projected to cross it around {d}."))
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+        .map(|d| format!(" You are projected to cross it around {}.", crate::text::day(d)))
         .unwrap_or_default();
     Some(Insight {
         key: format!("projected_overspend:{budget}:{}", forecast.month),
@@ -420,7 +455,7 @@ pub fn from_forecast(forecast: &MonthEndForecast, budget: Uuid) -> Option<Insigh
         body: format!(
             "At this pace you will spend about {} in {} against your budget of {} ({:.0}% likely to go over).{crossing}",
             text(projected, currency),
-            forecast.month,
+            history::parse_month(&forecast.month).map_or_else(|| forecast.month.clone(), crate::text::month),
             text(limit, currency),
             probability * 100.0
         ),
@@ -494,4 +529,30 @@ pub async fn issue(conn: &mut PgConnection, user: Uuid, insights: &[Insight]) ->
         issued += 1;
     }
     Ok(issued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savings_are_suggested_on_discretionary_categories_only() {
+        for yes in ["Dining", "Shopping", "Entertainment", "Groceries", "Travel"] {
+            assert!(discretionary(yes), "{yes}");
+        }
+        for no in [
+            "Housing",
+            "Rent",
+            "Utilities",
+            "Insurance",
+            "Student Loans",
+            "Salary",
+            "Medical",
+            "Childcare",
+            "Taxes",
+            "Health",
+        ] {
+            assert!(!discretionary(no), "{no}");
+        }
+    }
 }

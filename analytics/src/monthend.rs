@@ -172,14 +172,22 @@ fn f64_of(value: Decimal) -> f64 {
     value.to_f64().unwrap_or(0.0)
 }
 
+/// What `spend` booked in `month` up to and including `as_of`.
+fn booked(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Decimal {
+    let (start, end) = (history::month_start(month), history::month_end(month));
+    if as_of < start { Decimal::ZERO } else { spend.range(start..=as_of.min(end)).map(|(_, v)| *v).sum() }
+}
+
+/// The first day of spending, when it is at least [`MIN_DAYS`] before `as_of` (inclusive).
+fn enough_history(spend: &DailySpend, as_of: NaiveDate) -> Option<NaiveDate> {
+    let first = spend.range(..=as_of).next().map(|(d, _)| *d)?;
+    ((as_of - first).num_days() + 1 >= MIN_DAYS).then_some(first)
+}
+
 /// Projects one series' spending for `month` (its first day) as seen on `as_of`.
 pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcome {
     let (start, end) = (history::month_start(month), history::month_end(month));
-    let spent: Decimal = if as_of < start {
-        Decimal::ZERO
-    } else {
-        spend.range(start..=as_of.min(end)).map(|(_, v)| *v).sum()
-    };
+    let spent = booked(spend, month, as_of);
     let spent_f = f64_of(spent);
     if end < as_of {
         // A past month is known, not forecast.
@@ -195,10 +203,7 @@ pub fn project(spend: &DailySpend, month: NaiveDate, as_of: NaiveDate) -> Outcom
         return Outcome { spent, projected: Some(exact), trained: None };
     }
     let insufficient = Outcome { spent, projected: None, trained: None };
-    let Some(first) = spend.range(..=as_of).next().map(|(d, _)| *d) else { return insufficient };
-    if (as_of - first).num_days() + 1 < MIN_DAYS {
-        return insufficient;
-    }
+    let Some(first) = enough_history(spend, as_of) else { return insufficient };
     let remaining_days = days(start.max(as_of.succ_opt().unwrap_or(as_of)), end);
     let current = history::month_start(as_of);
     let first_full =
@@ -250,15 +255,16 @@ pub fn project_parts(
     month: NaiveDate,
     as_of: NaiveDate,
 ) -> (Outcome, Components) {
-    let booked = project(all, month, as_of);
     if history::month_end(month) < as_of {
-        return (booked, Components::default());
+        // A past month is known: `project` answers it without selecting a model.
+        return (project(all, month, as_of), Components::default());
     }
+    let booked_all = booked(all, month, as_of);
     let modelled = project(regular, month, as_of);
     let due_total: f64 = due.iter().map(|(_, v)| f64_of(*v)).sum();
     let allowance = one_off.map_or(0.0, |r| r.chance * r.size);
-    let spent = f64_of(booked.spent);
-    let (regular_p, trained) = match (modelled.projected, booked.projected.as_ref()) {
+    let spent = f64_of(booked_all);
+    let (regular_p, trained) = match (modelled.projected, enough_history(all, as_of)) {
         (Some(p), _) => (p, modelled.trained),
         // Everything of the series recurs (the rent's own category): nothing is left to model.
         (None, Some(_)) => {
@@ -274,7 +280,7 @@ pub fn project_parts(
             (only, None)
         }
         (None, None) => {
-            return (Outcome { spent: booked.spent, projected: None, trained: None }, Components::default());
+            return (Outcome { spent: booked_all, projected: None, trained: None }, Components::default());
         }
     };
     let regular_left = (regular_p.total - f64_of(modelled.spent)).max(0.0);
@@ -331,7 +337,7 @@ pub fn project_parts(
     };
     let components =
         Components { recurring_due: due_total, regular: regular_left, one_off_allowance: allowance };
-    (Outcome { spent: booked.spent, projected: Some(projected), trained }, components)
+    (Outcome { spent: booked_all, projected: Some(projected), trained }, components)
 }
 
 /// Expected spending still to come, with its spread.
@@ -663,6 +669,7 @@ fn explain(total: &Outcome, c: &Components, parts: &Parts, target: &Target, as_o
         p.model.replace('_', " "),
         m(c.one_off_allowance),
         match p.one_off {
+            Some(r) if r.chance < 0.005 => " (less than a 1% chance of one before the month ends)".to_owned(),
             Some(r) => format!(" (a {:.0}% chance of one before the month ends)", r.chance * 100.0),
             None => String::new(),
         },

@@ -96,8 +96,9 @@ impl Parts {
         out
     }
 
-    /// The recurring charges of `series` expected in `month` after `as_of`, by day. A charge
-    /// due earlier in the month but not yet come counts while it is within its grace.
+    /// The recurring charges of `series` expected in `month` after `as_of`, by day, of active
+    /// payments (a late one may have been cancelled). A charge due earlier in the month that has
+    /// not come yet counts while it is within its grace (the payment is still active).
     pub fn recurring_due(
         &self,
         currency: &str,
@@ -111,11 +112,10 @@ impl Parts {
         }
         self.recurring
             .iter()
-            .filter(|r| r.currency == currency && series.holds(r.category_id))
+            .filter(|r| r.currency == currency && series.holds(r.category_id) && r.status == Status::Active)
             .flat_map(|r| {
                 r.due_between(start, end)
                     .into_iter()
-                    .filter(|d| *d > as_of || r.status == Status::Active)
                     .map(|d| (d.max(as_of.succ_opt().unwrap_or(d)).max(start), r.expected_amount))
             })
             .collect()

@@ -85,32 +85,41 @@ pub async fn gather(
     let budget = budget_of(upstreams, user_id, &month_key, currency, &name).await?;
 
     // The biggest moves of the month summarised against the month before it, in both
-    // directions. (Trends' change_pct is exactly that; its 3-month average includes the month
-    // itself, so it is no baseline to compare the month with.)
-    let trends = analytics
-        .get_trends(an::TrendsRequest { months: 3, currency: currency.to_owned() })
+    // directions, from the same totals as the table above.
+    let before = month.checked_sub_months(Months::new(1)).unwrap_or(month);
+    let previous = analytics
+        .get_summary(an::SummaryRequest {
+            from: before.to_string(),
+            to: month.pred_opt().unwrap_or(month).to_string(),
+            group_by: "category".into(),
+            currency: currency.to_owned(),
+        })
         .await?
         .into_inner();
-    let mut changes: Vec<(f64, Value)> = trends
-        .categories
+    let earlier: HashMap<&str, Decimal> =
+        previous.groups.iter().map(|g| (g.key.as_str(), decimal(&amount(g.spent.as_ref())))).collect();
+    let mut changes: Vec<(Decimal, Value)> = totals
+        .groups
         .iter()
-        .filter_map(|t| {
-            let n = t.monthly.len();
-            let (before, last) = (t.monthly.get(n.checked_sub(2)?)?, t.monthly.get(n - 1)?);
-            (last.month == month_key).then_some(())?;
-            let pct = t.change_pct?;
+        .filter_map(|g| {
+            let now = decimal(&amount(g.spent.as_ref()));
+            let then = *earlier.get(g.key.as_str())?;
+            if then <= Decimal::ZERO || now <= Decimal::ZERO {
+                return None;
+            }
+            let pct = (now - then) / then * Decimal::from(100);
             Some((
-                pct,
+                pct.abs(),
                 json!({
-                    "name": name(&t.category_id),
-                    "change_pct": pct,
-                    "spent": amount(last.spent.as_ref()),
-                    "previous": amount(before.spent.as_ref()),
+                    "name": name(&g.key),
+                    "change_pct": pct.round_dp(1).to_string().parse::<f64>().unwrap_or_default(),
+                    "spent": now.to_string(),
+                    "previous": then.to_string(),
                 }),
             ))
         })
         .collect();
-    changes.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    changes.sort_by_key(|c| std::cmp::Reverse(c.0));
     let changes: Vec<Value> = changes.into_iter().take(TOP).map(|(_, v)| v).collect();
 
     let forecast = analytics

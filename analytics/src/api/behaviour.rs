@@ -132,7 +132,7 @@ pub fn recurring(row: RecurringRow) -> pb::RecurringPayment {
         .collect();
     pb::RecurringPayment {
         id: row.id.to_string(),
-        merchant: crate::anomalies::display(&row.merchant),
+        merchant: crate::merchant::display(&row.merchant),
         category_id: row.category_id.map(|c| c.to_string()),
         cadence: row.cadence,
         cadence_days: row.cadence_days.unsigned_abs(),
@@ -197,14 +197,25 @@ pub async fn update_recurring(
     if let Some(now) = rows.into_iter().find(|r| r.id == id) {
         return Ok(recurring(now));
     }
-    // Not recurring: the rescan dropped it. The answer is the series as it ends.
+    // The rescan no longer finds it: the answer is the series as it ends.
     let mut gone = recurring(row);
     gone.active = false;
     gone.status = "ended".into();
-    gone.explanation = format!(
-        "You said {} is not a recurring payment: it is no longer listed, forecast or suggested as one.",
-        gone.merchant
-    );
+    gone.explanation = match correction {
+        Correction::NotRecurring => format!(
+            "You said {} is not a recurring payment: it is no longer listed, forecast or suggested as one.",
+            gone.merchant
+        ),
+        Correction::Kind(kind) => {
+            gone.kind = kind.as_str().to_owned();
+            gone.kind_corrected = true;
+            format!(
+                "{} is now {}, as you said; its charges no longer look recurring, so it is not listed for now.",
+                gone.merchant,
+                kind.as_str()
+            )
+        }
+    };
     Ok(gone)
 }
 

@@ -228,6 +228,16 @@ fn main() -> anyhow::Result<()> {
             tested += 1;
             let right = suggestion.category_id.as_deref() == Some(want.as_str());
             correct += usize::from(right);
+            if !right && std::env::var_os("EVAL_VERBOSE").is_some() {
+                let got = ids
+                    .iter()
+                    .find(|(_, id)| Some(id.to_string()) == suggestion.category_id)
+                    .map(|(n, _)| *n);
+                eprintln!(
+                    "miscategorised {user} {:?} as {got:?}, labelled {} ({:.2})",
+                    r.description, r.category, suggestion.confidence
+                );
+            }
             if suggestion.confidence >= AUTO_FILL {
                 confident += 1;
                 confident_correct += usize::from(right);

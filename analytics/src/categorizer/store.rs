@@ -287,14 +287,17 @@ pub fn suggest_one(
             })
             .collect()
     };
-    let user = own.and_then(|m| m.predict(&features)).map(by_id).filter(|r| !r.is_empty());
-    let ranked = match user {
-        Some(ranked) => Some((ranked, "user", own.is_some_and(|m| m.knows_merchant(&features)))),
-        None => global
-            .and_then(|m| m.predict(&features))
-            .map(by_name)
-            .filter(|r| !r.is_empty())
-            .map(|r| (r, "global", global.is_some_and(|m| m.knows_merchant(&features)))),
+    let user = || own.and_then(|m| m.predict(&features)).map(by_id).filter(|r| !r.is_empty());
+    let shared = || global.and_then(|m| m.predict(&features)).map(by_name).filter(|r| !r.is_empty());
+    let knows = |m: Option<&Categorizer>| m.is_some_and(|m| m.knows_merchant(&features));
+    // The model that knows the merchant answers first: the user's, then the global one. Only
+    // then words alone, where a city the user shops in says nothing of what they bought.
+    let ranked = if knows(own) {
+        user().map(|r| (r, "user", true))
+    } else if knows(global) {
+        shared().map(|r| (r, "global", true))
+    } else {
+        user().map(|r| (r, "user", false)).or_else(|| shared().map(|r| (r, "global", false)))
     };
     let Some((ranked, model, known)) = ranked else { return Suggestion::default() };
     // Renormalised over the categories the caller still has. A merchant the model never saw

@@ -53,7 +53,7 @@ pub async fn load(conn: &mut PgConnection, user: Uuid) -> Result<Corrections, sq
         if let Some(category) = row.category_id {
             out.taught.categories.insert(category, kind);
         }
-        out.taught.merchants.insert(row.merchant, kind);
+        out.taught.merchants.insert((row.currency, row.merchant, row.direction == "credit"), kind);
     }
     Ok(out)
 }

@@ -60,6 +60,9 @@ pub fn explain(r: &Recurring, today: NaiveDate) -> String {
         })
         .unwrap_or_default();
     let next = match r.status {
+        Status::Active if r.next_expected < today => {
+            format!("The one due around {} has not come yet.", day(r.next_expected))
+        }
         Status::Active => format!("The next is expected around {}.", day(r.next_expected)),
         Status::Late => format!(
             "The one expected around {} has not come: {} days late.",

@@ -138,7 +138,7 @@ const BILL_WORDS: &[&str] = &[
     "progressive",
     "allstate",
     "state farm",
-    "farmers",
+    "farmers insurance",
     "liberty mutual",
     "nationwide",
     "trash",
@@ -155,7 +155,6 @@ const SUBSCRIPTION_WORDS: &[&str] = &[
     "disney",
     "disneyplus",
     "hbo",
-    "max",
     "paramount",
     "peacock",
     "prime",
@@ -174,7 +173,6 @@ const SUBSCRIPTION_WORDS: &[&str] = &[
     "nytimes",
     "wsj",
     "times",
-    "news",
     "gym",
     "fitness",
     "peloton",
@@ -274,14 +272,16 @@ pub fn bills_yearly(merchant: &str, category_name: Option<&str>) -> bool {
 pub struct Evidence<'a> {
     /// The normalised merchant.
     pub merchant: &'a str,
+    /// The charges' currency.
+    pub currency: &'a str,
     /// The latest charge's category and its name.
     pub category: Option<(Uuid, &'a str)>,
     /// Money in rather than out.
     pub credit: bool,
     /// Most charges at one price.
     pub fixed_price: bool,
-    /// Monthly (or more often).
-    pub monthly_or_more: bool,
+    /// Monthly.
+    pub monthly: bool,
     /// The charge as a share of the user's median monthly spending, when known.
     pub share_of_month: Option<Decimal>,
 }
@@ -290,8 +290,8 @@ pub struct Evidence<'a> {
 /// category, which then apply to that category's other merchants.
 #[derive(Debug, Clone, Default)]
 pub struct Taught {
-    /// Corrected kinds by normalised merchant.
-    pub merchants: HashMap<String, Kind>,
+    /// Corrected kinds by series: currency, normalised merchant, and whether it is money in.
+    pub merchants: HashMap<(String, String, bool), Kind>,
     /// The kind last given to a merchant of each category.
     pub categories: HashMap<Uuid, Kind>,
 }
@@ -313,7 +313,7 @@ pub struct Classified {
 pub fn classify(e: &Evidence<'_>, taught: &Taught) -> Classified {
     let of =
         |kind: Kind, reason: String| Classified { kind, reason, corrected: false, by_amount_alone: false };
-    if let Some(kind) = taught.merchants.get(e.merchant) {
+    if let Some(kind) = taught.merchants.get(&(e.currency.to_owned(), e.merchant.to_owned(), e.credit)) {
         return Classified {
             kind: *kind,
             reason: "you marked it so".into(),
@@ -324,14 +324,17 @@ pub fn classify(e: &Evidence<'_>, taught: &Taught) -> Classified {
     if e.credit {
         return of(Kind::Income, "it is money coming in".into());
     }
-    if let Some(kind) = by_words(e.merchant).filter(|k| *k != Kind::Income) {
+    // A subscription has a price: a varying amount at a "fitness" or "music" merchant is
+    // spending there, whatever its name says.
+    let says = |kind: &Kind| *kind != Kind::Income && (e.fixed_price || *kind != Kind::Subscription);
+    if let Some(kind) = by_words(e.merchant).filter(says) {
         return of(kind, "from its name".into());
     }
     if let Some((id, name)) = e.category {
         if let Some(kind) = taught.categories.get(&id) {
             return of(*kind, format!("you marked another {name} payment so"));
         }
-        if let Some(kind) = by_words(name).filter(|k| *k != Kind::Income) {
+        if let Some(kind) = by_words(name).filter(says) {
             return of(kind, format!("from its category, {name}"));
         }
     }
@@ -341,7 +344,7 @@ pub fn classify(e: &Evidence<'_>, taught: &Taught) -> Classified {
         corrected: false,
         by_amount_alone: true,
     };
-    if e.fixed_price && e.monthly_or_more && e.share_of_month.is_some_and(|s| s >= HOUSING_SHARE) {
+    if e.fixed_price && e.monthly && e.share_of_month.is_some_and(|s| s >= HOUSING_SHARE) {
         return alone(Kind::Housing, "a fixed monthly charge this large is usually rent");
     }
     if e.fixed_price {
@@ -358,10 +361,11 @@ mod tests {
     fn evidence<'a>(merchant: &'a str, category: Option<&'a str>, fixed: bool) -> Evidence<'a> {
         Evidence {
             merchant,
+            currency: "USD",
             category: category.map(|c| (Uuid::nil(), c)),
             credit: false,
             fixed_price: fixed,
-            monthly_or_more: true,
+            monthly: true,
             share_of_month: Some(Decimal::new(5, 2)),
         }
     }
@@ -395,7 +399,7 @@ mod tests {
     #[test]
     fn corrections_win_and_teach_the_category() {
         let mut taught = Taught::default();
-        taught.merchants.insert("netflix".into(), Kind::Bill);
+        taught.merchants.insert(("USD".into(), "netflix".into(), false), Kind::Bill);
         let id = Uuid::now_v7();
         taught.categories.insert(id, Kind::Loan);
         let netflix = classify(&evidence("netflix", None, true), &taught);
@@ -403,6 +407,20 @@ mod tests {
         let mut other = evidence("j smith", Some("Family"), true);
         other.category = Some((id, "Family"));
         assert_eq!(classify(&other, &taught).kind, Kind::Loan);
+    }
+
+    #[test]
+    fn subscription_words_speak_only_for_a_fixed_price_and_corrections_for_their_own_series() {
+        let none = Taught::default();
+        let varying = classify(&evidence("city fitness", None, false), &none);
+        assert!(varying.kind == Kind::Bill && varying.by_amount_alone, "{varying:?}");
+        assert_eq!(classify(&evidence("city fitness", None, true), &none).kind, Kind::Subscription);
+        let mut taught = Taught::default();
+        taught.merchants.insert(("USD".into(), "paypal".into(), false), Kind::Bill);
+        let mut credit = evidence("paypal", None, true);
+        credit.credit = true;
+        assert_eq!(classify(&credit, &taught).kind, Kind::Income);
+        assert_eq!(classify(&evidence("paypal", None, true), &taught).kind, Kind::Bill);
     }
 
     #[test]

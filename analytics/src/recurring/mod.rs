@@ -20,7 +20,7 @@ pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -268,10 +268,11 @@ pub fn find(
         let classified = kind::classify(
             &Evidence {
                 merchant: &r.merchant,
+                currency: &r.currency,
                 category: r.category_id.zip(r.category_name.as_deref()),
                 credit: r.credit,
                 fixed_price: r.fixed_price,
-                monthly_or_more: r.cadence.per_year() >= 12,
+                monthly: r.cadence == Cadence::Monthly,
                 share_of_month: share,
             },
             &corrections.taught,
@@ -316,6 +317,20 @@ pub fn detect_income(credits: &[Debit], today: NaiveDate) -> Vec<Recurring> {
         groups.entry((credit.currency.as_str(), credit.merchant.as_str())).or_default().push(credit);
     }
     groups.into_values().filter_map(|charges| series(charges, today, true)).collect()
+}
+
+/// The first date on `day` of a month (or that month's last day) at least half a month after
+/// `last`.
+fn next_on_day(last: NaiveDate, day: u32) -> NaiveDate {
+    let start = crate::history::month_start(last);
+    (0..3)
+        .filter_map(|k| {
+            let month = start.checked_add_months(Months::new(k))?;
+            let end = crate::history::month_end(month).day();
+            month.with_day(day.min(end))
+        })
+        .find(|d| (*d - last).num_days() >= 15)
+        .unwrap_or_else(|| Cadence::Monthly.next(last))
 }
 
 fn relative_step(a: Decimal, b: Decimal) -> Option<f64> {
@@ -377,7 +392,15 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate, credit: bool) -> Option<Re
         }
     }
     let last = charges[charges.len() - 1];
-    let next_expected = rule.cadence.next(last.occurred_on);
+    let next_expected = if rule.cadence == Cadence::Monthly {
+        // On the usual day of the month: a rent paid early on the 30th is December's, and the
+        // next is January's on the 1st, not the 30th of December.
+        let mut days: Vec<u32> = charges.iter().map(|c| c.occurred_on.day()).collect();
+        days.sort_unstable();
+        next_on_day(last.occurred_on, days[days.len() / 2])
+    } else {
+        rule.cadence.next(last.occurred_on)
+    };
     let expected_amount = if fixed_price {
         last.amount
     } else {
@@ -498,6 +521,32 @@ mod tests {
         assert_eq!(status(day(2025, 5, 20)), Some(Status::Active));
         assert_eq!(status(day(2025, 7, 1)), Some(Status::Late));
         assert_eq!(status(day(2026, 7, 1)), Some(Status::Ended));
+    }
+
+    #[test]
+    fn rent_paid_early_is_next_due_on_its_usual_day() {
+        let mut debits: Vec<Debit> = (0..10)
+            .map(|m| {
+                charge(
+                    day(2025, 1, 1).checked_add_months(Months::new(m)).expect("date"),
+                    "HARBOR MGMT",
+                    150_000,
+                )
+            })
+            .collect();
+        // November's rent on the 1st, December's early on 30 November.
+        debits.push(charge(day(2025, 11, 1), "HARBOR MGMT", 150_000));
+        debits.push(charge(day(2025, 11, 30), "HARBOR MGMT", 150_000));
+        let rent = &detect(&debits, day(2025, 12, 10))[0];
+        assert_eq!(rent.next_expected, day(2026, 1, 1));
+        assert!(rent.due_between(day(2025, 12, 1), day(2025, 12, 31)).is_empty());
+        // Charges on the 31st are next due on the last day of a shorter month.
+        let late: Vec<Debit> = [day(2025, 10, 31), day(2025, 12, 31), day(2026, 1, 31)]
+            .map(|d| charge(d, "CITY LOAN", 20_000))
+            .to_vec();
+        let mut late = late;
+        late.insert(1, charge(day(2025, 11, 30), "CITY LOAN", 20_000));
+        assert_eq!(detect(&late, day(2026, 2, 1))[0].next_expected, day(2026, 2, 28));
     }
 
     #[test]

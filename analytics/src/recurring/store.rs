@@ -144,28 +144,3 @@ pub async fn find_for_update(
     .fetch_optional(conn)
     .await
 }
-
-/// Sets a series' kind as corrected, with its new sentence, until the next rescan rewrites it
-/// the same way from the correction.
-pub async fn set_kind(
-    conn: &mut PgConnection,
-    id: Uuid,
-    kind: &str,
-    explanation: &str,
-) -> Result<RecurringRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE recurring_payments SET kind = $2, kind_corrected = true, explanation = $3, updated_at = now() \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(kind)
-    .bind(explanation)
-    .fetch_one(conn)
-    .await
-}
-
-/// Removes a series the user said does not recur.
-pub async fn remove(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM recurring_payments WHERE id = $1").bind(id).execute(conn).await?;
-    Ok(())
-}
