@@ -87,6 +87,9 @@ pub struct Selection {
 /// must be for it to be chosen instead.
 const COMBINATION_MARGIN: f64 = 0.1;
 
+/// Backtest origins below which no single model is chosen over the combination.
+const MIN_ORIGINS_TO_CHOOSE: usize = 3;
+
 /// Standardised errors needed before their quantile replaces the Gaussian one.
 const MIN_ERRORS_FOR_CALIBRATION: usize = 8;
 
@@ -232,6 +235,8 @@ pub fn select(y: &[f64], settings: &Settings) -> Option<Selection> {
     // origins rank noisily, and combinations are the robust choice when they do (M4).
     let combined = score(ModelKind::Combination).filter(|_| final_fits.contains_key(&ModelKind::Combination));
     let chosen = match (score(best), combined) {
+        // Two origins are no evidence to choose by: the combination is the robust default.
+        (_, Some(_)) if plan.len() < MIN_ORIGINS_TO_CHOOSE => ModelKind::Combination,
         (Some(b), Some(c)) if best != ModelKind::Combination && b > c * (1.0 - COMBINATION_MARGIN) => {
             ModelKind::Combination
         }
@@ -241,6 +246,10 @@ pub fn select(y: &[f64], settings: &Settings) -> Option<Selection> {
     let chosen_evidence = evidence.get(&chosen).filter(|_| complete(&chosen));
     let k80 = chosen_evidence.map_or(Z80, |e| e.multiplier(0.8, Z80));
     let k95 = chosen_evidence.map_or(Z95, |e| e.multiplier(0.95, k80 * Z95 / Z80)).max(k80);
+    // Two origins' errors are mostly one stretch of the series: they may say the model's own
+    // spread is too wide, not that it is narrower than Gaussian.
+    let (k80, k95) =
+        if plan.len() < MIN_ORIGINS_TO_CHOOSE { (k80.max(Z80), k95.max(Z95)) } else { (k80, k95) };
     let candidates = ModelKind::ALL
         .into_iter()
         .filter(|k| evidence.contains_key(k) || final_fits.contains_key(k))
