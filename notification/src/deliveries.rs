@@ -128,7 +128,7 @@ pub struct Claimed {
 /// locked, hence skipped) and send two digests. So a digest row is only taken under its
 /// user's advisory lock, which the first claimant holds for the statement: the other skips
 /// every row of that user.
-pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim(conn: &mut PgConnection, limit: i64, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
         "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
            lease_until = now() + make_interval(secs => $2) \
@@ -141,13 +141,17 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
     )
     .bind(limit)
     .bind(lease.as_secs_f64())
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
 }
 
 /// Claims the rest of `user_id`'s due digest rows, so one digest carries them all however the
 /// batch was cut.
-pub async fn claim_digest(pool: &PgPool, user_id: Uuid, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim_digest(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    lease: Duration,
+) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
         "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
            lease_until = now() + make_interval(secs => $2) \
@@ -159,7 +163,7 @@ pub async fn claim_digest(pool: &PgPool, user_id: Uuid, lease: Duration) -> sqlx
     )
     .bind(user_id)
     .bind(lease.as_secs_f64())
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
 }
 

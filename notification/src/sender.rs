@@ -140,15 +140,20 @@ impl Sender {
         }
     }
 
-    /// Due rows, with every due digest row of each digest user among them.
+    /// Due rows, with every due digest row of each digest user among them. One transaction:
+    /// the user's advisory lock taken by the first claim is held until the rest of their
+    /// digest is claimed too, so a second sender cannot take one of its rows in between and
+    /// send the digest in two (seen as a flaky digest test under load).
     async fn claim(&self, batch: i64) -> sqlx::Result<Vec<Claimed>> {
-        let mut claimed = deliveries::claim(&self.pool, batch, self.pacing.lease).await?;
+        let mut tx = self.pool.begin().await?;
+        let mut claimed = deliveries::claim(&mut tx, batch, self.pacing.lease).await?;
         let mut digest_users: Vec<Uuid> = claimed.iter().filter(|r| r.digest).map(|r| r.user_id).collect();
         digest_users.sort();
         digest_users.dedup();
         for user in digest_users {
-            claimed.extend(deliveries::claim_digest(&self.pool, user, self.pacing.lease).await?);
+            claimed.extend(deliveries::claim_digest(&mut tx, user, self.pacing.lease).await?);
         }
+        tx.commit().await?;
         Ok(claimed)
     }
 
