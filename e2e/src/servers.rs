@@ -7,8 +7,31 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-/// A port nothing listens on now.
+/// A port nothing listens on now, below the kernel's ephemeral range: a port the kernel hands
+/// out for outgoing connections can be taken as a source port between this check and the
+/// server's bind ("Address already in use", seen in `make chaos`). The start is random, so
+/// parallel tests spread out.
 pub fn free_port() -> u16 {
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low > 12_000)
+        .unwrap_or(32_768);
+    let (low, span) = (10_000u16, first_ephemeral - 10_000);
+    // Each call in this process starts elsewhere, so two ports asked for before either is
+    // bound differ.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+            ^ std::process::id().rotate_left(16)
+            ^ call.wrapping_mul(2_654_435_761);
+    for i in 0..u32::from(span) {
+        let port = low + ((seed.wrapping_add(i.wrapping_mul(7_919))) % u32::from(span)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("has one").port()
 }
 
