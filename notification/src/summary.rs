@@ -1,6 +1,6 @@
 //! The monthly summary's content: totals, each category against its budget, the biggest
-//! changes, the forecast with its explanation, the recurring payments coming up, the month's
-//! most relevant insights, its anomalies and the spending chart (ending with the month
+//! changes, the forecast with its explanation, the recurring payments coming up, the most
+//! relevant insights, the month's anomalies and the spending chart (ending with the month
 //! summarised), all asked of the engine and analytics over gRPC at send time, so a retry
 //! sends current figures.
 
@@ -152,6 +152,8 @@ pub async fn gather(
         .filter(|r| {
             r.status == "active" && r.direction != "credit" && r.next_expected.starts_with(&current_key)
         })
+        // The email's money is in its currency; payments in another wait for their own summary.
+        .filter(|r| r.expected_amount.as_ref().is_some_and(|m| m.currency_code == currency))
         .collect();
     // The largest few, listed in the order they are due.
     coming.sort_by_key(|r| std::cmp::Reverse(decimal(&amount(r.expected_amount.as_ref()))));
