@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::events::EventContext;
 use crate::jwt::{TokenError, TokenVerifier};
 
-/// Metadata key carrying the request id from the gateway.
-pub const REQUEST_ID: &str = "x-request-id";
+/// Metadata key carrying the request id from the gateway (defined with the other names).
+pub use crate::headers::REQUEST_ID;
 /// Metadata key of the internal service credential (`SERVICE_TOKEN`).
 pub const SERVICE_TOKEN: &str = "x-service-token";
 /// Metadata key naming the user a service calls for, next to [`SERVICE_TOKEN`].

@@ -7,6 +7,7 @@ pub mod database;
 pub mod discovery;
 pub mod events;
 pub mod grpc;
+pub mod headers;
 pub mod jwt;
 pub mod keys;
 pub mod metrics;

@@ -52,7 +52,7 @@ where
             otel.kind = "server",
             rpc.system = "grpc",
             service,
-            request_id = header(crate::grpc::REQUEST_ID).unwrap_or(""),
+            request_id = header(crate::headers::REQUEST_ID).unwrap_or(""),
             rpc.grpc.status_code = tracing::field::Empty,
         );
         crate::telemetry::set_parent(&span, header("traceparent"), header("tracestate"));

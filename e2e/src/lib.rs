@@ -75,7 +75,7 @@ pub struct Options {
     pub train_debounce: Option<Duration>,
     /// The gateway's rate limits; unless set, high enough that no test meets them (every
     /// test client is 127.0.0.1).
-    pub rate_limits: Option<gateway::rate_limit::RateLimitConfig>,
+    pub rate_limits: Option<gateway::limits::RateLimitConfig>,
     /// The gateway's circuit breakers; the production defaults unless set.
     pub breaker: Option<gateway::breaker::BreakerConfig>,
     /// Route the gateway's engine calls through a test-owned proxy ([`TestSystem::engine_proxy`]).
@@ -381,7 +381,7 @@ impl TestSystem {
         };
         let gateway_engine =
             engine_proxy.as_ref().map(|p| format!("http://{}", p.addr())).unwrap_or(engine_urls);
-        let generous = gateway::rate_limit::Limit { per_minute: 1_000_000, burst: 100_000 };
+        let generous = gateway::limits::Limit { per_minute: 1_000_000, burst: 100_000 };
         let gateway_config = gateway::GatewayConfig {
             addr: loopback,
             admin_addr: loopback,
@@ -398,12 +398,12 @@ impl TestSystem {
             tokens: tokens.clone(),
             upstream_timeout: Duration::from_secs(10),
             idempotency_ttl_secs: 600,
-            rate_limits: options.rate_limits.unwrap_or(gateway::rate_limit::RateLimitConfig {
+            rate_limits: options.rate_limits.unwrap_or(gateway::limits::RateLimitConfig {
                 enabled: true,
                 auth: generous,
                 public: generous,
                 user: generous,
-                store: gateway::rate_limit::Store::Memory,
+                store: gateway::limits::Store::Memory,
             }),
             trusted_proxies: Vec::new(),
             breaker: options.breaker.unwrap_or_default(),

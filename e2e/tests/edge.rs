@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{Options, TestSystem, eventually, this_month};
 use gateway::breaker::BreakerConfig;
-use gateway::rate_limit::{Limit, RateLimitConfig, Store};
+use gateway::limits::{Limit, RateLimitConfig, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

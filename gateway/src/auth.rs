@@ -1,31 +1,14 @@
 //! Bearer-token verification for protected routes.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use budgetsmart_common::jwt::TokenError;
-use uuid::Uuid;
 
 use crate::error::ApiError;
+pub use crate::identity::{AuthUser, bearer};
 use crate::state::AppState;
-
-/// The verified caller of a protected route.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthUser {
-    /// The user id from the token's `sub`.
-    pub user_id: Uuid,
-}
-
-/// The bearer token of `Authorization`, if any.
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-}
 
 /// Rejects requests without a valid access token with 401 and `WWW-Authenticate`.
 ///
@@ -55,17 +38,5 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
             );
             response
         }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<AuthUser>()
-            .copied()
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "a bearer access token is required"))
     }
 }

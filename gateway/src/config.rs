@@ -11,7 +11,7 @@ use budgetsmart_common::keys::KeyMaterial;
 use ipnet::IpNet;
 
 use crate::breaker::BreakerConfig;
-use crate::rate_limit::{Limit, RateLimitConfig, Store};
+use crate::limits::{Limit, RateLimitConfig, Store};
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]

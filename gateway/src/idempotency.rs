@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::identity::AuthUser;
 use crate::state::AppState;
 
 /// Largest body the middleware buffers (CSV imports are the biggest).

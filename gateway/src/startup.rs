@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
-use crate::rate_limit::RateLimits;
+use crate::limits::RateLimits;
 use crate::state::{self, AppState, Backend, EngineClients, Shared};
 use crate::{context, hardening, health, http_metrics, openapi, rate_limit, routes};
 

@@ -13,8 +13,8 @@ use tonic::transport::Channel;
 
 use crate::breaker::{Breaker, BreakerLayer, CircuitBreaker};
 use crate::config::GatewayConfig;
-use crate::context::ForwardContext;
-use crate::rate_limit::RateLimits;
+use crate::forward::ForwardContext;
+use crate::limits::RateLimits;
 
 /// A channel behind its circuit breaker, whose calls carry the current request's context.
 pub type Upstream = InterceptedService<Breaker<Channel>, ForwardContext>;

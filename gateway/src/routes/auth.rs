@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use super::me::UserJson;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::limits::ClientIp;
 use crate::openapi::problems;
-use crate::rate_limit::ClientIp;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
