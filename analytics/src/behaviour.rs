@@ -3,7 +3,6 @@
 //! transaction, so its events go out with the state that explains them, or not at all.
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -40,30 +39,27 @@ impl Outcome {
 fn insight_context(debits: &[Debit], currency: &str, today: NaiveDate) -> insights::Context {
     let current = history::month_start(today);
     let first = history::shift_months(current, -12);
-    let mut months: std::collections::BTreeMap<NaiveDate, Decimal> = Default::default();
-    let mut context = insights::Context::default();
+    let mut context = insights::Context {
+        usual_month: history::usual_month(debits, today).remove(currency).unwrap_or_default(),
+        ..insights::Context::default()
+    };
     for d in debits.iter().filter(|d| d.occurred_on >= first && d.occurred_on < current) {
         *context.paid_12m.entry((d.currency.clone(), d.merchant.clone())).or_default() += d.amount;
-        if d.currency == currency {
-            *months.entry(history::month_start(d.occurred_on)).or_default() += d.amount;
-        }
     }
-    let mut totals: Vec<Decimal> = months.into_values().collect();
-    totals.sort();
-    context.usual_month = totals.get(totals.len() / 2).copied().unwrap_or_default();
     context
 }
 
-/// Detects, stores and announces; `extra` are insights found elsewhere in the same pass
-/// (projected overspends from the forecasts).
+/// Detects, stores and announces from `inputs` (the history the pass read, see
+/// [`scan::inputs`]); `extra` are insights found elsewhere in the same pass (projected
+/// overspends from the forecasts).
 pub async fn review(
     conn: &mut PgConnection,
     user: Uuid,
     profile: &Profile,
     today: NaiveDate,
+    mut inputs: scan::Inputs,
     extra: Vec<Insight>,
 ) -> anyhow::Result<Outcome> {
-    let mut inputs = scan::inputs(conn, user, today).await?;
     let names = history::category_names(conn, user).await?;
     let samples = categorizer::store::user_samples(conn, user).await?;
     let suppressed = anomalies::store::suppressions(conn, user).await?;

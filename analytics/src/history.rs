@@ -1,7 +1,7 @@
 //! Reading spending history out of the daily totals: per day and category, and the calendar
 //! arithmetic over months that reports and forecasts share.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
@@ -126,7 +126,7 @@ async fn flows(
 pub async fn category_names(
     conn: &mut PgConnection,
     user: Uuid,
-) -> Result<std::collections::HashMap<Uuid, String>, sqlx::Error> {
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
     let rows: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT DISTINCT ON (category_id) category_id, category_name FROM transactions \
          WHERE user_id = $1 AND category_id IS NOT NULL AND category_name IS NOT NULL \
@@ -136,6 +136,25 @@ pub async fn category_names(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// The median of the last twelve complete months' spending, per currency.
+pub fn usual_month(debits: &[Debit], today: NaiveDate) -> HashMap<String, Decimal> {
+    let current = month_start(today);
+    let first = shift_months(current, -12);
+    let mut months: HashMap<&str, BTreeMap<NaiveDate, Decimal>> = HashMap::new();
+    for d in debits.iter().filter(|d| d.occurred_on >= first && d.occurred_on < current) {
+        *months.entry(d.currency.as_str()).or_default().entry(month_start(d.occurred_on)).or_default() +=
+            d.amount;
+    }
+    months
+        .into_iter()
+        .map(|(currency, totals)| {
+            let mut values: Vec<Decimal> = totals.into_values().collect();
+            values.sort();
+            (currency.to_owned(), values[values.len() / 2])
+        })
+        .collect()
 }
 
 /// Spending per day of one series (the total, or one category).

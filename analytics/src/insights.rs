@@ -28,9 +28,9 @@ use uuid::Uuid;
 
 use crate::history::{self, DayTotal};
 use crate::merchant::display;
-use crate::recurring::Kind;
 use crate::recurring::kind;
 use crate::recurring::store::RecurringRow;
+use crate::recurring::{Cadence, Kind};
 
 /// One insight, before it is issued.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,15 +162,9 @@ fn round(amount: Decimal, currency: &str) -> Decimal {
     amount.round_dp(Currency::parse(currency).map_or(2, |c| c.minor_units()))
 }
 
-/// Charges per year of a cadence.
+/// Charges per year of a stored cadence name.
 fn per_year(cadence: &str) -> Decimal {
-    Decimal::from(match cadence {
-        "weekly" => 52,
-        "biweekly" => 26,
-        "quarterly" => 4,
-        "yearly" => 1,
-        _ => 12,
-    })
+    Decimal::from(Cadence::parse(cadence).map_or(12, Cadence::per_year))
 }
 
 /// New subscriptions, recent price rises, and what the cancellable subscriptions cost together.

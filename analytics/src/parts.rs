@@ -198,6 +198,17 @@ impl Parts {
 /// (with anomaly feedback).
 pub async fn load(conn: &mut PgConnection, user: Uuid, as_of: NaiveDate) -> anyhow::Result<Parts> {
     let inputs = scan::inputs(conn, user, as_of).await?;
+    from_inputs(conn, user, as_of, inputs).await
+}
+
+/// [`load`] from inputs already read (retraining reads them once for the forecasts and the
+/// review).
+pub async fn from_inputs(
+    conn: &mut PgConnection,
+    user: Uuid,
+    as_of: NaiveDate,
+    inputs: scan::Inputs,
+) -> anyhow::Result<Parts> {
     let flags = anomaly_store::flags(conn, user).await?;
     Ok(tokio::task::spawn_blocking(move || {
         let found = inputs.find(as_of);

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::cache::Cache;
 use crate::monthend::{self, Target};
 use crate::readmodel::budgets;
+use crate::recurring::scan;
 use crate::{behaviour, categorizer, history, insights, parts, profile, registry, retraining};
 
 /// How often the trainer looks for due users.
@@ -157,7 +158,9 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
     let mut published = 0;
     let mut overspends = Vec::new();
     let mut saved = std::collections::HashSet::new();
-    let parts = parts::load(conn, user, today).await?;
+    // One read of the history serves the forecasts' parts and the review.
+    let inputs = scan::inputs(conn, user, today).await?;
+    let parts = parts::from_inputs(conn, user, today, inputs.clone()).await?;
     for target in targets {
         let computed = monthend::compute_with(conn, user, &target, today, parts.clone()).await?;
         for (series, trained) in &computed.trained {
@@ -176,7 +179,7 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
             overspends.extend(insights::from_forecast(&computed.forecast, budget.id));
         }
     }
-    let reviewed = behaviour::review(conn, user, &profile, today, overspends).await?;
+    let reviewed = behaviour::review(conn, user, &profile, today, inputs, overspends).await?;
     tracing::debug!(
         anomalies = reviewed.anomalies,
         insights = reviewed.insights,

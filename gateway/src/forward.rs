@@ -49,7 +49,7 @@ impl Interceptor for ForwardContext {
         set("traceparent", traceparent.as_deref());
         set("tracestate", tracestate.as_deref());
         let _ = CONTEXT.try_with(|context| {
-            set("x-request-id", Some(&context.request_id));
+            set(budgetsmart_common::headers::REQUEST_ID, Some(&context.request_id));
             set("authorization", context.authorization.as_deref());
             set("x-client-ip", context.client_ip.as_deref());
             set("x-user-agent", context.user_agent.as_deref());

@@ -18,7 +18,7 @@ pub mod kind;
 pub mod scan;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
@@ -211,8 +211,6 @@ pub struct Recurring {
     pub kind_corrected: bool,
     /// Why it is that kind, as a clause for the explanation.
     pub kind_reason: String,
-    /// A habit (the weekly shop) rather than a payment: [`find`] leaves these out.
-    pub habit: bool,
 }
 
 impl Recurring {
@@ -259,11 +257,12 @@ pub fn find(
     today: NaiveDate,
     corrections: &Corrections,
 ) -> Vec<Recurring> {
-    let usual = usual_month(debits, today);
+    let usual = crate::history::usual_month(debits, today);
     let mut found = detect(debits, today);
     found.extend(detect_income(credits, today));
     found.retain(|r| !corrections.refuses(&r.currency, &r.merchant, r.credit));
-    for r in &mut found {
+    let mut payments = Vec::with_capacity(found.len());
+    for mut r in found {
         let share = usual.get(&r.currency).filter(|m| !m.is_zero()).map(|m| r.expected_amount / *m);
         let classified = kind::classify(
             &Evidence {
@@ -277,37 +276,17 @@ pub fn find(
             },
             &corrections.taught,
         );
+        // A weekly shop of varying amounts with nothing saying "bill" is a habit, not a payment
+        // one owes: the Saturday groceries are everyday spending.
+        if !r.fixed_price && !r.credit && classified.by_amount_alone && r.cadence.per_year() > 12 {
+            continue;
+        }
         r.kind = classified.kind;
         r.kind_corrected = classified.corrected;
         r.kind_reason = classified.reason;
-        // A weekly shop of varying amounts with nothing saying "bill" is a habit, not a payment
-        // one owes: the Saturday groceries are everyday spending.
-        r.habit = !r.fixed_price && !r.credit && classified.by_amount_alone && r.cadence.per_year() > 12;
+        payments.push(r);
     }
-    found.retain(|r| !r.habit);
-    found
-}
-
-/// The median of the last twelve complete months' spending, per currency.
-fn usual_month(debits: &[Debit], today: NaiveDate) -> HashMap<String, Decimal> {
-    let current = crate::history::month_start(today);
-    let first = crate::history::shift_months(current, -12);
-    let mut months: HashMap<&str, BTreeMap<NaiveDate, Decimal>> = HashMap::new();
-    for d in debits.iter().filter(|d| d.occurred_on >= first && d.occurred_on < current) {
-        *months
-            .entry(d.currency.as_str())
-            .or_default()
-            .entry(crate::history::month_start(d.occurred_on))
-            .or_default() += d.amount;
-    }
-    months
-        .into_iter()
-        .map(|(currency, totals)| {
-            let mut values: Vec<Decimal> = totals.into_values().collect();
-            values.sort();
-            (currency.to_owned(), values[values.len() / 2])
-        })
-        .collect()
+    payments
 }
 
 /// Finds the recurring income among `credits` (any order), as of `today`.
@@ -442,7 +421,6 @@ fn series(mut charges: Vec<&Debit>, today: NaiveDate, credit: bool) -> Option<Re
         },
         kind_corrected: false,
         kind_reason: String::new(),
-        habit: false,
     })
 }
 

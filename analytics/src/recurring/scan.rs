@@ -16,6 +16,7 @@ pub const HISTORY_MONTHS: i32 = 36;
 
 /// What detection reads: the debits and credits of the history window, with category names
 /// filled in, and the user's corrections.
+#[derive(Debug, Clone)]
 pub struct Inputs {
     /// Debits, oldest first.
     pub debits: Vec<Debit>,

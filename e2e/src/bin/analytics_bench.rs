@@ -227,7 +227,9 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
     for _ in 0..runs.max(1) {
         let mut tx = pool.begin().await?;
         let started = Instant::now();
-        analytics::behaviour::review(&mut tx, user, &profile, today, Vec::new()).await?;
+        // The review as retraining runs it, reading its history first.
+        let inputs = analytics::recurring::scan::inputs(&mut tx, user, today).await?;
+        analytics::behaviour::review(&mut tx, user, &profile, today, inputs, Vec::new()).await?;
         reviews.push(started.elapsed().as_secs_f64() * 1_000.0);
         tx.rollback().await?;
     }
