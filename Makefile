@@ -11,10 +11,10 @@ help: ## This list
 	@grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:[^#]*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 dev-up: ## Start PostgreSQL, Redis, RabbitMQ and the mail sink (Docker compose if there is an engine, else the local servers)
-	@scripts/dev-up.sh
+	@scripts/dev/dev-up.sh
 
 dev-down: ## Stop the compose datastores (local servers are shared and stay up)
-	@scripts/dev-down.sh
+	@scripts/dev/dev-down.sh
 
 logs: ## Follow every service's log from `make run` (.cache/logs)
 	@mkdir -p .cache/logs && touch $(addprefix .cache/logs/,$(addsuffix .log,$(SERVICES))) && tail -F .cache/logs/*.log
@@ -45,35 +45,35 @@ rabbitmq-shell: ## The broker's queues and a rabbitmqctl prompt hint (management
 	@echo "more: rabbitmqctl help; rabbitmqadmin, or the management UI"
 
 run: ## Build and start gateway, engine, analytics and notification (Ctrl-C stops all)
-	@scripts/run.sh
+	@scripts/dev/run.sh
 
 test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, RabbitMQ and an SMTP sink
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
-	@scripts/bench.sh
+	@scripts/bench/bench.sh
 
 soak: check-infra mail-sink ## Ten minutes of creates and logins, resident memory per service sampled; writes its section of docs/benchmarks.md
-	@scripts/soak.sh
+	@scripts/bench/soak.sh
 
 chaos: check-infra mail-sink ## Seven faults under load (broker, engine, analytics, notification, Redis, PostgreSQL, poison); writes docs/resilience.md. CHAOS_PROFILE=ci is CI's shorter form
 	$(CARGO) build --bins -p engine -p analytics -p notification -p gateway -p e2e
 	CHAOS_COMMAND="make chaos$(if $(CHAOS_PROFILE), CHAOS_PROFILE=$(CHAOS_PROFILE))" "$${CARGO_TARGET_DIR:-target}/debug/chaos" --profile $(or $(CHAOS_PROFILE),full) --bin "$${CARGO_TARGET_DIR:-target}/debug" --out $(or $(CHAOS_OUT),docs/resilience.md) $(CHAOS_SCENARIOS)
 
 fuzz-api: check-infra ## Schemathesis against /openapi.json with a valid token: no 5xx, no response off the schema
-	@scripts/fuzz-api.sh
+	@scripts/test/fuzz-api.sh
 
 lint-deploy: ## Dockerfile (hadolint), compose (spec schema), Kubernetes overlays (kubernetes-validate), .env.example
-	@scripts/lint-deploy.sh
+	@scripts/lint/lint-deploy.sh
 
 eval-analytics: ## Forecast accuracy on public and synthetic monthly series; writes docs/analytics.md
-	@scripts/eval-analytics.sh
+	@scripts/eval/eval-analytics.sh
 
 seed-data: ## Create a demo user with 18 months of history and budgets through the gateway (make run first); prints the login
-	@python3 scripts/seed-data.py
+	@python3 scripts/dev/seed-data.py
 
 smoke: check-infra mail-sink ## Start the system, seed a demo user, check forecast, anomalies, subscriptions, models and the summary email
-	@scripts/smoke.sh
+	@scripts/test/smoke.sh
 
 migrate: check-infra ## Apply every service's migrations and exit
 	$(CARGO) build --bins -p engine -p analytics -p notification
@@ -90,7 +90,7 @@ fmt: ## cargo fmt
 	$(CARGO) fmt --all
 
 check-infra: ## Check that PostgreSQL, Redis and RabbitMQ answer
-	@scripts/check-infra.sh
+	@scripts/dev/check-infra.sh
 
 mail-sink: ## Start the local SMTP sink (maildev, inbox at http://127.0.0.1:1080) unless one listens
-	@scripts/mail-sink.sh
+	@scripts/dev/mail-sink.sh

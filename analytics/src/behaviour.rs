@@ -1,6 +1,7 @@
 //! What retraining learns from how a user spends, besides forecasts: recurring payments,
-//! anomalies, insights, and the user's categorisation model. Runs in the retraining
-//! transaction, so its events go out with the state that explains them, or not at all.
+//! anomalies, insights, and the user's categorisation model. Runs in the review's own
+//! transaction (see `trainer`), so its events go out with the state that explains them, or not
+//! at all, and a failure here never takes a committed forecast with it.
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;

@@ -2,7 +2,24 @@
 //! reports and charts over it, and month-end forecasts from models chosen per series by
 //! backtest, kept in a registry and retrained when the data changes; and, from the same
 //! history, anomalies, recurring payments, insights and category suggestions.
-#![forbid(unsafe_code)]
+//!
+//! How the modules fit, from the bottom up:
+//!
+//! - Plain types and text: `config`, `error`, `profile` (a user's currency, zone and today),
+//!   `text` (money and dates in sentences), `merchant` (names out of bank descriptions).
+//! - Storage: `readmodel` (analytics' copy of transactions and budgets, fed by `consumers`),
+//!   `history` (spending per day, category and month out of it), `registry` (the chosen model
+//!   per series), `cache` (hot reads in Redis).
+//! - Models: `forecasting` (candidates and backtests), `oneoffs` and `parts` (a month split so
+//!   one-offs do not bend the forecast), `monthend` (the month-end projection with
+//!   intervals).
+//! - The behaviour review: `anomalies`, `recurring`, `insights` and `categorizer`, run
+//!   together by `behaviour`.
+//! - Retraining: `retraining` queues a user, `trainer` retrains once their changes go quiet,
+//!   with the forecasts and the behaviour review in separate transactions.
+//! - Reading it back: `reports`, `charts`, and `api` (the gRPC service).
+//! - `startup`: `build` binds the listeners; `Analytics::run` starts the consumer, trainer and
+//!   server.
 
 pub mod anomalies;
 pub mod api;

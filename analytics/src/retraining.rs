@@ -49,13 +49,57 @@ pub async fn claim(conn: &mut PgConnection, user: Uuid) -> Result<Option<i64>, s
         .await
 }
 
-/// Marks the requests up to `up_to` served; later ones trigger another training.
-pub async fn served(conn: &mut PgConnection, user: Uuid, up_to: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM training_requests WHERE user_id = $1 AND id <= $2")
-        .bind(user)
-        .bind(up_to)
-        .execute(conn)
-        .await?;
+/// The two stages of a retraining, committed and retried apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Model selection, the registry and the forecasts of open budgets.
+    Forecasts,
+    /// Recurring payments, anomalies, insights and the categorisation model.
+    Review,
+}
+
+impl Stage {
+    /// The request column that records this stage served the request.
+    fn column(self) -> &'static str {
+        match self {
+            Stage::Forecasts => "forecasts_done",
+            Stage::Review => "review_done",
+        }
+    }
+}
+
+/// Whether any of `user`'s requests up to `up_to` still waits for `stage`.
+pub async fn pending(
+    conn: &mut PgConnection,
+    user: Uuid,
+    up_to: i64,
+    stage: Stage,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM training_requests WHERE user_id = $1 AND id <= $2 AND NOT {})",
+        stage.column()
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(user).bind(up_to).fetch_one(conn).await
+}
+
+/// Marks the requests up to `up_to` served by `stage`, and deletes those both stages have
+/// served; later requests trigger another training.
+pub async fn served(
+    conn: &mut PgConnection,
+    user: Uuid,
+    up_to: i64,
+    stage: Stage,
+) -> Result<(), sqlx::Error> {
+    let sql =
+        format!("UPDATE training_requests SET {} = true WHERE user_id = $1 AND id <= $2", stage.column());
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).bind(up_to).execute(&mut *conn).await?;
+    sqlx::query(
+        "DELETE FROM training_requests WHERE user_id = $1 AND id <= $2 AND forecasts_done AND review_done",
+    )
+    .bind(user)
+    .bind(up_to)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,12 @@
 //! Retraining: once a user's changes have gone quiet, select models for their series again,
 //! record them in the registry, store each open budget's forecast and publish
-//! `prediction_completed`, all in one transaction with the outbox.
+//! `prediction_completed`; then review the user's behaviour (recurring payments, anomalies,
+//! insights, their categorisation model).
+//!
+//! The two stages commit apart, each with its events in its own transaction, and are retried
+//! apart: a review that fails keeps the forecasts committed before it, and a forecast that
+//! fails does not hold back the review. A request row remembers which stages have served it
+//! (`retraining::Stage`), so a retry runs only the stage that failed.
 
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use crate::cache::Cache;
 use crate::monthend::{self, Target};
 use crate::readmodel::budgets;
 use crate::recurring::scan;
+use crate::retraining::Stage;
 use crate::{behaviour, categorizer, history, insights, parts, profile, registry, retraining};
 
 /// How often the trainer looks for due users.
@@ -117,29 +124,76 @@ impl Trainer {
         Ok(())
     }
 
-    /// Retrains one user, if no other replica is doing it.
+    /// Retrains one user, if no other replica is doing it: the forecasts, then the review,
+    /// each in its own transaction. Either failing is an error, retried after
+    /// [`RETRY_AFTER`]; what the other committed stays.
     #[tracing::instrument(skip(self))]
     pub async fn train(&self, user: Uuid) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
+        let forecasts = self.forecast_stage(user).await;
+        let read = match &forecasts {
+            Ok(read) => read.clone(),
+            Err(error) => {
+                tracing::warn!(%error, %user, "forecasting failed; the review goes on");
+                None
+            }
+        };
+        let review = self.review_stage(user, read).await;
+        self.cache.invalidate(user).await;
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "retrained");
+        forecasts.and(review)
+    }
+
+    /// The forecast stage: returns what it read, for the review to reuse, or `None` when
+    /// another replica holds the user.
+    async fn forecast_stage(&self, user: Uuid) -> anyhow::Result<Option<Read>> {
         let mut tx = self.pool.begin().await?;
-        let Some(up_to) = retraining::claim(&mut tx, user).await? else { return Ok(()) };
-        let published = train_user(&mut tx, user).await?;
-        retraining::served(&mut tx, user, up_to).await?;
+        let Some(up_to) = retraining::claim(&mut tx, user).await? else { return Ok(None) };
+        if !retraining::pending(&mut tx, user, up_to, Stage::Forecasts).await? {
+            return Ok(Some(Read { up_to, inputs: None }));
+        }
+        let (published, inputs) = forecast_user(&mut tx, user).await?;
+        retraining::served(&mut tx, user, up_to, Stage::Forecasts).await?;
         tx.commit().await?;
         if published > 0 {
             self.outbox.wake();
         }
-        self.cache.invalidate(user).await;
-        tracing::debug!(published, elapsed_ms = started.elapsed().as_millis() as u64, "retrained");
+        Ok(Some(Read { up_to, inputs: Some(inputs) }))
+    }
+
+    /// The review stage, over the requests the forecast stage covered (or, when it failed,
+    /// every request there is), with the history it read when it has it.
+    async fn review_stage(&self, user: Uuid, read: Option<Read>) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let Some(latest) = retraining::claim(&mut tx, user).await? else { return Ok(()) };
+        let (up_to, inputs) = match read {
+            Some(read) => (read.up_to, read.inputs),
+            None => (latest, None),
+        };
+        if !retraining::pending(&mut tx, user, up_to, Stage::Review).await? {
+            return Ok(());
+        }
+        let reviewed = review_user(&mut tx, user, inputs).await?;
+        retraining::served(&mut tx, user, up_to, Stage::Review).await?;
+        tx.commit().await?;
+        if reviewed.published() > 0 {
+            self.outbox.wake();
+        }
         Ok(())
     }
 }
 
+/// What the forecast stage read: the newest request it covered and the user's history.
+#[derive(Clone)]
+struct Read {
+    up_to: i64,
+    inputs: Option<scan::Inputs>,
+}
+
 /// Selects models for every series of `user`, records them, stores the forecasts of open
-/// budgets and enqueues `prediction_completed` for each; then reviews the user's spending
-/// for recurring payments, anomalies and insights, and retrains their categorisation model.
-/// Returns the events enqueued.
-pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<usize> {
+/// budgets and enqueues `prediction_completed` for each. Returns the events enqueued and the
+/// history it read, which the review can reuse.
+pub async fn forecast_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<(usize, scan::Inputs)> {
     let profile = profile::load(conn, user).await?;
     let today = profile.today();
     let current = history::month_start(today);
@@ -156,7 +210,6 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         targets.push(Target { month: current, currency: profile.currency.clone(), budget: None });
     }
     let mut published = 0;
-    let mut overspends = Vec::new();
     let mut saved = std::collections::HashSet::new();
     // One read of the history serves the forecasts' parts and the review.
     let inputs = scan::inputs(conn, user, today).await?;
@@ -175,10 +228,29 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         }
         publish(conn, user, budget.id, &computed.forecast).await?;
         published += 1;
-        if target.month == current {
-            overspends.extend(insights::from_forecast(&computed.forecast, budget.id));
-        }
     }
+    Ok((published, inputs))
+}
+
+/// Reviews `user`'s spending for recurring payments, anomalies and insights (projected
+/// overspends among them, from the stored forecasts of this month's budgets), and retrains
+/// their categorisation model. `inputs` is the history the forecast stage read, if it did.
+pub async fn review_user(
+    conn: &mut PgConnection,
+    user: Uuid,
+    inputs: Option<scan::Inputs>,
+) -> anyhow::Result<behaviour::Outcome> {
+    let profile = profile::load(conn, user).await?;
+    let today = profile.today();
+    let inputs = match inputs {
+        Some(inputs) => inputs,
+        None => scan::inputs(conn, user, today).await?,
+    };
+    let overspends = stored_forecasts(conn, user, history::month_start(today))
+        .await?
+        .iter()
+        .filter_map(|(budget, forecast)| insights::from_forecast(forecast, *budget))
+        .collect();
     let reviewed = behaviour::review(conn, user, &profile, today, inputs, overspends).await?;
     tracing::debug!(
         anomalies = reviewed.anomalies,
@@ -187,7 +259,26 @@ pub async fn train_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<u
         categorizer = reviewed.categorizer,
         "reviewed"
     );
-    Ok(published + reviewed.published())
+    Ok(reviewed)
+}
+
+/// The stored forecast of each of `user`'s budgets for `month`.
+async fn stored_forecasts(
+    conn: &mut PgConnection,
+    user: Uuid,
+    month: chrono::NaiveDate,
+) -> anyhow::Result<Vec<(Uuid, budgetsmart_proto::common::v1::MonthEndForecast)>> {
+    let rows: Vec<(Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT budget_id, forecast FROM forecasts WHERE user_id = $1 AND month = $2")
+            .bind(user)
+            .bind(month)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut forecasts = Vec::with_capacity(rows.len());
+    for (budget, bytes) in rows {
+        forecasts.push((budget, Message::decode(bytes.as_slice())?));
+    }
+    Ok(forecasts)
 }
 
 async fn publish(

@@ -22,12 +22,21 @@ pub async fn connect(url: &str, schema: &str, max_connections: u32) -> anyhow::R
         .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at DATABASE_URL: {e}"))
 }
 
-/// Applies `migrator` inside `schema`, keeping its bookkeeping table there too, so services
-/// sharing a database never see each other's migration history.
-pub async fn migrate(pool: &PgPool, mut migrator: Migrator, schema: &'static str) -> anyhow::Result<()> {
+/// Applies the service's `migrator` inside `schema`, then common's own migrations (the event
+/// tables: outbox, inbox, received events), each with its bookkeeping table in `schema`, so
+/// services sharing a database never see each other's migration history.
+///
+/// Common's run after the service's: services older than them created the same tables in their
+/// first migrations, which stay as applied history, and common's are written to be no-ops there.
+pub async fn migrate(pool: &PgPool, migrator: Migrator, schema: &'static str) -> anyhow::Result<()> {
+    run(pool, migrator, schema, "_sqlx_migrations").await?;
+    run(pool, sqlx::migrate!("./migrations"), schema, "_sqlx_common_migrations").await
+}
+
+async fn run(pool: &PgPool, mut migrator: Migrator, schema: &'static str, table: &str) -> anyhow::Result<()> {
     migrator.create_schema(schema);
-    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
-    migrator.run(pool).await.map_err(|e| anyhow::anyhow!("migrating schema {schema}: {e}"))?;
+    migrator.dangerous_set_table_name(format!("{schema}.{table}"));
+    migrator.run(pool).await.map_err(|e| anyhow::anyhow!("migrating schema {schema} ({table}): {e}"))?;
     Ok(())
 }
 

@@ -133,7 +133,7 @@ fn targets(name: &str, urls: &str) -> anyhow::Result<Vec<Target>> {
                 url.parse().map_err(|e| anyhow::anyhow!("{name}: {url:?} is not a valid URL: {e}"))?;
             let scheme = uri.scheme_str().unwrap_or_default();
             // Plaintext HTTP/2 only: tonic is built without TLS, and inside the cluster
-            // encryption between services is a mesh's job (docs/deploy.md).
+            // encryption between services is a mesh's job (docs/guides/deploy.md).
             if scheme != "http" {
                 anyhow::bail!(
                     "{name}: {url:?} must start with http:// (gRPC TLS between services is not built in)"

@@ -29,7 +29,7 @@ pub struct EngineConfig {
     /// Empty turns auto-categorisation off.
     pub analytics_url: Option<String>,
     /// `AUTO_CATEGORIZE_MIN_CONFIDENCE`, default 0.8: a transaction created without a category
-    /// gets the suggested one only from this confidence (see docs/architecture.md).
+    /// gets the suggested one only from this confidence (see docs/architecture/analytics.md).
     pub auto_categorize_min_confidence: f64,
     /// `AUTO_CATEGORIZE_TIMEOUT_MS`, default 250: how long a write waits for the suggestion.
     pub auto_categorize_timeout: std::time::Duration,

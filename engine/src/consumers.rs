@@ -7,7 +7,8 @@ use budgetsmart_proto::events::v1 as ev;
 use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::{forecasts, insights};
+use crate::budgets::forecasts;
+use crate::insights;
 
 /// Routes each consumed event to its handler.
 struct EngineEvents;

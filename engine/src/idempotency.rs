@@ -13,17 +13,19 @@
 //! claim back with everything else, so only successful answers are ever replayed and a retry
 //! after a failure simply runs again.
 //!
-//! Usage, inside the create's transaction:
-//! `claim` first (return the replayed answer if it gives one), do the effect, `complete` with
-//! the answer, commit.
+//! Every create goes through [`IdempotentWrite`] (`AppState::idempotent_write`): it opens the
+//! transaction and claims the key first, hands back either the replayed answer or the
+//! transaction, and `commit` records the answer with the effect. A create cannot forget a step
+//! or take them out of order, because the transaction is only reachable after the claim.
 
 use std::time::Duration;
 
+use budgetsmart_common::events::OutboxWaker;
 use hmac::{Hmac, Mac};
 use prost::Message;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
@@ -111,7 +113,7 @@ pub struct IdempotentRequest {
 /// so a call waiting on a concurrent holder holds no other lock. `Some(answer)` means the key
 /// was used before with the same body: return that answer and do nothing else. The same key
 /// with another body is a field error on `Idempotency-Key` (422 at the gateway).
-pub async fn claim<R: Message + Default>(
+async fn claim<R: Message + Default>(
     conn: &mut PgConnection,
     request: Option<&IdempotentRequest>,
 ) -> AppResult<Option<R>> {
@@ -161,7 +163,7 @@ pub async fn claim<R: Message + Default>(
 }
 
 /// Stores `answer` as the key's result, in the transaction that claimed it and made the effect.
-pub async fn complete<R: Message>(
+async fn complete<R: Message>(
     conn: &mut PgConnection,
     request: Option<&IdempotentRequest>,
     answer: &R,
@@ -175,6 +177,51 @@ pub async fn complete<R: Message>(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// What opening an idempotent create gives.
+pub enum Claim<'r, R> {
+    /// The key was used before with the same body: this is that call's answer, and nothing
+    /// else may be done.
+    Replay(R),
+    /// The key is claimed (or there was none): make the effect in this transaction.
+    Write(IdempotentWrite<'r>),
+}
+
+/// A create's transaction, its key already claimed as the transaction's first statement.
+pub struct IdempotentWrite<'r> {
+    tx: Transaction<'static, Postgres>,
+    request: Option<&'r IdempotentRequest>,
+    outbox: OutboxWaker,
+}
+
+impl<'r> IdempotentWrite<'r> {
+    /// Opens the transaction and claims `request`'s key in it.
+    pub async fn begin<R: Message + Default>(
+        pool: &PgPool,
+        outbox: &OutboxWaker,
+        request: Option<&'r IdempotentRequest>,
+    ) -> AppResult<Claim<'r, R>> {
+        let mut tx = pool.begin().await?;
+        if let Some(answer) = claim(&mut tx, request).await? {
+            return Ok(Claim::Replay(answer));
+        }
+        Ok(Claim::Write(IdempotentWrite { tx, request, outbox: outbox.clone() }))
+    }
+
+    /// The transaction to write the effect in.
+    pub fn tx(&mut self) -> &mut Transaction<'static, Postgres> {
+        &mut self.tx
+    }
+
+    /// Records `answer` under the key, commits, and wakes the outbox relay for the events the
+    /// effect queued. Dropping the write instead rolls back the effect and the claim.
+    pub async fn commit<R: Message>(mut self, answer: &R) -> AppResult<()> {
+        complete(&mut self.tx, self.request, answer).await?;
+        self.tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
 }
 
 /// Forgets every key of `scope`, with the account's other data when it is deleted: the stored

@@ -1,29 +1,34 @@
 //! The engine: users and auth, categories, budgets and transactions, behind gRPC.
-#![forbid(unsafe_code)]
+//!
+//! How the modules fit, from the bottom up:
+//!
+//! - Plain types every resource uses: `config` (settings from the environment), `error` (the
+//!   one error type and its gRPC status), `convert` (database values to proto messages),
+//!   `validation` (every bad field named at once), `idempotency` (an `Idempotency-Key`
+//!   claimed by the creating transaction) and `request_metadata` (what the gateway forwards).
+//! - `state`: the handles every gRPC service shares, with `AppState::idempotent_write`, the
+//!   one way a create claims its key, writes and commits.
+//! - One folder per resource, each with its stored rows beside its gRPC `service`:
+//!   `users` (accounts, auth, sessions, the audit log), `categories`, `budgets` (limits,
+//!   alerts, forecasts) and `transactions` (create, import, categorisation).
+//! - `insights` (the feed analytics fills) and `consumers` (the events the engine consumes
+//!   from analytics).
+//! - `startup`: `build` binds the listeners and wires the services; `Engine::run` serves.
+//!
+//! Every query is scoped to the caller's user id; every write that others must hear about
+//! writes its event to the outbox in the same transaction (see `budgetsmart_common::events`).
 
-pub mod audit;
-pub mod auth;
-pub mod autocategorize;
-pub mod budget_service;
 pub mod budgets;
 pub mod categories;
-pub mod category_service;
 pub mod config;
 pub mod consumers;
 pub mod convert;
 pub mod error;
-pub mod forecasts;
 pub mod idempotency;
-pub mod import;
 pub mod insights;
-pub mod passwords;
 pub mod request_metadata;
-pub mod sessions;
 pub mod startup;
 pub mod state;
-pub mod thresholds;
-pub mod throttle;
-pub mod transaction_service;
 pub mod transactions;
 pub mod users;
 pub mod validation;

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use tonic::Request;
 use tonic::metadata::MetadataMap;
 
-use crate::audit::Origin;
 use crate::error::AppResult;
 use crate::idempotency::{Fingerprinter, IdempotentRequest, Scope};
+use crate::users::audit::Origin;
 
 /// The client's IP address as the gateway saw it.
 pub const CLIENT_IP: &str = "x-client-ip";

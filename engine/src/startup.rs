@@ -10,20 +10,20 @@ use budgetsmart_proto::engine::v1 as pb;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::AuthService;
-use crate::autocategorize::AutoCategorizer;
-use crate::budget_service::BudgetsService;
-use crate::category_service::CategoriesService;
+use crate::budgets::service::BudgetsService;
+use crate::categories::service::CategoriesService;
 use crate::config::EngineConfig;
 use crate::consumers;
 use crate::idempotency::{self, Fingerprinter};
 use crate::insights::InsightsService;
-use crate::passwords::Passwords;
-use crate::sessions::Sessions;
 use crate::state::AppState;
-use crate::throttle::LoginThrottle;
-use crate::transaction_service::TransactionsService;
-use crate::users::UsersService;
+use crate::transactions::autocategorize::AutoCategorizer;
+use crate::transactions::service::TransactionsService;
+use crate::users::auth::AuthService;
+use crate::users::passwords::Passwords;
+use crate::users::service::UsersService;
+use crate::users::sessions::Sessions;
+use crate::users::throttle::LoginThrottle;
 
 /// Postgres schema the engine owns.
 pub const SCHEMA: &str = "engine";

@@ -6,12 +6,12 @@ use budgetsmart_common::events::OutboxWaker;
 use budgetsmart_common::jwt::TokenSigner;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::autocategorize::AutoCategorizer;
 use crate::error::AppResult;
-use crate::idempotency::Fingerprinter;
-use crate::passwords::Passwords;
-use crate::sessions::Sessions;
-use crate::throttle::LoginThrottle;
+use crate::idempotency::{Claim, Fingerprinter, IdempotentRequest, IdempotentWrite};
+use crate::transactions::autocategorize::AutoCategorizer;
+use crate::users::passwords::Passwords;
+use crate::users::sessions::Sessions;
+use crate::users::throttle::LoginThrottle;
 
 /// Shared handles, cheap to clone.
 #[derive(Clone)]
@@ -42,5 +42,14 @@ impl AppState {
         tx.commit().await?;
         self.outbox.wake();
         Ok(())
+    }
+
+    /// Opens a create's transaction with its `Idempotency-Key` claimed first: the one way
+    /// every create starts (see `idempotency`).
+    pub async fn idempotent_write<'r, R: prost::Message + Default>(
+        &self,
+        request: Option<&'r IdempotentRequest>,
+    ) -> AppResult<Claim<'r, R>> {
+        IdempotentWrite::begin(&self.pool, &self.outbox, request).await
     }
 }

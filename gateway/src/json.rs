@@ -5,7 +5,7 @@ use budgetsmart_common::money;
 use budgetsmart_proto::common::v1::Money;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, FieldError};
 
@@ -27,6 +27,18 @@ impl<T> ListPage<T> {
     }
 }
 
+/// The page of a list route asks for: every list route takes these two, and
+/// [`QueryMap::page`](crate::extract::QueryMap::page) reads them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 50 by default.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// An RFC 3339 UTC timestamp with millisecond precision.
 pub fn timestamp(ts: Option<prost_types::Timestamp>) -> Option<String> {
     let ts = ts?;
@@ -46,12 +58,10 @@ pub fn amount(money: &Option<Money>) -> String {
     }
 }
 
-/// A percentage string from upstream as a JSON number (percentages are not money).
-pub fn percent(text: &str) -> serde_json::Value {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|v| serde_json::Number::from_f64(v).map(Into::into))
-        .unwrap_or(serde_json::Value::Null)
+/// A percentage (or probability) string from upstream as a JSON number: percentages are not
+/// money. `None` when it is empty or not a finite number.
+pub fn percent(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// Field errors found while turning JSON into a request.

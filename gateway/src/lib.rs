@@ -1,5 +1,19 @@
 //! The gateway: the only public surface. REST `/api/v1` in, gRPC to the backends out.
-#![forbid(unsafe_code)]
+//!
+//! How the modules fit, from the bottom up (a module imports only from the lines above it):
+//!
+//! - Plain types: `config` (settings), `error` (problem+json and the one gRPC-to-HTTP table),
+//!   `json` (money strings, timestamps, page parameters and the page answer), `extract`
+//!   (extractors that name the bad field), `limits` (quotas and limiters), `identity` (the
+//!   verified caller), `forward` (what every gRPC call carries on), `breaker` (circuit breakers
+//!   and retries under the tonic clients), `http_metrics`.
+//! - `live`: the server-sent event stream, fed from RabbitMQ with a Redis history.
+//! - `state`: the shared handles: upstream clients, the token verifier, Redis, the live hub.
+//! - Middleware over the state: `auth`, `context`, `rate_limit`, `idempotency`, `hardening`,
+//!   and `health`.
+//! - `openapi` and `routes`: one folder per resource; each handler validates, forwards to gRPC
+//!   and answers a `serde` type that is also its OpenAPI schema.
+//! - `startup`: `build` binds the listener and assembles the router; `Gateway::run` serves.
 
 pub mod auth;
 pub mod breaker;

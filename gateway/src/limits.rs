@@ -5,7 +5,7 @@
 //! Each replica counts in its own memory by default: no network hop, and with N replicas
 //! behind a balancer a client gets at most N times its limit. `RATE_LIMIT_STORE=redis` runs
 //! the same GCRA in Redis instead (one script call per request), so the limit holds across
-//! replicas exactly; docs/architecture.md says when to pick which.
+//! replicas exactly; docs/architecture/gateway.md says when to pick which.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;

@@ -1,6 +1,18 @@
 //! The notification service: turns domain events into templated email, honouring each
 //! user's preferences, and tracks every delivery until the SMTP server has it.
-#![forbid(unsafe_code)]
+//!
+//! How the modules fit, from the bottom up:
+//!
+//! - Plain types: `config`, `error`, `kind` (the kinds of email), `money_format`, `links`,
+//!   `schedule` (quiet hours, digest time, the 1st of the month).
+//! - What each user wants and is: `preferences`, `recipients`, and `unsubscribe` (signed
+//!   one-click links).
+//! - What an email says: `content` (an event as template data), `summary` (the monthly
+//!   summary, with `clients` to the engine and analytics), `templates`, `message` (MIME).
+//! - Moving it: `consumers` and `intake` turn events into deliveries, `scheduler` queues the
+//!   monthly summaries, `deliveries` keeps every email's state, `sender` claims and renders
+//!   due ones, `mailer` hands them to SMTP.
+//! - `api`: the gRPC services. `startup`: `build` and `Notification::run`.
 
 pub mod api;
 pub mod clients;

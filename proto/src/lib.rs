@@ -2,7 +2,7 @@
 //!
 //! Module paths follow the proto packages without the `budgetsmart.` prefix, e.g.
 //! `budgetsmart.engine.v1` is [`engine::v1`].
-#![allow(missing_docs, clippy::all, clippy::pedantic)]
+#![allow(missing_docs, rust_2018_idioms, unreachable_pub, clippy::all, clippy::pedantic)]
 
 /// Types shared by several services: money and pagination.
 pub mod common {

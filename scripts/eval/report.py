@@ -289,7 +289,7 @@ def main():
         "in percent as in M4. The public series",
         "come from statsmodels and sktime (scripts/eval/export_datasets.py); the synthetic ones from",
         "scripts/eval/synthetic.py, a personal-finance generator with a known yearly pattern. The rules behind",
-        "the household figures at the end are in [household-analytics.md](household-analytics.md).",
+        "the household figures at the end are in [architecture/household-analytics.md](architecture/household-analytics.md).",
         "",
     ]
     for title, name, targets in [

@@ -175,7 +175,7 @@ pub fn detect(debits: &[Debit], context: &Context) -> Vec<Finding> {
     });
     let mut findings = Vec::new();
     for currency in sorted.chunk_by(|a, b| a.currency == b.currency) {
-        let points: Vec<Point> = currency
+        let points: Vec<Point<'_>> = currency
             .iter()
             .map(|d| Point { debit: d, log: d.amount.to_f64().unwrap_or(0.0).max(1e-9).ln() })
             .collect();
@@ -184,7 +184,7 @@ pub fn detect(debits: &[Debit], context: &Context) -> Vec<Finding> {
     findings
 }
 
-fn detect_currency(points: &[Point], context: &Context, findings: &mut Vec<Finding>) {
+fn detect_currency(points: &[Point<'_>], context: &Context, findings: &mut Vec<Finding>) {
     let mut index = Index::default();
     let mut day_start = 0;
     while day_start < points.len() {
@@ -223,7 +223,7 @@ fn detect_currency(points: &[Point], context: &Context, findings: &mut Vec<Findi
 }
 
 /// The entries of `history` (indices in date order) within the look-back window of `day`.
-fn window<'a>(points: &[Point], history: &'a [usize], day: NaiveDate) -> &'a [usize] {
+fn window<'a>(points: &[Point<'_>], history: &'a [usize], day: NaiveDate) -> &'a [usize] {
     let from = day - chrono::Duration::days(LOOKBACK_DAYS);
     let start = history.partition_point(|&j| points[j].debit.occurred_on < from);
     &history[start..]
@@ -231,7 +231,7 @@ fn window<'a>(points: &[Point], history: &'a [usize], day: NaiveDate) -> &'a [us
 
 /// How much higher than usual this calendar month has run in earlier years, in log terms
 /// (never lower: a quiet season must not make ordinary amounts look like spikes).
-fn seasonal_offset(points: &[Point], history: &[usize], day: NaiveDate, centre: f64) -> f64 {
+fn seasonal_offset(points: &[Point<'_>], history: &[usize], day: NaiveDate, centre: f64) -> f64 {
     let mut same_month: Vec<f64> = history
         .iter()
         .map(|&j| &points[j])
@@ -246,7 +246,7 @@ fn seasonal_offset(points: &[Point], history: &[usize], day: NaiveDate, centre: 
     (median(&mut same_month) - centre).clamp(0.0, MAX_SEASONAL_LOG)
 }
 
-fn spike(points: &[Point], index: &Index, i: usize) -> Option<Finding> {
+fn spike(points: &[Point<'_>], index: &Index, i: usize) -> Option<Finding> {
     let point = &points[i];
     let debit = point.debit;
     let at_merchant = index.by_merchant.get(&debit.merchant).map(Vec::as_slice).unwrap_or(&[]);
@@ -277,7 +277,7 @@ fn spike(points: &[Point], index: &Index, i: usize) -> Option<Finding> {
     })
 }
 
-fn new_merchant(points: &[Point], index: &Index, i: usize, day_start: usize) -> Option<Finding> {
+fn new_merchant(points: &[Point<'_>], index: &Index, i: usize, day_start: usize) -> Option<Finding> {
     let point = &points[i];
     let debit = point.debit;
     let seen_before = index.by_merchant.contains_key(&debit.merchant)
@@ -317,7 +317,7 @@ fn new_merchant(points: &[Point], index: &Index, i: usize, day_start: usize) -> 
 }
 
 /// The median gap in days between earlier visits at a merchant, if there are enough.
-fn median_gap(points: &[Point], visits: &[usize]) -> Option<i64> {
+fn median_gap(points: &[Point<'_>], visits: &[usize]) -> Option<i64> {
     if visits.len() < 3 {
         return None;
     }
@@ -328,7 +328,7 @@ fn median_gap(points: &[Point], visits: &[usize]) -> Option<i64> {
     Some(median(&mut gaps) as i64)
 }
 
-fn duplicate(points: &[Point], index: &mut Index, i: usize, day_start: usize) -> Option<Finding> {
+fn duplicate(points: &[Point<'_>], index: &mut Index, i: usize, day_start: usize) -> Option<Finding> {
     let debit = points[i].debit;
     let visits = index.by_merchant.get(&debit.merchant).map(Vec::as_slice).unwrap_or(&[]);
     let earlier_today = points[day_start..i].iter().rev().map(|p| p.debit);

@@ -69,7 +69,7 @@ fn decode_cursor(cursor: &str) -> Result<Option<(NaiveDate, Uuid)>, ApiError> {
 }
 
 /// `ListAnomalies`.
-pub async fn list_anomalies(
+pub(super) async fn list_anomalies(
     conn: &mut PgConnection,
     user: Uuid,
     request: pb::ListAnomaliesRequest,
@@ -97,7 +97,7 @@ pub async fn list_anomalies(
 }
 
 /// `UpdateAnomaly`: the feedback, and a retraining so the pattern's other flags follow it.
-pub async fn update_anomaly(
+pub(super) async fn update_anomaly(
     conn: &mut PgConnection,
     user: Uuid,
     request: pb::UpdateAnomalyRequest,
@@ -114,7 +114,7 @@ pub async fn update_anomaly(
 }
 
 /// The API's recurring payment.
-pub fn recurring(row: RecurringRow) -> pb::RecurringPayment {
+pub(super) fn recurring(row: RecurringRow) -> pb::RecurringPayment {
     let expected = Some(money::to_proto(row.expected(), &row.currency));
     let changes = row
         .price_changes
@@ -153,14 +153,17 @@ pub fn recurring(row: RecurringRow) -> pb::RecurringPayment {
 }
 
 /// `ListRecurring`.
-pub async fn list_recurring(conn: &mut PgConnection, user: Uuid) -> Result<pb::RecurringPayments, ApiError> {
+pub(super) async fn list_recurring(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> Result<pb::RecurringPayments, ApiError> {
     let rows = recurring_store::list(conn, user).await?;
     Ok(pb::RecurringPayments { data: rows.into_iter().map(recurring).collect() })
 }
 
 /// `UpdateRecurring`: records the correction, rescans so the answer is what every later
 /// rescan will say, and asks for a retraining so forecasts and insights follow it.
-pub async fn update_recurring(
+pub(super) async fn update_recurring(
     conn: &mut PgConnection,
     user: Uuid,
     today: NaiveDate,
@@ -220,7 +223,7 @@ pub async fn update_recurring(
 }
 
 /// `Categorize`.
-pub async fn categorize(
+pub(super) async fn categorize(
     conn: &mut PgConnection,
     models: &Models,
     user: Uuid,

@@ -363,9 +363,9 @@ impl EventConsumer {
     /// then a duplicate to the inbox.
     ///
     /// A batch holds every lock it takes until its commit, so concurrent batches over the same
-    /// users queued behind each other and deadlocked (docs/architecture.md, Events): within a
-    /// consumer, the lanes keep batches to disjoint users, and the events are applied in user
-    /// order, so batches of two replicas take their users' locks in the same order.
+    /// users queued behind each other and deadlocked (docs/architecture/events.md, "Batched
+    /// apply"): within a consumer, the lanes keep batches to disjoint users, and the events are
+    /// applied in user order, so batches of two replicas take their users' locks in the same order.
     async fn settle_batch(&self, mut deliveries: Vec<Delivery>, shutdown: &CancellationToken) {
         if deliveries.len() > 1 {
             let now = Utc::now();

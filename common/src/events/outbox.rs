@@ -60,8 +60,9 @@ pub async fn enqueue<E: DomainEvent>(
 ///
 /// In-process rather than `NOTIFY` per transaction: Postgres serialises the commits of
 /// notifying transactions on one queue lock, which cost 38 % of the write throughput here
-/// (pgbench, docs/architecture.md). Other replicas' relays still find rows by polling, and
-/// `NOTIFY <schema>_outbox` still wakes every relay for producers outside the process.
+/// (pgbench, docs/architecture/performance.md). Other replicas' relays still find rows by
+/// polling, and `NOTIFY <schema>_outbox` still wakes every relay for producers outside the
+/// process.
 #[derive(Clone, Default)]
 pub struct OutboxWaker(Arc<tokio::sync::Notify>);
 

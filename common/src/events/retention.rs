@@ -67,15 +67,12 @@ pub fn expired(id: Uuid, published_at: Option<DateTime<Utc>>, window: Duration, 
     created < now - window
 }
 
-/// Deletes, in batches, inbox rows and journal entries (`received_events`, where the service
-/// has one) received before the window; returns how many rows went.
+/// Deletes, in batches, inbox rows and journal entries (`received_events`, which every schema
+/// has from common's migration) received before the window; returns how many rows went.
 pub async fn sweep(pool: &PgPool, window: Duration) -> Result<u64, sqlx::Error> {
-    let journal: bool =
-        sqlx::query_scalar("SELECT to_regclass('received_events') IS NOT NULL").fetch_one(pool).await?;
     let window = window.as_secs_f64();
     let mut deleted = 0;
-    let tables: &[&str] = if journal { &["inbox", "received_events"] } else { &["inbox"] };
-    for table in tables {
+    for table in ["inbox", "received_events"] {
         loop {
             // Batches keep each transaction short, so consumers never wait on a long delete.
             let sql = format!(

@@ -6,9 +6,10 @@
 //! - `analytics_bench drain EVENTS`: waits until analytics has applied them, then prints the
 //!   apply rate measured from the inbox's own timestamps, first to last.
 //! - `analytics_bench retrain RUNS`: writes two years of history for one user straight into the
-//!   read model (daily totals and about 2,900 transactions) and times `trainer::train_user`, and
-//!   `behaviour::review` (recurring payments, anomalies, insights, the categorisation model)
-//!   alone, each rolled back, RUNS times.
+//!   read model (daily totals and about 2,900 transactions) and times a retraining
+//!   (`trainer::forecast_user`, then `trainer::review_user`), and `behaviour::review`
+//!   (recurring payments, anomalies, insights, the categorisation model) alone, each rolled
+//!   back, RUNS times.
 //! - `analytics_bench categorize REQUESTS`: registers a user through the gateway (`GATEWAY`),
 //!   imports a labelled history, waits for their model, then times REQUESTS sequential
 //!   `Categorize` calls straight to analytics (`ANALYTICS_URL`) against gRPC health checks on the
@@ -215,7 +216,8 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
     for _ in 0..runs.max(1) {
         let mut tx = pool.begin().await?;
         let started = Instant::now();
-        analytics::trainer::train_user(&mut tx, user).await?;
+        let (_, inputs) = analytics::trainer::forecast_user(&mut tx, user).await?;
+        analytics::trainer::review_user(&mut tx, user, Some(inputs)).await?;
         timings.push(started.elapsed().as_secs_f64() * 1_000.0);
         tx.rollback().await?;
     }
@@ -239,7 +241,7 @@ async fn retrain(database_url: &str, runs: usize) -> anyhow::Result<()> {
         .await?;
     let series: i64 = {
         let mut tx = pool.begin().await?;
-        analytics::trainer::train_user(&mut tx, user).await?;
+        analytics::trainer::forecast_user(&mut tx, user).await?;
         let n = sqlx::query_scalar("SELECT count(*) FROM ml_models WHERE user_id = $1")
             .bind(user)
             .fetch_one(&mut *tx)

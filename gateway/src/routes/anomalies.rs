@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
-use crate::json::{Amount, CurrencyCode, ListPage, amount, timestamp};
+use crate::json::{Amount, CurrencyCode, ListPage, PageParams, amount, timestamp};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -95,8 +95,7 @@ impl From<pb::Anomaly> for AnomalyJson {
     security(("bearer" = [])),
     params(
         ("status" = inline(Option<AnomalyStatus>), Query, description = "Only anomalies in this state"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of anomalies", body = ListPage<AnomalyJson>),

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
-use crate::json::{ListPage, timestamp};
+use crate::json::{ListPage, PageParams, timestamp};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -67,8 +67,7 @@ impl From<pb::AuditEvent> for AuditEventJson {
     operation_id = "list_audit_events",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
     ),
     responses(
         (status = 200, description = "The caller's events, newest first", body = ListPage<AuditEventJson>),

@@ -7,12 +7,13 @@ use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::analytics::BudgetForecastDoc;
+use super::analytics::BudgetForecastJson;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
 use crate::json::{
-    Amount, CurrencyCode, FieldErrors, ListPage, Month, PositiveAmount, amount, percent, timestamp,
+    Amount, CurrencyCode, FieldErrors, ListPage, Month, PageParams, PositiveAmount, amount, percent,
+    timestamp,
 };
 use crate::openapi::problems;
 use crate::state::AppState;
@@ -102,38 +103,71 @@ pub struct UpdateBody {
 }
 
 /// One category's spending against its limit.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[schema(as = BudgetCategoryStatus)]
-pub struct CategoryStatusDoc {
+pub struct CategoryStatusJson {
     #[schema(format = Uuid)]
-    pub category_id: String,
-    pub limit: Amount,
-    pub spent: Amount,
+    category_id: String,
+    #[schema(value_type = Amount)]
+    limit: String,
+    #[schema(value_type = Amount)]
+    spent: String,
     /// Percent of the limit spent, e.g. `82.5`.
     #[schema(required = true)]
-    pub percent_used: Option<f64>,
+    percent_used: Option<f64>,
 }
 
-/// Doc-only: the shape `status` builds with `json!`.
-#[derive(ToSchema)]
+/// A budget's month so far: spent against the limits, and the latest projection.
+#[derive(Serialize, ToSchema)]
 #[schema(as = BudgetStatus)]
-pub struct BudgetStatusDoc {
+pub struct BudgetStatusJson {
     #[schema(format = Uuid)]
-    pub budget_id: String,
-    pub month: Month,
-    pub currency: CurrencyCode,
-    pub total_limit: Amount,
+    budget_id: String,
+    #[schema(value_type = Month)]
+    month: String,
+    #[schema(value_type = CurrencyCode)]
+    currency: String,
+    #[schema(value_type = Amount)]
+    total_limit: String,
     /// Debits booked in the month and currency.
-    pub spent: Amount,
+    #[schema(value_type = Amount)]
+    spent: String,
     /// `total_limit - spent`; negative once overspent.
-    pub remaining: Amount,
+    #[schema(value_type = Amount)]
+    remaining: String,
     /// Percent of the limit spent, e.g. `82.0`.
     #[schema(required = true)]
-    pub percent_used: Option<f64>,
-    pub categories: Vec<CategoryStatusDoc>,
+    percent_used: Option<f64>,
+    categories: Vec<CategoryStatusJson>,
     /// The latest month-end projection, `null` until analytics has made one.
     #[schema(required = true)]
-    pub forecast: Option<BudgetForecastDoc>,
+    forecast: Option<BudgetForecastJson>,
+}
+
+impl From<pb::BudgetStatus> for BudgetStatusJson {
+    fn from(s: pb::BudgetStatus) -> Self {
+        BudgetStatusJson {
+            total_limit: amount(&s.total_limit),
+            spent: amount(&s.spent),
+            remaining: amount(&s.remaining),
+            percent_used: percent(&s.percent_used),
+            categories: s
+                .categories
+                .iter()
+                .map(|c| CategoryStatusJson {
+                    category_id: c.category_id.clone(),
+                    limit: amount(&c.limit),
+                    spent: amount(&c.spent),
+                    percent_used: percent(&c.percent_used),
+                })
+                .collect(),
+            // Analytics sends the whole projection; older forecasts only had the totals.
+            forecast: s.forecast.as_ref().map(BudgetForecastJson::from),
+            budget_id: s.budget_id,
+            month: s.month,
+            currency: s.currency,
+        }
+    }
 }
 
 fn limits(errors: &mut FieldErrors, raw: &[CategoryLimitJson], currency: &str) -> Vec<pb::CategoryLimit> {
@@ -154,8 +188,7 @@ fn limits(errors: &mut FieldErrors, raw: &[CategoryLimitJson], currency: &str) -
     operation_id = "list_budgets",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of budgets", body = ListPage<BudgetJson>),
@@ -305,7 +338,7 @@ pub async fn delete(
     security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "The budget's id")),
     responses(
-        (status = 200, description = "The budget's status", body = BudgetStatusDoc),
+        (status = 200, description = "The budget's status", body = BudgetStatusJson),
         problems::NotFound,
     )
 )]
@@ -313,42 +346,8 @@ pub async fn status(
     State(state): State<AppState>,
     _user: AuthUser,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<BudgetStatusJson>, ApiError> {
     let s =
         state.engine.budgets.clone().get_budget_status(pb::GetBudgetStatusRequest { id }).await?.into_inner();
-    let categories: Vec<serde_json::Value> = s
-        .categories
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "category_id": c.category_id,
-                "limit": amount(&c.limit),
-                "spent": amount(&c.spent),
-                "percent_used": percent(&c.percent_used),
-            })
-        })
-        .collect();
-    // Analytics sends the whole projection; older forecasts only had the totals.
-    let forecast = s.forecast.map(|f| match &f.detail {
-        Some(detail) => super::analytics::forecast_json(detail),
-        None => serde_json::json!({
-            "projected_total": amount(&f.projected_total),
-            "interval_80": { "lower": amount(&f.lower_80), "upper": amount(&f.upper_80) },
-            "interval_95": { "lower": amount(&f.lower_95), "upper": amount(&f.upper_95) },
-            "probability_over_budget": percent(&f.probability_over_budget),
-            "model": f.model,
-            "generated_at": timestamp(f.generated_at),
-        }),
-    });
-    Ok(Json(serde_json::json!({
-        "budget_id": s.budget_id,
-        "month": s.month,
-        "currency": s.currency,
-        "total_limit": amount(&s.total_limit),
-        "spent": amount(&s.spent),
-        "remaining": amount(&s.remaining),
-        "percent_used": percent(&s.percent_used),
-        "categories": categories,
-        "forecast": forecast,
-    })))
+    Ok(Json(BudgetStatusJson::from(s)))
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
-use crate::json::{ListPage, timestamp};
+use crate::json::{ListPage, PageParams, timestamp};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -59,8 +59,7 @@ pub struct InsightJson {
     operation_id = "list_insights",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of insights", body = ListPage<InsightJson>),

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap, parse_json};
-use crate::json::{ListPage, Month, timestamp};
+use crate::json::{ListPage, Month, PageParams, timestamp};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -96,8 +96,7 @@ impl From<pb::Notification> for NotificationJson {
     operation_id = "list_notifications",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
     ),
     responses(
         (status = 200, description = "A page of notifications", body = ListPage<NotificationJson>),

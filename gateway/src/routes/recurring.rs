@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::json::{Amount, CurrencyCode, amount};
+use crate::json::{Amount, CurrencyCode, ListPage, amount};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -106,16 +106,6 @@ pub struct RecurringJson {
     price_changes: Vec<PriceChangeJson>,
 }
 
-/// Every recurring payment of the caller, in one page.
-#[derive(Serialize, ToSchema)]
-#[schema(as = RecurringPayments)]
-pub struct RecurringList {
-    data: Vec<RecurringJson>,
-    /// Always `null`: there is only one page.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
 impl From<pb::RecurringPayment> for RecurringJson {
     fn from(r: pb::RecurringPayment) -> Self {
         RecurringJson {
@@ -155,11 +145,15 @@ impl From<pb::RecurringPayment> for RecurringJson {
     tag = "analytics",
     operation_id = "list_recurring",
     security(("bearer" = [])),
-    responses((status = 200, description = "The caller's recurring payments", body = RecurringList))
+    responses((status = 200, description = "The caller's recurring payments", body = ListPage<RecurringJson>))
 )]
-pub async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<RecurringList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _user: AuthUser,
+) -> Result<Json<ListPage<RecurringJson>>, ApiError> {
     let listed = state.analytics.clone().list_recurring(pb::ListRecurringRequest {}).await?.into_inner();
-    Ok(Json(RecurringList { data: listed.data.into_iter().map(Into::into).collect(), next_cursor: None }))
+    // One page: `next_cursor` is always null.
+    Ok(Json(ListPage::new(listed.data.into_iter().map(Into::into).collect(), String::new())))
 }
 
 /// A correction: what the payment is, or that it does not recur.

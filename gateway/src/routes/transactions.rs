@@ -12,7 +12,8 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
 use crate::json::{
-    Amount, CurrencyCode, FieldErrors, ListPage, PositiveAmount, TransactionType, amount, nullable, timestamp,
+    Amount, CurrencyCode, FieldErrors, ListPage, PageParams, PositiveAmount, TransactionType, amount,
+    nullable, timestamp,
 };
 use crate::openapi::problems;
 use crate::state::AppState;
@@ -146,8 +147,7 @@ pub struct ImportErrorJson {
     operation_id = "list_transactions",
     security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size, 50 by default"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        PageParams,
         ("from" = Option<String>, Query, format = Date, description = "Only on or after this day"),
         ("to" = Option<String>, Query, format = Date, description = "Only on or before this day"),
         ("category_id" = Option<String>, Query, format = Uuid, description = "Only in this category"),

@@ -1,0 +1,164 @@
+//! HTTP helpers: calls through the gateway as a client makes them, answers read into a
+//! [`Reply`], signed-in users, and polling an endpoint until it is ready.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::system::TestSystem;
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `field` names of a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the content type is problem+json.
+    pub fn is_problem(&self) -> bool {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()) == Some("application/problem+json")
+    }
+}
+
+/// A logged-in user.
+pub struct Session {
+    /// Access token.
+    pub token: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// User id.
+    pub user_id: String,
+    /// Email registered with.
+    pub email: String,
+    /// Password registered with.
+    pub password: String,
+}
+
+impl TestSystem {
+    /// Sends a request to `/api/v1{path}`.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("the gateway answers")).await
+    }
+
+    /// Posts `csv` to `/transactions/import` as `text/csv`.
+    pub async fn import_csv(&self, token: &str, csv: impl Into<String>) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}/transactions/import", self.api))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.into());
+        reply(request.send().await.expect("the gateway answers")).await
+    }
+
+    /// Registers a fresh user and logs in.
+    pub async fn register_and_login(&self, name: &str) -> Session {
+        let email = format!("{name}-{}@example.com", Uuid::now_v7().simple());
+        let password = "correct horse battery staple".to_owned();
+        let body = serde_json::json!({ "email": email, "password": password, "name": name });
+        let registered = self.call(Method::POST, "/auth/register", None, Some(body)).await;
+        assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
+        let login = serde_json::json!({ "email": email, "password": password });
+        let tokens = self.call(Method::POST, "/auth/login", None, Some(login)).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{:?}", tokens.body);
+        Session {
+            token: tokens.body["access_token"].as_str().expect("access token").to_owned(),
+            refresh: tokens.body["refresh_token"].as_str().expect("refresh token").to_owned(),
+            user_id: registered.body["id"].as_str().expect("id").to_owned(),
+            email,
+            password,
+        }
+    }
+
+    /// The user's categories: name → id.
+    pub async fn category_ids(&self, user: &Session) -> std::collections::HashMap<String, String> {
+        let listed = self.call(Method::GET, "/categories", Some(&user.token), None).await;
+        listed.body["data"]
+            .as_array()
+            .expect("categories")
+            .iter()
+            .map(|c| (c["name"].as_str().expect("name").to_owned(), c["id"].as_str().expect("id").to_owned()))
+            .collect()
+    }
+
+    /// Polls GET `path` until `ready` holds for its body, for up to `limit`; fails the test
+    /// with the last answer otherwise.
+    pub async fn until(
+        &self,
+        user: &Session,
+        path: &str,
+        limit: Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let reply = self.call(Method::GET, path, Some(&user.token), None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+            if ready(&reply.body) {
+                return reply.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never became ready; last answer {}",
+                reply.body
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+/// Reads a reqwest response into a [`Reply`].
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap_or_default();
+    Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+/// The current month as `YYYY-MM`.
+pub fn this_month() -> String {
+    chrono::Utc::now().format("%Y-%m").to_string()
+}
+
+/// Registers and logs in a fresh user through the gateway at `base` (`…/api/v1`), for the
+/// benchmark clients; returns the access token.
+pub async fn bench_user(http: &reqwest::Client, base: &str, label: &str) -> anyhow::Result<String> {
+    let email = format!("{label}-{}@example.com", Uuid::now_v7().simple());
+    let password = "benchmark passphrase";
+    let registered = http
+        .post(format!("{base}/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password, "name": "Bench"}))
+        .send()
+        .await?;
+    anyhow::ensure!(registered.status().is_success(), "register: {}", registered.status());
+    let login: Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token"))?.to_owned())
+}

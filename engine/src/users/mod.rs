@@ -1,0 +1,17 @@
+//! Users and auth: accounts, sign-in and what guards them.
+//!
+//! - `service`: the stored user, registration with default categories, and the Users gRPC
+//!   service (profile, password, deletion, audit log).
+//! - `auth`: the Auth gRPC service (register, login, refresh, logout), over `service`,
+//!   `sessions` and `throttle`.
+//! - `sessions`: rotating refresh-token families in Redis.
+//! - `throttle`: password-guess limits in Redis.
+//! - `passwords`: argon2id hashing and the password policy.
+//! - `audit`: the security log a user reads at `GET /me/audit`.
+
+pub mod audit;
+pub mod auth;
+pub mod passwords;
+pub mod service;
+pub mod sessions;
+pub mod throttle;

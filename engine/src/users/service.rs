@@ -1,0 +1,326 @@
+//! Accounts: the stored user, registration with default categories, and the Users service
+//! (profile, password, deletion, audit log).
+
+use budgetsmart_common::events::{self, EventContext};
+use budgetsmart_common::grpc::{caller, event_context};
+use budgetsmart_common::pagination::Page;
+use budgetsmart_proto::engine::v1 as pb;
+use budgetsmart_proto::events::v1 as ev;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::categories::store as categories;
+use crate::convert::timestamp;
+use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, Claim, IdempotentRequest, Scope};
+use crate::request_metadata;
+use crate::state::AppState;
+use crate::users::audit::{self, AuditEvent, AuditKind};
+use crate::users::passwords;
+use crate::validation::{MAX_NAME, Violations};
+
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL: usize = 254;
+
+/// A user row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub default_currency: String,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for pb::User {
+    fn from(row: UserRow) -> Self {
+        pb::User {
+            id: row.id.to_string(),
+            email: row.email,
+            name: row.name,
+            default_currency: row.default_currency.trim().to_owned(),
+            timezone: row.timezone,
+            created_at: Some(timestamp(row.created_at)),
+            updated_at: Some(timestamp(row.updated_at)),
+        }
+    }
+}
+
+const USER_COLUMNS: &str =
+    "id, email, name, password_hash, default_currency, timezone, created_at, updated_at";
+
+/// Checks an email address's shape; deliverability is the mail system's business.
+pub fn check_email(violations: &mut Violations, email: &str) -> String {
+    let email = email.trim().to_owned();
+    let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(char::is_whitespace);
+    if email.chars().count() > MAX_EMAIL {
+        violations.add("email", format!("must be at most {MAX_EMAIL} characters"));
+    } else if !well_formed {
+        violations.add("email", "must be an email address such as ana@example.com");
+    }
+    email
+}
+
+/// Finds a user by email, case-insensitively.
+#[tracing::instrument(skip_all)]
+pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> AppResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email.trim()).fetch_optional(conn).await?)
+}
+
+/// Loads the caller's own row.
+pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> AppResult<UserRow> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}
+
+/// Creates the account, its default categories and `user_registered`, in one transaction;
+/// with an Idempotency-Key, a repeated registration answers the first one's user.
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: &AppState,
+    ctx: EventContext,
+    request: pb::RegisterRequest,
+    idempotent: Option<&IdempotentRequest>,
+) -> AppResult<pb::User> {
+    let mut violations = Violations::default();
+    let email = check_email(&mut violations, &request.email);
+    let name = violations.text("name", &request.name, MAX_NAME);
+    if let Err(AppError::Validation(mut fields)) =
+        passwords::check_policy("password", &request.password, &email)
+    {
+        for (field, message) in fields.drain(..) {
+            violations.add(field, message);
+        }
+    }
+    violations.finish()?;
+
+    let password_hash = state.passwords.hash(request.password).await?;
+    let id = Uuid::now_v7();
+    let mut write = match state.idempotent_write(idempotent).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Write(write) => write,
+    };
+    let tx = write.tx();
+    let sql = format!(
+        "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4) RETURNING {USER_COLUMNS}"
+    );
+    let user: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(&email)
+        .bind(&name)
+        .bind(&password_hash)
+        .fetch_one(&mut **tx)
+        .await?;
+    categories::create_defaults(tx, id).await?;
+    let event = ev::UserRegistered {
+        user_id: id.to_string(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        default_currency: user.default_currency.trim().to_owned(),
+        timezone: user.timezone.clone(),
+        occurred_at: Some(timestamp(Utc::now())),
+    };
+    events::enqueue(tx, &EventContext { user_id: Some(id), ..ctx }, &event).await?;
+    let answer = pb::User::from(user);
+    write.commit(&answer).await?;
+    tracing::info!(user_id = %id, "user registered");
+    Ok(answer)
+}
+
+/// The Users gRPC service: the caller's own profile and audit log.
+pub struct UsersService {
+    state: AppState,
+}
+
+impl UsersService {
+    /// A service over `state`.
+    pub fn new(state: AppState) -> Self {
+        UsersService { state }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::users_server::Users for UsersService {
+    #[tracing::instrument(skip_all)]
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(find(&mut conn, user_id).await?.into()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_me(&self, request: Request<pb::UpdateMeRequest>) -> Result<Response<pb::User>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let origin = request_metadata::origin(request.metadata());
+        let body = request.into_inner();
+        // The names of the fields given, not their values: the log says what changed, the
+        // profile itself says to what.
+        let fields: Vec<&str> = [
+            ("name", body.name.is_some()),
+            ("default_currency", body.default_currency.is_some()),
+            ("timezone", body.timezone.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
+        let mut violations = Violations::default();
+        let name = body.name.as_deref().map(|n| violations.text("name", n, MAX_NAME));
+        let currency = body
+            .default_currency
+            .as_deref()
+            .and_then(|c| violations.currency("default_currency", c))
+            .map(|c| c.code().to_owned());
+        let timezone = body.timezone.as_deref().map(str::trim).map(str::to_owned);
+        if let Some(tz) = &timezone
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            violations.add("timezone", "must be an IANA time zone such as Europe/Paris");
+        }
+        violations.finish()?;
+        let sql = format!(
+            "UPDATE users SET name = COALESCE($2, name), default_currency = COALESCE($3, default_currency), \
+             timezone = COALESCE($4, timezone), updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let user: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(name)
+            .bind(currency)
+            .bind(timezone)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("user"))?;
+        // Services that address the user (notification) keep their copy from this event.
+        let event = ev::UserUpdated {
+            user_id: user_id.to_string(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            default_currency: user.default_currency.trim().to_owned(),
+            timezone: user.timezone.clone(),
+            occurred_at: Some(timestamp(Utc::now())),
+        };
+        events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        let entry = AuditEvent::new(user_id, AuditKind::ProfileUpdated, origin, json!({ "fields": fields }));
+        audit::record(&mut tx, &entry).await?;
+        self.state.commit(tx).await?;
+        Ok(Response::new(user.into()))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_me(
+        &self,
+        request: Request<pb::DeleteMeRequest>,
+    ) -> Result<Response<pb::DeleteMeResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let origin = request_metadata::origin(request.metadata());
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        // Foreign keys cascade to every row the user owns, the audit log included.
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(AppError::from)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(AppError::NotFound("user").into());
+        }
+        // Keys hold stored answers, which are the user's data too; they have no foreign key.
+        idempotency::forget(&mut tx, Scope::User(user_id)).await?;
+        let event =
+            ev::UserDeleted { user_id: user_id.to_string(), occurred_at: Some(timestamp(Utc::now())) };
+        events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        self.state.commit(tx).await?;
+        self.state.sessions.revoke_all(user_id).await?;
+        // The account's audit rows went with it, so the deletion is kept in the log only.
+        audit::log(AuditKind::AccountDeleted, Some(user_id), &origin, "account deleted");
+        Ok(Response::new(pb::DeleteMeResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
+        let body = request.into_inner();
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        let user = find(&mut conn, user_id).await?;
+        // Hashing takes tens of milliseconds; no pooled connection waits through it.
+        drop(conn);
+        // Guessing the current password with a stolen access token is throttled like a login.
+        let attempt = self.state.throttle.password_change(user_id).await?;
+        let valid = match self.state.passwords.verify(body.current_password, Some(user.password_hash)).await {
+            Ok(valid) => valid,
+            Err(error) => {
+                self.state.throttle.forgive(attempt).await;
+                return Err(error.into());
+            }
+        };
+        if !valid {
+            return Err(AppError::field("current_password", "is not the current password").into());
+        }
+        self.state.throttle.succeeded(attempt).await?;
+        passwords::check_policy("new_password", &body.new_password, &user.email)?;
+        let hash = self.state.passwords.hash(body.new_password).await?;
+        let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(AppError::from)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(AppError::NotFound("user").into());
+        }
+        let entry = AuditEvent::new(user_id, AuditKind::PasswordChanged, origin, json!({}));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        // A changed password ends every other session: that is usually why people change it.
+        self.state.sessions.revoke_all(user_id).await?;
+        Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let page = Page::from_request(request.get_ref().page.as_ref()).map_err(AppError::from)?;
+        let (rows, next_cursor) = audit::list(&self.state.pool, user_id, &page).await?;
+        let events = rows
+            .into_iter()
+            .map(|row| pb::AuditEvent {
+                id: row.id.to_string(),
+                kind: row.kind,
+                ip: row.ip,
+                user_agent: row.user_agent,
+                detail_json: row.detail.to_string(),
+                occurred_at: Some(timestamp(row.occurred_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListAuditEventsResponse { events, next_cursor }))
+    }
+}
