@@ -7,7 +7,7 @@ use budgetsmart_common::jwt::TokenSigner;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::AppResult;
-use crate::idempotency::{Claim, Fingerprinter, IdempotentRequest, IdempotentWrite};
+use crate::idempotency::{Claim, Fingerprinter, IdempotentRequest, IdempotentWrite, Scope};
 use crate::transactions::autocategorize::AutoCategorizer;
 use crate::users::passwords::Passwords;
 use crate::users::sessions::Sessions;
@@ -42,6 +42,17 @@ impl AppState {
         tx.commit().await?;
         self.outbox.wake();
         Ok(())
+    }
+
+    /// The idempotent request a create call makes under `method`, read from its metadata:
+    /// `None` without an `Idempotency-Key`, a field error for a key of the wrong length.
+    pub fn idempotent_request<T: prost::Message>(
+        &self,
+        request: &tonic::Request<T>,
+        scope: Scope,
+        method: &'static str,
+    ) -> AppResult<Option<IdempotentRequest>> {
+        crate::request_metadata::idempotent(&self.idempotency, request, scope, method)
     }
 
     /// Opens a create's transaction with its `Idempotency-Key` claimed first: the one way

@@ -18,7 +18,6 @@ use crate::categories::store::path_id;
 use crate::convert::{money, percent, timestamp};
 use crate::error::AppError;
 use crate::idempotency::{Claim, Scope};
-use crate::request_metadata;
 use crate::state::AppState;
 use crate::validation::{Violations, format_month};
 use budgetsmart_common::pagination::{self, Page};
@@ -85,12 +84,7 @@ impl pb::budgets_server::Budgets for BudgetsService {
     ) -> Result<Response<pb::Budget>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
-        let idempotent = request_metadata::idempotent(
-            &self.state.idempotency,
-            &request,
-            Scope::User(user_id),
-            "CreateBudget",
-        )?;
+        let idempotent = self.state.idempotent_request(&request, Scope::User(user_id), "CreateBudget")?;
         let body = request.into_inner();
         let mut violations = Violations::default();
         let month = violations.month("month", &body.month);

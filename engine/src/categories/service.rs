@@ -14,7 +14,6 @@ use crate::categories::store::{COLUMNS, CategoryRow, check_kind, find, missing, 
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{Claim, Scope};
-use crate::request_metadata;
 use crate::state::AppState;
 use crate::transactions::store::{self as transactions, TransactionRow};
 use crate::validation::{MAX_DESCRIPTION, MAX_NAME, Violations};
@@ -56,12 +55,7 @@ impl pb::categories_server::Categories for CategoriesService {
         request: Request<pb::CreateCategoryRequest>,
     ) -> Result<Response<pb::Category>, Status> {
         let user_id = caller(&request)?.user_id;
-        let idempotent = request_metadata::idempotent(
-            &self.state.idempotency,
-            &request,
-            Scope::User(user_id),
-            "CreateCategory",
-        )?;
+        let idempotent = self.state.idempotent_request(&request, Scope::User(user_id), "CreateCategory")?;
         let body = request.into_inner();
         let mut violations = Violations::default();
         let name = violations.text("name", &body.name, MAX_NAME);

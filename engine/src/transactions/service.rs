@@ -18,7 +18,6 @@ use crate::categories::store::path_id;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{Claim, Scope};
-use crate::request_metadata;
 use crate::state::AppState;
 use crate::transactions::import;
 use crate::transactions::store::{
@@ -196,12 +195,8 @@ impl pb::transactions_server::Transactions for TransactionsService {
     ) -> Result<Response<pb::Transaction>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
-        let idempotent = request_metadata::idempotent(
-            &self.state.idempotency,
-            &request,
-            Scope::User(user_id),
-            "CreateTransaction",
-        )?;
+        let idempotent =
+            self.state.idempotent_request(&request, Scope::User(user_id), "CreateTransaction")?;
         let mut new = validate_new(request.get_ref())?;
         // Before the transaction opens: the remote call must not hold a connection and locks.
         self.state.categorizer.fill(&self.state.pool, user_id, request.metadata(), &mut [&mut new]).await;
@@ -349,12 +344,8 @@ impl pb::transactions_server::Transactions for TransactionsService {
     ) -> Result<Response<pb::ImportTransactionsResponse>, Status> {
         let user_id = caller(&request)?.user_id;
         let ctx = event_context(&request, Some(user_id));
-        let idempotent = request_metadata::idempotent(
-            &self.state.idempotency,
-            &request,
-            Scope::User(user_id),
-            "ImportTransactions",
-        )?;
+        let idempotent =
+            self.state.idempotent_request(&request, Scope::User(user_id), "ImportTransactions")?;
         let auth = request.metadata().clone();
         let csv = request.into_inner().csv;
         let imported = import::run(&self.state, &ctx, &auth, user_id, &csv, idempotent.as_ref()).await?;

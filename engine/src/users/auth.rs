@@ -44,8 +44,7 @@ impl pb::auth_server::Auth for AuthService {
     #[tracing::instrument(skip_all)]
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::User>, Status> {
         let ctx = event_context(&request, None);
-        let idempotent =
-            request_metadata::idempotent(&self.state.idempotency, &request, Scope::Anonymous, "Register")?;
+        let idempotent = self.state.idempotent_request(&request, Scope::Anonymous, "Register")?;
         let user = users::register(&self.state, ctx, request.into_inner(), idempotent.as_ref()).await?;
         Ok(Response::new(user))
     }
