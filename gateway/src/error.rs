@@ -5,13 +5,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tonic::Code;
 use tonic_types::StatusExt;
+use utoipa::ToSchema;
 
-/// One invalid field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
-    /// The JSON field, e.g. `amount` or `category_limits[0].limit`.
+    /// The JSON field, e.g. `amount` or `category_limits[0].limit` (a query parameter or
+    /// header by its name).
+    #[schema(example = "amount")]
     pub field: String,
     /// What is wrong with it.
+    #[schema(example = "must be greater than zero")]
     pub message: String,
 }
 
@@ -24,15 +28,27 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The body of every error answer, RFC 9457: what is sent and what the OpenAPI document
+/// says, from this one definition.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
     #[serde(rename = "type")]
+    #[schema(example = "https://budgetsmart.dev/problems/unprocessable-entity")]
     kind: String,
-    title: &'a str,
+    /// The status's reason phrase.
+    #[schema(example = "Unprocessable Entity")]
+    title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599, example = 422)]
     status: u16,
-    detail: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
+    /// What went wrong, for the client.
+    #[schema(example = "the request is invalid")]
+    detail: String,
+    /// The invalid fields; absent when the problem is not about fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -128,10 +144,10 @@ impl IntoResponse for ApiError {
         let slug = title.to_lowercase().replace(' ', "-");
         let problem = Problem {
             kind: format!("https://budgetsmart.dev/problems/{slug}"),
-            title,
+            title: title.to_owned(),
             status: self.status.as_u16(),
-            detail: &self.detail,
-            errors: &self.errors,
+            detail: self.detail,
+            errors: self.errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();

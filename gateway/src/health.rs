@@ -6,16 +6,18 @@
 //! Only when no backend answers, or Redis (idempotency records, shared limits) is
 //! unreachable, is the replica unready.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use utoipa::ToSchema;
 
 use crate::breaker::BreakerState;
 use crate::state::AppState;
@@ -23,9 +25,26 @@ use crate::state::AppState;
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// `GET /healthz`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: String,
+}
+
+/// `GET /readyz`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, `degraded` (a backend is down, the others serve) or `not_ready`.
+    #[schema(example = "ready")]
+    status: String,
+    /// Each backend and Redis by name, e.g. `{"engine": "ok", "redis": "ok"}`.
+    checks: BTreeMap<String, String>,
+}
+
 /// Liveness: answers as long as the process serves HTTP.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
 }
 
 /// Readiness: gRPC health of each backend (past its breaker) and a Redis PING, concurrently.
@@ -57,16 +76,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let (backends, redis_ok) = tokio::join!(futures_util::future::join_all(grpc), redis_probe);
     let serving = backends.iter().filter(|(_, ok, _)| *ok).count();
     let ready = redis_ok && serving > 0;
-    let mut checks: serde_json::Map<String, serde_json::Value> =
-        backends.iter().map(|(name, _, state)| ((*name).to_owned(), json!(state))).collect();
-    checks.insert("redis".into(), json!(if redis_ok { "ok" } else { "unavailable" }));
+    let mut checks: BTreeMap<String, String> =
+        backends.iter().map(|(name, _, state)| ((*name).to_owned(), (*state).to_owned())).collect();
+    checks.insert("redis".into(), if redis_ok { "ok" } else { "unavailable" }.to_owned());
     let label = match (ready, serving == backends.len()) {
         (false, _) => "not_ready",
         (true, true) => "ready",
         (true, false) => "degraded",
     };
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Json(json!({ "status": label, "checks": checks }));
+    let body = Json(Readiness { status: label.to_owned(), checks });
     let mut response = (status, body).into_response();
     if !ready {
         response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));

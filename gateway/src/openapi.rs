@@ -10,8 +10,6 @@
 //! `/`). A client or a tool such as Schemathesis needs no base-path setting, and the
 //! operational paths, which live outside `/api/v1`, resolve the same way.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
@@ -24,6 +22,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::context::REQUEST_ID;
+use crate::error::Problem;
 use crate::state::AppState;
 
 /// Where `startup.rs` nests the router of [`crate::routes::api`].
@@ -56,7 +55,7 @@ same key and body gets the first answer again, marked `Idempotent-Replayed: true
 #[openapi(
     info(title = "BudgetSmart API", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
     paths(operational::healthz, operational::readyz, operational::metrics, operational::openapi_json),
-    components(schemas(ProblemDoc)),
+    components(schemas(Problem)),
     modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Accounts and sessions: register, log in, refresh, log out"),
@@ -204,67 +203,15 @@ pub fn common_responses(api: &mut Document) {
     }
     let components = api.components.get_or_insert_with(Components::new);
     let mut schemas = Vec::new();
-    <ProblemDoc as ToSchema>::schemas(&mut schemas);
+    <Problem as ToSchema>::schemas(&mut schemas);
     components.schemas.extend(schemas);
-    components.schemas.insert(ProblemDoc::name().into_owned(), ProblemDoc::schema());
-}
-
-/// The body of every error answer, RFC 9457 (doc-only: mirrors `error.rs`'s private `Problem`).
-#[derive(ToSchema)]
-#[schema(as = Problem)]
-pub struct ProblemDoc {
-    /// A URI naming the kind of problem.
-    #[schema(rename = "type", example = "https://budgetsmart.dev/problems/unprocessable-entity")]
-    pub kind: String,
-    /// The status's reason phrase.
-    #[schema(example = "Unprocessable Entity")]
-    pub title: String,
-    /// The HTTP status, repeated.
-    #[schema(minimum = 400, maximum = 599, example = 422)]
-    pub status: u16,
-    /// What went wrong, for the client.
-    #[schema(example = "the request is invalid")]
-    pub detail: String,
-    /// The invalid fields; absent when the problem is not about fields.
-    #[schema(required = false)]
-    pub errors: Vec<FieldErrorDoc>,
-}
-
-/// One invalid field of a request.
-#[derive(ToSchema)]
-#[schema(as = FieldError)]
-pub struct FieldErrorDoc {
-    /// The JSON field, e.g. `amount` or `category_limits[0].limit` (a query parameter or
-    /// header by its name).
-    #[schema(example = "amount")]
-    pub field: String,
-    #[schema(example = "must be greater than zero")]
-    pub message: String,
-}
-
-/// `GET /healthz`'s answer.
-#[derive(ToSchema)]
-#[schema(as = Health)]
-pub struct HealthDoc {
-    #[schema(example = "ok")]
-    pub status: String,
-}
-
-/// `GET /readyz`'s answer.
-#[derive(ToSchema)]
-#[schema(as = Readiness)]
-pub struct ReadinessDoc {
-    /// `ready`, `degraded` (a backend is down, the others serve) or `not_ready`.
-    #[schema(example = "ready")]
-    pub status: String,
-    /// Each backend and Redis by name, e.g. `{"engine": "ok", "redis": "ok"}`.
-    pub checks: BTreeMap<String, String>,
+    components.schemas.insert(Problem::name().into_owned(), Problem::schema());
 }
 
 /// Doc-only operations for the routes `startup.rs` serves outside `/api/v1`. The stubs are
 /// never routed: the real handlers live in `health.rs` and the metrics and docs routers.
 pub mod operational {
-    use super::{HealthDoc, ReadinessDoc};
+    use crate::health::{Health, Readiness};
 
     /// Liveness: the process serves HTTP.
     #[utoipa::path(
@@ -272,7 +219,7 @@ pub mod operational {
         path = "/healthz",
         tag = "operations",
         operation_id = "healthz",
-        responses((status = 200, description = "The process is alive", body = HealthDoc))
+        responses((status = 200, description = "The process is alive", body = Health))
     )]
     pub fn healthz() {}
 
@@ -286,11 +233,11 @@ pub mod operational {
         tag = "operations",
         operation_id = "readyz",
         responses(
-            (status = 200, description = "Ready, possibly degraded", body = ReadinessDoc),
+            (status = 200, description = "Ready, possibly degraded", body = Readiness),
             (
                 status = 503,
                 description = "Not ready",
-                body = ReadinessDoc,
+                body = Readiness,
                 headers(("Retry-After" = u32, description = "Seconds to wait before probing again"))
             ),
         )
@@ -470,7 +417,7 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 fn problem_content() -> Content {
-    Content::new(Some(Ref::from_schema_name(ProblemDoc::name())))
+    Content::new(Some(Ref::from_schema_name(Problem::name())))
 }
 
 fn problem(description: &str) -> Response {

@@ -42,13 +42,13 @@ const MAX_STREAM: Duration = Duration::from_secs(24 * 3600);
                         budget_threshold_reached) and `data` (a JSON object; money as decimal strings \
                         with `currency`). A comment every 15 s keeps it open; it ends when the access \
                         token expires, and the client reconnects with a fresh token and `Last-Event-ID`."),
-        (status = 401, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
+        (status = 401, content_type = "application/problem+json", body = crate::error::Problem,
          description = "No valid access token"),
-        (status = 422, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
+        (status = 422, content_type = "application/problem+json", body = crate::error::Problem,
          description = "`Last-Event-ID` is not an event id"),
-        (status = 429, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
+        (status = 429, content_type = "application/problem+json", body = crate::error::Problem,
          description = "The caller already has 8 streams open on this server; retry after `Retry-After`"),
-        (status = 503, content_type = "application/problem+json", body = crate::openapi::ProblemDoc,
+        (status = 503, content_type = "application/problem+json", body = crate::error::Problem,
          description = "The history needed to resume is unavailable; retry after `Retry-After`"),
     )
 )]
