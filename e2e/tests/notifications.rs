@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use budgetsmart_common::money;
 use budgetsmart_proto::events::v1 as ev;
-use chrono::{Timelike, Utc};
+use chrono::{Datelike, Timelike, Utc};
 use e2e::mail_sink::{self, Email, header};
 use e2e::proxy::TcpProxy;
 use e2e::{Options, Session, TestSystem, mail_sink_smtp, this_month};
@@ -535,5 +535,40 @@ async fn on_the_first_the_scheduler_queues_last_months_summary_once() {
     // The real sender picks it up and sends it, figures gathered over gRPC as the service.
     let sent = mail_sink::wait_for(&hal.email, 1, SOON, |e| e.subject == "Your February 2027 summary").await;
     assert_eq!(sent.len(), 1);
+    system.stop().await;
+}
+
+/// The abuse the issue found: register with someone else's address, then ask for the summary
+/// 25 times. One request a month an hour goes through; the rest are 429 with `Retry-After`,
+/// and the address gets one email, not 25.
+#[tokio::test]
+async fn summary_requests_are_one_a_month_an_hour_so_the_mailer_cannot_be_turned_on_an_address() {
+    let system = TestSystem::start().await;
+    let eve = system.register_and_login("eve").await;
+    let asks = (0..25).map(|_| system.call(Method::POST, "/notifications/summary", Some(&eve.token), None));
+    let answers = futures_util::future::join_all(asks).await;
+    let accepted = answers.iter().filter(|a| a.status == StatusCode::ACCEPTED).count();
+    let refused: Vec<_> = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert_eq!(accepted, 1, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert_eq!(refused.len(), 24);
+    for answer in &refused {
+        let wait: u64 = answer.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!((1..=3600).contains(&wait), "{wait}");
+        assert_eq!(answer.body["status"], 429, "{:?}", answer.body);
+    }
+    // Another month is another summary, and may be asked for.
+    let last_month = (Utc::now().date_naive().with_day(1).expect("day 1") - chrono::Duration::days(1))
+        .format("%Y-%m")
+        .to_string();
+    let other = system
+        .call(Method::POST, "/notifications/summary", Some(&eve.token), Some(json!({"month": last_month})))
+        .await;
+    assert_eq!(other.status, StatusCode::ACCEPTED, "{:?}", other.body);
+
+    let summaries = mail_sink::wait_for(&eve.email, 2, SOON, |e| e.subject.contains("summary")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = mail_sink::emails_to(&eve.email).await;
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(all.iter().filter(|e| e.subject.contains("summary")).count(), 2, "two months, two emails");
     system.stop().await;
 }

@@ -22,6 +22,9 @@ use crate::schedule;
 use crate::summary;
 use crate::unsubscribe::Scope;
 
+/// How often a user may ask for the summary of one month: once an hour (API.md).
+const SUMMARY_REQUEST_EVERY_SECS: f64 = 3600.0;
+
 /// Implements `budgetsmart.notification.v1.Notifications`.
 pub struct NotificationsService {
     pool: PgPool,
@@ -218,6 +221,31 @@ impl pb::notifications_server::Notifications for NotificationsService {
             return Err(ApiError::invalid("month", "must not be in the future").into());
         }
         let key = month.format("%Y-%m").to_string();
+        // At most one requested summary of a month an hour: each request is an email to the
+        // account's address, so an unthrottled one would turn the mail server on whoever that
+        // address belongs to. Under a lock per user and month, so parallel requests count too.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 22))")
+            .bind(format!("summary:{user_id}:{key}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(ApiError::from)?;
+        let age: Option<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM clock_timestamp() - max(created_at))::float8 FROM deliveries \
+             WHERE user_id = $1 AND kind = $2 AND dedupe_key LIKE $3",
+        )
+        .bind(user_id)
+        .bind(Kind::MonthlySummary.as_str())
+        .bind(format!("summary:{key}:requested:%"))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(ApiError::from)?;
+        if let Some(age) = age.filter(|age| *age < SUMMARY_REQUEST_EVERY_SECS) {
+            return Err(ApiError::TooMany {
+                what: "a summary of this month was already requested in the last hour",
+                retry_after: (SUMMARY_REQUEST_EVERY_SECS - age).ceil().max(1.0) as u64,
+            }
+            .into());
+        }
         let queued = self
             .intake
             .queue(

@@ -12,6 +12,14 @@ pub enum ApiError {
     /// The caller has no such resource, or a token names nothing.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The caller asked too often; `retry_after` seconds from now it may ask again.
+    #[error("too many requests: {what}")]
+    TooMany {
+        /// What was refused, for the client.
+        what: &'static str,
+        /// Seconds until the next request is accepted.
+        retry_after: u64,
+    },
     /// Something this service depends on is down; worth retrying.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -63,6 +71,14 @@ impl From<ApiError> for Status {
                 )
             }
             ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::TooMany { what, retry_after } => {
+                let mut status = Status::resource_exhausted(what);
+                // The gateway turns this into the answer's `Retry-After`.
+                if let Ok(value) = retry_after.to_string().parse() {
+                    status.metadata_mut().insert("retry-after", value);
+                }
+                status
+            }
             ApiError::Unavailable(why) => {
                 tracing::warn!(%why, "a dependency is unavailable");
                 Status::unavailable("a service this call needs is unavailable; try again shortly")
