@@ -135,6 +135,14 @@ pub fn shared_secret(env: Environment, name: &str) -> Result<SecretString, Confi
         if trimmed.len() < 32 {
             return Err(ConfigError { name: name.into(), problem: "must be at least 32 characters".into() });
         }
+        if env == Environment::Production
+            && let Some(why) = placeholder(trimmed)
+        {
+            return Err(ConfigError {
+                name: name.into(),
+                problem: format!("looks like a placeholder: {why}"),
+            });
+        }
         return Ok(SecretString::from(trimmed.to_owned()));
     }
     match env {
@@ -153,6 +161,41 @@ pub fn shared_secret(env: Environment, name: &str) -> Result<SecretString, Confi
             Ok(SecretString::from(text.trim().to_owned()))
         }
     }
+}
+
+/// Why `value` looks like a template's placeholder rather than a secret, if it does: the
+/// Kubernetes secret template's `REPLACE-WITH-AT-LEAST-32-RANDOM-CHARACTERS` is 42 characters,
+/// so the length check alone let it through into production.
+pub fn placeholder(value: &str) -> Option<&'static str> {
+    let lower = value.to_ascii_lowercase();
+    const WORDS: [&str; 8] =
+        ["replace", "change-me", "changeme", "placeholder", "example", "your-", "todo", "xxxx"];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("it contains a template word");
+    }
+    let distinct: std::collections::HashSet<char> = value.chars().collect();
+    // 32 random hex characters hold about 16 distinct ones; a repeated pattern holds few.
+    (distinct.len() < 10).then_some("it has fewer than 10 distinct characters")
+}
+
+/// Fails unless the named secrets all differ: one leaked secret must not also be another
+/// (a service credential that is also the unsubscribe key would let anyone who can read an
+/// email's link mint service calls, and the other way round). Checked in production.
+pub fn distinct(env: Environment, secrets: &[(&str, &SecretString)]) -> Result<(), ConfigError> {
+    if env != Environment::Production {
+        return Ok(());
+    }
+    for (i, (name, secret)) in secrets.iter().enumerate() {
+        for (other, other_secret) in &secrets[i + 1..] {
+            if secret.expose_secret() == other_secret.expose_secret() {
+                return Err(ConfigError {
+                    name: (*name).into(),
+                    problem: format!("must differ from {other}"),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads `path`, first writing `fresh()` there if no process has yet. `hard_link` fails when
@@ -187,5 +230,29 @@ mod tests {
         assert_eq!(first.public_pem, second.public_pem);
         assert_eq!(kid_of_public_pem(&first.public_pem).expect("parses"), first.kid);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn template_values_are_placeholders_and_random_ones_are_not() {
+        // The Kubernetes secret template's value, which passed the length check.
+        assert!(placeholder("REPLACE-WITH-AT-LEAST-32-RANDOM-CHARACTERS").is_some());
+        assert!(placeholder("change-me-change-me-change-me-1234").is_some());
+        assert!(placeholder(&"ab".repeat(20)).is_some(), "a repeated pattern");
+        assert_eq!(placeholder("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), None);
+    }
+
+    #[test]
+    fn production_secrets_must_differ() {
+        let one = SecretString::from("9f86d081884c7d659a2feaa0c55ad015".to_owned());
+        let same = SecretString::from("9f86d081884c7d659a2feaa0c55ad015".to_owned());
+        let other = SecretString::from("a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned());
+        let refused = distinct(Environment::Production, &[("SERVICE_TOKEN", &one), ("GATEWAY_TOKEN", &same)])
+            .expect_err("the same value twice");
+        assert_eq!(refused.name, "SERVICE_TOKEN");
+        assert!(refused.problem.contains("GATEWAY_TOKEN"), "{}", refused.problem);
+        assert!(
+            distinct(Environment::Production, &[("SERVICE_TOKEN", &one), ("GATEWAY_TOKEN", &other)]).is_ok()
+        );
+        assert!(distinct(Environment::Development, &[("A", &one), ("B", &same)]).is_ok(), "only production");
     }
 }

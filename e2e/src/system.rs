@@ -295,6 +295,7 @@ impl TestSystem {
             breaker: options.breaker.unwrap_or_default(),
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
+            api_docs: true,
             bus: bus.clone(),
         };
         let gateway = gateway::build(gateway_config.clone()).await.expect("gateway builds");
@@ -330,11 +331,17 @@ impl TestSystem {
     /// Another gateway replica on the same backends, bus and Redis prefix; stops with the
     /// system. Returns its `/api/v1` base URL.
     pub async fn another_gateway(&mut self) -> String {
-        let config = gateway::GatewayConfig {
+        self.another_gateway_with(|_| {}).await
+    }
+
+    /// [`TestSystem::another_gateway`] with its settings changed by `change`.
+    pub async fn another_gateway_with(&mut self, change: impl FnOnce(&mut gateway::GatewayConfig)) -> String {
+        let mut config = gateway::GatewayConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..self.gateway_config.clone()
         };
+        change(&mut config);
         let gateway = gateway::build(config).await.expect("the second gateway builds");
         let addr = gateway.addr();
         self.tasks.push(tokio::spawn(gateway.run(self.shutdown.child_token())));

@@ -236,3 +236,30 @@ async fn edge_hardening_answers_problems_and_sets_security_headers() {
     assert!(admin.text().await.expect("text").contains("http_requests_total"));
     system.stop().await;
 }
+
+/// `API_DOCS=false`: a deployment that does not want its API mapped for every visitor serves
+/// neither Swagger UI nor the document; the API itself is unchanged.
+#[tokio::test]
+async fn the_api_documents_can_be_switched_off() {
+    let mut system = TestSystem::start().await;
+    let listed =
+        system.http.get(format!("{}/openapi.json", system.api.trim_end_matches("/api/v1"))).send().await;
+    assert_eq!(listed.expect("answers").status(), StatusCode::OK, "on by default");
+    let quiet = system.another_gateway_with(|config| config.api_docs = false).await;
+    let root = quiet.trim_end_matches("/api/v1").to_owned();
+    for path in ["/openapi.json", "/docs", "/docs/"] {
+        let answer = system.http.get(format!("{root}{path}")).send().await.expect("answers");
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let health = system.http.get(format!("{root}/healthz")).send().await.expect("answers");
+    assert_eq!(health.status(), StatusCode::OK);
+    let login = system
+        .http
+        .post(format!("{quiet}/auth/login"))
+        .json(&json!({"email": "nobody@example.com", "password": "wrong password here"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED, "the API still answers");
+    system.stop().await;
+}

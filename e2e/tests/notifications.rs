@@ -125,10 +125,20 @@ async fn the_same_event_twice_gives_one_email_and_one_click_unsubscribe_turns_th
         "never a second"
     );
 
-    // The link from the header, posted the RFC 8058 way: no login.
+    // The link from the header. Opening it (as a mail scanner prefetching links would) only
+    // shows a page with a button, and changes nothing.
     let link = header(&alerts[0].source, "List-Unsubscribe").expect("header");
     let url =
         link.trim_matches(|c| c == '<' || c == '>').replace("http://budgetsmart.test/api/v1", &system.api);
+    let opened = system.http.get(&url).send().await.expect("answers");
+    assert_eq!(opened.status(), StatusCode::OK);
+    let confirmation = opened.text().await.unwrap_or_default();
+    assert!(confirmation.contains("<form method=\"post\">"), "{confirmation}");
+    assert!(!confirmation.contains("You are unsubscribed"), "{confirmation}");
+    let prefs = system.call(Method::GET, "/notifications/preferences", Some(&bea.token), None).await;
+    assert_eq!(prefs.body["types"]["budget_threshold_reached"], true, "a GET changes nothing");
+
+    // Posted the RFC 8058 way (or with the page's button): no login.
     let posted = system
         .http
         .post(&url)

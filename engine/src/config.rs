@@ -71,7 +71,7 @@ impl EngineConfig {
         let env = Environment::from_env()?;
         let auto_categorize_timeout =
             std::time::Duration::from_millis(config::parse("AUTO_CATEGORIZE_TIMEOUT_MS", 250)?);
-        Ok(EngineConfig {
+        let config = EngineConfig {
             backend: BackendConfig::from_env(env, "ENGINE_GRPC_ADDR", 50051, true)?,
             redis_url: config::required_in_production(env, "REDIS_URL", "redis://127.0.0.1:6379")?,
             redis_ca_file: budgetsmart_common::redis_client::ca_file_setting(),
@@ -101,6 +101,12 @@ impl EngineConfig {
                 3000,
             )?),
             gateway_token: budgetsmart_common::keys::shared_secret(env, "GATEWAY_TOKEN")?,
-        })
+        };
+        // One leaked secret must not also be another.
+        budgetsmart_common::keys::distinct(
+            env,
+            &[("SERVICE_TOKEN", &config.backend.service_token), ("GATEWAY_TOKEN", &config.gateway_token)],
+        )?;
+        Ok(config)
     }
 }

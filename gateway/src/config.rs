@@ -65,6 +65,9 @@ pub struct GatewayConfig {
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call from a browser, or `*`;
     /// empty (the default) sends no CORS headers, so browsers refuse cross-origin calls.
     pub cors_origins: Vec<String>,
+    /// `API_DOCS`, default true: serve `/docs` (Swagger UI) and `/openapi.json`. A deployment
+    /// that does not want its API mapped for every visitor turns them off.
+    pub api_docs: bool,
     /// The event bus the live stream (`/events/stream`) listens on.
     pub bus: BusConfig,
 }
@@ -118,6 +121,7 @@ impl GatewayConfig {
             cors_origins: config::optional("CORS_ALLOWED_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
+            api_docs: config::parse("API_DOCS", true)?,
             bus: BusConfig::from_env()?,
         })
     }

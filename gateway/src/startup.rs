@@ -66,9 +66,10 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     });
     let (api, spec) = routes::api(state.clone());
     let api = api.method_not_allowed_fallback(hardening::method_not_allowed);
+    let docs = if config.api_docs { openapi::docs_router(openapi::document(spec)) } else { Router::new() };
     let mut router = Router::new()
         .nest(openapi::API_PREFIX, api)
-        .merge(openapi::docs_router(openapi::document(spec)))
+        .merge(docs)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(

@@ -303,6 +303,15 @@ fn mask(email: &str) -> String {
 #[tonic::async_trait]
 impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
     #[tracing::instrument(skip_all)]
+    async fn describe_unsubscribe(
+        &self,
+        request: Request<pb::UnsubscribeRequest>,
+    ) -> Result<Response<pb::UnsubscribeResponse>, Status> {
+        let (_, scope, email) = self.resolve(&request.get_ref().token).await?;
+        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email }))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn confirm_unsubscribe(
         &self,
         request: Request<pb::UnsubscribeRequest>,

@@ -93,7 +93,7 @@ impl NotificationConfig {
             (Some(_), None) => return Err(missing_pair("SMTP_PASSWORD", "SMTP_USERNAME")),
             (None, Some(_)) => return Err(missing_pair("SMTP_USERNAME", "SMTP_PASSWORD")),
         };
-        Ok(NotificationConfig {
+        let config = NotificationConfig {
             backend: BackendConfig::from_env(env, "NOTIFICATION_GRPC_ADDR", 50053, false)?,
             smtp: SmtpConfig {
                 host: config::string("SMTP_HOST", "127.0.0.1"),
@@ -115,7 +115,16 @@ impl NotificationConfig {
             max_attempts: config::parse("NOTIFICATION_MAX_ATTEMPTS", 8)?,
             retry_base: Duration::from_millis(config::parse("NOTIFICATION_RETRY_BASE_MS", 30_000)?),
             lease: Duration::from_millis(config::parse("NOTIFICATION_LEASE_MS", 120_000)?),
-        })
+        };
+        // One leaked secret must not also be another.
+        budgetsmart_common::keys::distinct(
+            env,
+            &[
+                ("SERVICE_TOKEN", &config.backend.service_token),
+                ("UNSUBSCRIBE_SECRET", &config.unsubscribe_secret),
+            ],
+        )?;
+        Ok(config)
     }
 }
 

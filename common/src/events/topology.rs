@@ -33,8 +33,14 @@ impl BusConfig {
     /// Reads `AMQP_URL`, `EVENTS_EXCHANGE`, `EVENTS_DLX`, `EVENTS_QUEUE_PREFIX`,
     /// `EVENTS_DELIVERY_LIMIT` and `EVENTS_PREFETCH`.
     pub fn from_env() -> Result<BusConfig, ConfigError> {
+        let env = config::Environment::from_env()?;
         Ok(BusConfig {
-            amqp_url: config::string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            // Required in production: a silent guest@localhost there is a broker nobody meant.
+            amqp_url: config::required_in_production(
+                env,
+                "AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            )?,
             ca_file: config::optional("AMQP_CA_FILE"),
             exchange: config::string("EVENTS_EXCHANGE", "budgetsmart.events"),
             dead_letter_exchange: config::string("EVENTS_DLX", "budgetsmart.dlx"),

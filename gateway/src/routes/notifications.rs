@@ -291,10 +291,12 @@ pub async fn summary(
     Ok((StatusCode::ACCEPTED, Json(SummaryQueued { notification_id: queued.notification_id })))
 }
 
-/// Unsubscribe from an email link.
+/// The page an email's unsubscribe link opens.
 ///
-/// No login: the signed token in the link is the credential. Turns that kind of email (or
-/// all email) off and answers a short confirmation page.
+/// No login: the signed token in the link is the credential. It says what the link would turn
+/// off and offers a button; it changes nothing, because mail scanners and link previews fetch
+/// every link in an email, and a GET that unsubscribed would unsubscribe people who never
+/// clicked. The button (and a mail client's RFC 8058 one-click) is the POST.
 #[utoipa::path(
     get,
     path = "/notifications/unsubscribe",
@@ -302,42 +304,33 @@ pub async fn summary(
     operation_id = "unsubscribe",
     params(("token" = String, Query, description = "The signed token from the email's link")),
     responses(
-        (status = 200, description = "A confirmation page", body = String, content_type = "text/html"),
+        (status = 200, description = "A confirmation page with a button", body = String, content_type = "text/html"),
         problems::BadQuery,
         problems::NotFound,
         problems::Unprocessable,
     )
 )]
 pub async fn unsubscribe(State(state): State<AppState>, query: QueryMap) -> Result<Response, ApiError> {
-    let token = query
-        .get("token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::field("token", "is required"))?;
-    let done =
-        state.unsubscribe.clone().confirm_unsubscribe(pb::UnsubscribeRequest { token }).await?.into_inner();
-    let what = match done.kind.as_str() {
-        "all" => "BudgetSmart emails".to_owned(),
-        kind => format!("“{}” emails", kind.replace('_', " ")),
-    };
-    // Only fixed text and the masked address (an email address has no HTML-special
-    // characters that survive validation, but escape anyway).
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unsubscribed</title></head>\
-         <body style=\"font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;color:#1f2933\">\
-         <h1 style=\"font-size:1.4em\">You are unsubscribed</h1>\
-         <p>{} will no longer go to {}. You can turn them back on in your notification settings.</p>\
-         </body></html>",
-        escape(&what),
-        escape(&done.email)
+    let token = unsubscribe_token(&query)?;
+    let link =
+        state.unsubscribe.clone().describe_unsubscribe(pb::UnsubscribeRequest { token }).await?.into_inner();
+    // The form posts to this very URL, token included.
+    let body = format!(
+        "<h1 style=\"font-size:1.4em\">Unsubscribe?</h1>\
+         <p>{} will no longer go to {}.</p>\
+         <form method=\"post\"><button type=\"submit\" style=\"font-size:1em;padding:.5em 1.2em\">\
+         Unsubscribe</button></form>",
+        escape(&what(&link.kind)),
+        escape(&link.email)
     );
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+    Ok(page("Unsubscribe?", &body))
 }
 
-/// RFC 8058 one-click unsubscribe.
+/// RFC 8058 one-click unsubscribe, and the confirmation page's button.
 ///
 /// What mail clients post (`List-Unsubscribe=One-Click`, form-encoded; the body is not read).
-/// The same as the GET, so it answers the same page. A handler of its own because one
-/// operation cannot hold two methods under one `operationId`.
+/// Turns that kind of email (or all email) off and answers a short page. A handler of its own
+/// because one operation cannot hold two methods under one `operationId`.
 #[utoipa::path(
     post,
     path = "/notifications/unsubscribe",
@@ -351,8 +344,42 @@ pub async fn unsubscribe(State(state): State<AppState>, query: QueryMap) -> Resu
         problems::Unprocessable,
     )
 )]
-pub async fn unsubscribe_one_click(state: State<AppState>, query: QueryMap) -> Result<Response, ApiError> {
-    unsubscribe(state, query).await
+pub async fn unsubscribe_one_click(
+    State(state): State<AppState>,
+    query: QueryMap,
+) -> Result<Response, ApiError> {
+    let token = unsubscribe_token(&query)?;
+    let done =
+        state.unsubscribe.clone().confirm_unsubscribe(pb::UnsubscribeRequest { token }).await?.into_inner();
+    let body = format!(
+        "<h1 style=\"font-size:1.4em\">You are unsubscribed</h1>\
+         <p>{} will no longer go to {}. You can turn them back on in your notification settings.</p>",
+        escape(&what(&done.kind)),
+        escape(&done.email)
+    );
+    Ok(page("Unsubscribed", &body))
+}
+
+fn unsubscribe_token(query: &QueryMap) -> Result<String, ApiError> {
+    query.get("token").filter(|t| !t.is_empty()).ok_or_else(|| ApiError::field("token", "is required"))
+}
+
+/// What a link's scope turns off, in words.
+fn what(kind: &str) -> String {
+    match kind {
+        "all" => "BudgetSmart emails".to_owned(),
+        kind => format!("“{}” emails", kind.replace('_', " ")),
+    }
+}
+
+/// A small HTML page of fixed text and escaped values (the masked address and the kind).
+fn page(title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;color:#1f2933\">\
+         {body}</body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 fn escape(text: &str) -> String {
