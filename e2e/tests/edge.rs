@@ -263,3 +263,25 @@ async fn the_api_documents_can_be_switched_off() {
     assert_eq!(login.status(), StatusCode::UNAUTHORIZED, "the API still answers");
     system.stop().await;
 }
+
+/// `/readyz` is public and fans out to every backend, so it answers from a probe at most a
+/// second old: a cut made just after a probe shows a second later, not at once.
+#[tokio::test]
+async fn readiness_is_probed_at_most_once_a_second() {
+    let system = TestSystem::start_with(Options { engine_proxy: true, ..Options::default() }).await;
+    let ready = |system: &TestSystem| {
+        let url = format!("http://{}/readyz", system.gateway);
+        let http = system.http.clone();
+        async move {
+            let answer = http.get(url).send().await.expect("answers");
+            let body: serde_json::Value = answer.json().await.expect("json");
+            body["status"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(ready(&system).await, "ready");
+    system.engine_proxy.as_ref().expect("the engine is behind a proxy").cut();
+    assert_eq!(ready(&system).await, "ready", "the answer of a moment ago");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(ready(&system).await, "degraded", "a second later, a new probe");
+    system.stop().await;
+}

@@ -24,6 +24,9 @@ use crate::state::AppState;
 
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a readiness answer is reused. `/readyz` is on the public listener and fans out to
+/// every backend and Redis, so without this anyone could multiply our internal traffic.
+const READINESS_FRESH: Duration = Duration::from_secs(1);
 
 /// `GET /healthz`'s answer.
 #[derive(Serialize, ToSchema)]
@@ -47,8 +50,32 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".to_owned() })
 }
 
-/// Readiness: gRPC health of each backend (past its breaker) and a Redis PING, concurrently.
+/// Readiness: gRPC health of each backend (past its breaker) and a Redis PING, concurrently,
+/// at most once a second: later calls within the second share the answer, and calls during a
+/// probe wait for it rather than start another.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let mut cached = state.readiness.lock().await;
+    let (status, body) = match cached.as_ref() {
+        Some((at, status, body)) if at.elapsed() < READINESS_FRESH => (*status, body.clone()),
+        _ => {
+            let (status, readiness) = probe(&state).await;
+            let body = serde_json::to_string(&readiness).unwrap_or_default();
+            *cached = Some((std::time::Instant::now(), status.as_u16(), body.clone()));
+            (status.as_u16(), body)
+        }
+    };
+    drop(cached);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response =
+        (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+    if !status.is_success() {
+        response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
+    }
+    response
+}
+
+/// Probes every backend and Redis once.
+async fn probe(state: &AppState) -> (StatusCode, Readiness) {
     let grpc = state.upstreams.iter().map(|backend| {
         let (name, channel, breaker) = (backend.name, backend.channel.clone(), backend.breaker.clone());
         async move {
@@ -85,10 +112,5 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         (true, false) => "degraded",
     };
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Json(Readiness { status: label.to_owned(), checks });
-    let mut response = (status, body).into_response();
-    if !ready {
-        response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
-    }
-    response
+    (status, Readiness { status: label.to_owned(), checks })
 }

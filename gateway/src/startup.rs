@@ -63,6 +63,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         verifier: Arc::new(TokenVerifier::new(&config.keys, &config.tokens)?),
         redis,
         config: Arc::new(config.clone()),
+        readiness: Arc::default(),
     });
     let (api, spec) = routes::api(state.clone());
     let api = api.method_not_allowed_fallback(hardening::method_not_allowed);

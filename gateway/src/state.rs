@@ -111,6 +111,9 @@ pub struct Shared {
     pub redis: ConnectionManager,
     /// Settings.
     pub config: Arc<GatewayConfig>,
+    /// The last readiness answer (status and JSON body) and when it was made; `/readyz`
+    /// answers from it for a second, so a flood of probes is not a flood of backend calls.
+    pub readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, u16, String)>>>,
 }
 
 /// A lazily connecting channel, balanced over the backend's replicas: the gateway starts even
