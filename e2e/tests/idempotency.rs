@@ -159,3 +159,29 @@ async fn concurrent_calls_with_one_key_create_once() {
 
     system.stop().await;
 }
+
+/// The key covers the query string too: the same key and body under another query is another
+/// request, refused rather than answered with the first one's result (an import's
+/// `?account_id=` and `?profile=` will be in its query).
+#[tokio::test]
+async fn the_same_key_under_another_query_string_is_refused() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let send = |query: &'static str| {
+        let url = format!("{}/categories?{query}", system.api);
+        let request = system.http.post(url).bearer_auth(&ana.token).header("idempotency-key", "one-key");
+        async move {
+            let answer =
+                request.json(&json!({"name": "Pets", "kind": "expense"})).send().await.expect("answers");
+            (answer.status(), answer.headers().contains_key("idempotent-replayed"))
+        }
+    };
+    assert_eq!(send("source=a").await, (StatusCode::CREATED, false));
+    assert_eq!(send("source=a").await, (StatusCode::CREATED, true), "the same request replays");
+    assert_eq!(
+        send("source=b").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another query is another request"
+    );
+    system.stop().await;
+}

@@ -1,5 +1,7 @@
-//! `Idempotency-Key` on POST: the same key with the same body replays the first answer; with
-//! another body it is refused (draft-ietf-httpapi-idempotency-key-header).
+//! `Idempotency-Key` on POST: the same key with the same request (query string and body)
+//! replays the first answer; with another it is refused (draft-ietf-httpapi-idempotency-key-header).
+//! The query counts because it is part of what a POST asks for (`?token=` on unsubscribe,
+//! `?account_id=` on import): the same body under another query is another request.
 //!
 //! The record lives in Redis, scoped to the caller and path. A "pending" marker taken with
 //! `SET NX` makes a concurrent retry wait its turn (409) instead of creating a second resource.
@@ -29,13 +31,17 @@ enum Record {
     Done { fingerprint: String, status: u16, content_type: Option<String>, body: Vec<u8> },
 }
 
-/// The body's fingerprint, keyed with `GATEWAY_TOKEN`: a register or password body holds a
-/// password, and a plain SHA-256 of it in Redis could be checked against guesses offline.
-fn fingerprint(key: &secrecy::SecretString, body: &[u8]) -> String {
+/// The request's fingerprint (query string, then body), keyed with `GATEWAY_TOKEN`: a register
+/// or password body holds a password, and a plain SHA-256 of it in Redis could be checked
+/// against guesses offline.
+fn fingerprint(key: &secrecy::SecretString, query: &str, body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     use secrecy::ExposeSecret;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret().as_bytes())
         .expect("HMAC takes a key of any length");
+    // The length first, so no query and body can be split into another pair.
+    mac.update(&(query.len() as u64).to_be_bytes());
+    mac.update(query.as_bytes());
     mac.update(body);
     hex(&mac.finalize().into_bytes())
 }
@@ -64,7 +70,7 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
     let bytes = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response())?;
-    let fingerprint = fingerprint(&state.config.gateway_token, &bytes);
+    let fingerprint = fingerprint(&state.config.gateway_token, parts.uri.query().unwrap_or(""), &bytes);
     let redis_key = format!(
         "{}idem:{owner}:{}:{}",
         state.config.redis_key_prefix,
@@ -149,7 +155,7 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
 fn mismatch() -> Response {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "this Idempotency-Key was used with a different request body",
+        "this Idempotency-Key was used with a different request (query string or body)",
     )
     .into_response()
 }
