@@ -66,15 +66,43 @@ pub struct Sender {
 
 /// Why one email did not go out this time.
 enum Failure {
-    /// Try again later.
+    /// Try again later. The detail is for the log only.
     Transient(String),
-    /// Give up: it can never succeed.
-    Permanent(String),
+    /// Give up: it can never succeed. The reason is what the person is shown; the detail
+    /// (SMTP hosts and replies, database errors) goes only to the log.
+    Permanent(Reason, String),
     /// The preferences say no (changed while it waited).
     Suppressed(String),
     /// Another worker took the rows over; it records them.
     Lost,
 }
+
+/// Why an email was not sent, in words for the person it was for (`last_error`).
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    /// Our side could not build it.
+    Unprepared,
+    /// The address cannot take email.
+    BadAddress,
+    /// The mail server refused it for good.
+    Refused,
+    /// Every attempt failed for a passing reason, and there are no attempts left.
+    GaveUp,
+}
+
+impl Reason {
+    fn plain(self) -> &'static str {
+        match self {
+            Reason::Unprepared => "not sent: the email could not be prepared",
+            Reason::BadAddress => "not sent: the address cannot receive email",
+            Reason::Refused => "not sent: the receiving mail server refused it",
+            Reason::GaveUp => "not sent: delivery kept failing, so it was given up",
+        }
+    }
+}
+
+/// What `last_error` says while a failed attempt waits for the next.
+const RETRYING: &str = "not sent yet: delivery failed for now and will be tried again";
 
 /// An email the SMTP server accepted.
 struct Sent {
@@ -199,7 +227,7 @@ impl Sender {
         let prefs =
             preferences::load(conn, first.user_id).await.map_err(|e| Failure::Transient(e.to_string()))?;
         let kind = Kind::parse(&first.kind)
-            .ok_or_else(|| Failure::Permanent(format!("unknown kind {}", first.kind)))?;
+            .ok_or_else(|| Failure::Permanent(Reason::Unprepared, format!("unknown kind {}", first.kind)))?;
         if !prefs.email_enabled {
             return Err(Failure::Suppressed("email was turned off before it was sent".into()));
         }
@@ -207,7 +235,8 @@ impl Sender {
         if !first.digest && !requested && !prefs.wants(kind) {
             return Err(Failure::Suppressed(format!("{} was turned off before it was sent", kind.as_str())));
         }
-        let render_error = |e: minijinja::Error| Failure::Permanent(format!("cannot render: {e:#}"));
+        let render_error =
+            |e: minijinja::Error| Failure::Permanent(Reason::Unprepared, format!("cannot render: {e:#}"));
         let mut left_out = Vec::new();
         let (rendered, scope, chart_png) = if first.digest {
             let mut items = Vec::new();
@@ -247,7 +276,10 @@ impl Sender {
         let to = Mailbox::new(
             Some(recipient.name.clone()).filter(|n| !n.is_empty()),
             // The current address: the user may have changed it while the email waited.
-            recipient.email.parse().map_err(|e| Failure::Permanent(format!("bad address: {e}")))?,
+            recipient
+                .email
+                .parse()
+                .map_err(|e| Failure::Permanent(Reason::BadAddress, format!("bad address: {e}")))?,
         );
         let unsubscribe_url = self.links.unsubscribe_url(first.user_id, scope);
         let envelope = Envelope {
@@ -258,7 +290,7 @@ impl Sender {
             chart_png,
         };
         let mail = message::build(envelope, &rendered)
-            .map_err(|e| Failure::Permanent(format!("cannot build: {e}")))?;
+            .map_err(|e| Failure::Permanent(Reason::Unprepared, format!("cannot build: {e}")))?;
         // Gathering and rendering took time; the lease must cover the send and its record.
         if !deliveries::renew(conn, job, self.pacing.lease)
             .await
@@ -269,7 +301,7 @@ impl Sender {
         match self.mailer.send(mail).await {
             Ok(reply) => Ok(Sent { rendered, reply, left_out }),
             Err(SendError::Transient(e)) => Err(Failure::Transient(e)),
-            Err(SendError::Permanent(e)) => Err(Failure::Permanent(e)),
+            Err(SendError::Permanent(e)) => Err(Failure::Permanent(Reason::Refused, e)),
         }
     }
 
@@ -308,11 +340,18 @@ impl Sender {
                 }
                 Err(Failure::Transient(error)) if row.attempts < self.pacing.max_attempts as i32 => {
                     let retry_at = Utc::now() + backoff(self.pacing.retry_base, row.attempts);
-                    deliveries::retry_later(&mut tx, row, error, retry_at).await?;
+                    deliveries::retry_later(&mut tx, row, RETRYING, retry_at).await?;
                     tracing::warn!(delivery_id = %row.id, attempts = row.attempts, error, "email deferred");
                 }
-                Err(Failure::Transient(error) | Failure::Permanent(error)) => {
-                    if deliveries::finish_unsent(&mut tx, row, "failed", error).await? {
+                Err(Failure::Transient(error)) => {
+                    if deliveries::finish_unsent(&mut tx, row, "failed", Reason::GaveUp.plain()).await? {
+                        events::enqueue(&mut tx, &ctx(row.user_id), &sent_event(row, "failed")).await?;
+                        published = true;
+                    }
+                    tracing::error!(delivery_id = %row.id, attempts = row.attempts, error, "email failed");
+                }
+                Err(Failure::Permanent(reason, error)) => {
+                    if deliveries::finish_unsent(&mut tx, row, "failed", reason.plain()).await? {
                         events::enqueue(&mut tx, &ctx(row.user_id), &sent_event(row, "failed")).await?;
                         published = true;
                     }
@@ -359,7 +398,7 @@ fn summary_month(payload: &Value) -> Result<NaiveDate, Failure> {
         .get("month")
         .and_then(Value::as_str)
         .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
-        .ok_or_else(|| Failure::Permanent("the summary row names no month".into()))
+        .ok_or_else(|| Failure::Permanent(Reason::Unprepared, "the summary row names no month".into()))
 }
 
 fn ctx(user_id: Uuid) -> EventContext {
