@@ -362,3 +362,34 @@ async fn every_replica_streams_the_event_and_any_replica_resumes_from_the_shared
     drop(resumed);
     system.stop().await;
 }
+
+/// A token the verifier accepts only inside its clock-skew leeway has already expired: its
+/// stream opens (the request is valid) and ends at once instead of never.
+#[tokio::test]
+async fn a_stream_opened_with_a_token_inside_the_leeway_ends_at_once() {
+    use budgetsmart_common::jwt::{Claims, TokenSigner};
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        iss: system.tokens.issuer.clone(),
+        aud: system.tokens.audience.clone(),
+        sub: Uuid::parse_str(&ana.user_id).expect("uuid"),
+        exp: now - 5,
+        iat: now - 905,
+        jti: Uuid::now_v7(),
+    };
+    let token =
+        TokenSigner::new(&system.keys, &system.tokens, 900).expect("signer").sign(&claims).expect("signs");
+    let mut stream = EventStream::open(&system, &system.api, &token, None).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let ended = loop {
+        match stream.next(deadline).await {
+            Next::Frame(_) => continue,
+            Next::Quiet => break false,
+            Next::Ended => break true,
+        }
+    };
+    assert!(ended, "the stream of an expired token ends");
+    system.stop().await;
+}

@@ -364,3 +364,33 @@ async fn idempotency_fingerprints_are_keyed() {
     assert!(!record.contains(&plain), "the body's plain SHA-256 is stored: {record}");
     system.stop().await;
 }
+
+/// A deleted account's access token still verifies until it expires; the gateway refuses it
+/// everywhere with 401, on the replica that deleted it at once and on the others once
+/// `user_deleted` reaches them, rather than letting the backends answer 404 or worse.
+#[tokio::test]
+async fn a_deleted_accounts_token_is_refused_everywhere() {
+    let mut system = TestSystem::start().await;
+    let other_replica = system.another_gateway().await;
+    let ana = system.register_and_login("ana").await;
+    let deleted = system.call(Method::DELETE, "/me", Some(&ana.token), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    for (method, path) in [
+        (Method::GET, "/me"),
+        (Method::POST, "/notifications/summary"),
+        (Method::GET, "/analytics/summary"),
+        (Method::GET, "/budgets"),
+        (Method::GET, "/events/stream"),
+    ] {
+        let answer = system.call(method.clone(), path, Some(&ana.token), None).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}: {:?}", answer.body);
+        assert!(answer.headers.contains_key("www-authenticate"));
+    }
+    let refused = e2e::eventually(std::time::Duration::from_secs(10), || {
+        let request = system.http.get(format!("{other_replica}/me")).bearer_auth(&ana.token).send();
+        async move { (request.await.expect("answers").status() == StatusCode::UNAUTHORIZED).then_some(()) }
+    })
+    .await;
+    assert!(refused.is_some(), "the other replica learns it from the bus");
+    system.stop().await;
+}

@@ -10,12 +10,16 @@ use crate::error::ApiError;
 pub use crate::identity::{AuthUser, bearer};
 use crate::state::AppState;
 
-/// Rejects requests without a valid access token with 401 and `WWW-Authenticate`.
+/// Rejects requests without a valid access token, or with the token of an account deleted
+/// since it was issued, with 401 and `WWW-Authenticate`.
 ///
 /// The rate limiter, which runs first, already verified the token to key its limit by user;
 /// it leaves the caller in the extensions, and then the signature is not checked twice.
 pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if request.extensions().get::<AuthUser>().is_some() {
+    if let Some(user) = request.extensions().get::<AuthUser>() {
+        if state.deleted.contains(user.user_id) {
+            return unauthorized(GONE);
+        }
         return next.run(request).await;
     }
     let verified = match bearer(request.headers()) {
@@ -26,17 +30,22 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
         }),
     };
     match verified {
+        Ok(claims) if state.deleted.contains(claims.sub) => unauthorized(GONE),
         Ok(claims) => {
-            request.extensions_mut().insert(AuthUser { user_id: claims.sub });
+            request.extensions_mut().insert(AuthUser { user_id: claims.sub, expires_at: claims.exp });
             next.run(request).await
         }
-        Err(detail) => {
-            let mut response = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
-            response.headers_mut().insert(
-                "www-authenticate",
-                axum::http::HeaderValue::from_static("Bearer realm=\"budgetsmart\""),
-            );
-            response
-        }
+        Err(detail) => unauthorized(detail),
     }
+}
+
+/// What a deleted account's token is told.
+const GONE: &str = "the account of this access token no longer exists";
+
+fn unauthorized(detail: &str) -> Response {
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
+    response
+        .headers_mut()
+        .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer realm=\"budgetsmart\""));
+    response
 }

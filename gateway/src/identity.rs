@@ -13,6 +13,9 @@ use crate::error::ApiError;
 pub struct AuthUser {
     /// The user id from the token's `sub`.
     pub user_id: Uuid,
+    /// The token's `exp` (Unix seconds). A token accepted inside the verifier's leeway has
+    /// one already in the past; what lasts as long as the token (a live stream) ends then.
+    pub expires_at: i64,
 }
 
 /// The bearer token of `Authorization`, if any.

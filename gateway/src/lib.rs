@@ -5,8 +5,9 @@
 //! - Plain types: `config` (settings), `error` (problem+json and the one gRPC-to-HTTP table),
 //!   `json` (money strings, timestamps, page parameters and the page answer), `extract`
 //!   (extractors that name the bad field), `limits` (quotas and limiters), `identity` (the
-//!   verified caller), `forward` (what every gRPC call carries on), `breaker` (circuit breakers
-//!   and retries under the tonic clients), `http_metrics`.
+//!   verified caller), `deleted` (accounts deleted while their tokens live), `forward` (what
+//!   every gRPC call carries on), `breaker` (circuit breakers and retries under the tonic
+//!   clients), `http_metrics`.
 //! - `live`: the server-sent event stream, fed from RabbitMQ with a Redis history.
 //! - `state`: the shared handles: upstream clients, the token verifier, Redis, the live hub.
 //! - Middleware over the state: `auth`, `context`, `rate_limit`, `idempotency`, `hardening`,
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod context;
+pub mod deleted;
 pub mod error;
 pub mod extract;
 pub mod forward;

@@ -36,7 +36,7 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
         (None, _) => Class::Public,
     };
     if let Some(claims) = &user {
-        request.extensions_mut().insert(AuthUser { user_id: claims.sub });
+        request.extensions_mut().insert(AuthUser { user_id: claims.sub, expires_at: claims.exp });
     }
     let user_id = user.map(|c| c.sub);
     let decision = match limits.config.store {

@@ -50,8 +50,14 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on GATEWAY_ADMIN_ADDR {}: {e}", config.admin_addr))?;
     let admin_addr = admin.local_addr()?;
-    let (live, live_task) =
-        crate::live::LiveHub::start(&config.bus, redis.clone(), config.redis_key_prefix.clone()).await?;
+    let deleted = Arc::new(crate::deleted::DeletedAccounts::default());
+    let (live, live_task) = crate::live::LiveHub::start(
+        &config.bus,
+        redis.clone(),
+        config.redis_key_prefix.clone(),
+        deleted.clone(),
+    )
+    .await?;
     let state = AppState::new(Shared {
         live: live.clone(),
         engine: EngineClients::new(&engine),
@@ -64,6 +70,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         redis,
         config: Arc::new(config.clone()),
         readiness: Arc::default(),
+        deleted,
     });
     let (api, spec) = routes::api(state.clone());
     let api = api.method_not_allowed_fallback(hardening::method_not_allowed);

@@ -114,6 +114,8 @@ pub struct Shared {
     /// The last readiness answer (status and JSON body) and when it was made; `/readyz`
     /// answers from it for a second, so a flood of probes is not a flood of backend calls.
     pub readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, u16, String)>>>,
+    /// Accounts deleted while their access tokens live; their tokens get 401.
+    pub deleted: Arc<crate::deleted::DeletedAccounts>,
 }
 
 /// A lazily connecting channel, balanced over the backend's replicas: the gateway starts even

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::event::{LiveEvent, Signal, now_micros};
 use super::history::History;
 use super::views::{decode, view};
+use crate::deleted::DeletedAccounts;
 
 /// A broker connection that lasted this long counts as healthy: the next loss reconnects fast.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
@@ -93,6 +94,7 @@ pub(super) async fn run(
     first: Feed,
     history: History,
     sender: broadcast::Sender<Signal>,
+    deleted: Arc<DeletedAccounts>,
     closed: CancellationToken,
 ) {
     let mut next_feed = Some(first);
@@ -137,7 +139,9 @@ pub(super) async fn run(
                 next = consumer.next() => next,
             };
             match next {
-                Some(Ok(delivery)) => handle(&history, &sender, &delivery, &mut writes_paused_until).await,
+                Some(Ok(delivery)) => {
+                    handle(&history, &sender, &deleted, &delivery, &mut writes_paused_until).await;
+                }
                 Some(Err(error)) => break Some(error.to_string()),
                 None => break Some("the broker cancelled the consumer".to_owned()),
             }
@@ -162,6 +166,7 @@ pub(super) async fn run(
 async fn handle(
     history: &History,
     sender: &broadcast::Sender<Signal>,
+    deleted: &DeletedAccounts,
     delivery: &Delivery,
     writes_paused_until: &mut Option<Instant>,
 ) {
@@ -171,6 +176,7 @@ async fn handle(
             let _ = sender.send(Signal::Event(Arc::new(event)));
         }
         Ok(Parsed::Forget(user_id)) => {
+            deleted.record(user_id);
             history.forget(user_id).await;
             let _ = sender.send(Signal::Forget(user_id));
         }

@@ -32,6 +32,7 @@ mod history;
 mod slots;
 mod views;
 
+use crate::deleted::DeletedAccounts;
 use std::sync::Arc;
 
 use budgetsmart_common::events::topology::BusConfig;
@@ -74,10 +75,13 @@ impl LiveHub {
     /// reconnects with capped backoff until [`close`](Self::close) or until it is aborted.
     ///
     /// Fails when the first connection cannot be made, so a wrong `AMQP_URL` stops start-up.
+    /// Every `user_deleted` it sees is also recorded in `deleted`, so this replica refuses the
+    /// account's live tokens.
     pub async fn start(
         bus: &BusConfig,
         redis: ConnectionManager,
         key_prefix: String,
+        deleted: Arc<DeletedAccounts>,
     ) -> anyhow::Result<(LiveHub, JoinHandle<()>)> {
         let feed = Feed::connect(bus)
             .await
@@ -85,8 +89,14 @@ impl LiveHub {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         let history = History::new(redis, key_prefix);
         let closed = CancellationToken::new();
-        let task =
-            tokio::spawn(feed::run(bus.clone(), feed, history.clone(), sender.clone(), closed.clone()));
+        let task = tokio::spawn(feed::run(
+            bus.clone(),
+            feed,
+            history.clone(),
+            sender.clone(),
+            deleted,
+            closed.clone(),
+        ));
         let hub = LiveHub { inner: Arc::new(Inner { sender, history, closed, slots: Arc::default() }) };
         Ok((hub, task))
     }

@@ -59,7 +59,7 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let last_event_id = parse_last_event_id(&headers)?;
-    let until = token_expiry(&state, &headers);
+    let until = Some(token_expiry(user.expires_at));
     let Some(slot) = state.live.claim(user.user_id) else {
         let detail = format!(
             "at most {} streams may be open at once; close one, or retry after Retry-After",
@@ -95,14 +95,13 @@ fn parse_last_event_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
     }
 }
 
-/// When the bearer token expires. The middleware has verified it; this reads `exp` again
-/// because `AuthUser` does not carry it. Ending the stream then means a logged-out, revoked or
-/// deleted user stops receiving events within one token lifetime.
-fn token_expiry(state: &AppState, headers: &HeaderMap) -> Option<tokio::time::Instant> {
-    let claims = state.verifier.verify(crate::auth::bearer(headers)?).ok()?;
-    let left = claims.exp.saturating_sub(chrono::Utc::now().timestamp());
+/// When the stream ends: when its token expires, so a logged-out, revoked or deleted user
+/// stops receiving events within one token lifetime. A token the verifier accepted inside its
+/// leeway has already expired, and its stream ends at once.
+fn token_expiry(expires_at: i64) -> tokio::time::Instant {
+    let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());
     let left = Duration::from_secs(u64::try_from(left).unwrap_or(0)).min(MAX_STREAM);
-    Some(tokio::time::Instant::now() + left)
+    tokio::time::Instant::now() + left
 }
 
 #[cfg(test)]

@@ -127,8 +127,10 @@ pub async fn update(
         problems::NotFound,
     )
 )]
-pub async fn delete(State(state): State<AppState>, _user: AuthUser) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
     state.engine.users.clone().delete_me(pb::DeleteMeRequest {}).await?;
+    // At once on this replica; the others learn it from `user_deleted` on their live feed.
+    state.deleted.record(user.user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
