@@ -125,6 +125,8 @@ pub struct TestSystem {
     pub tokens: TokenSettings,
     /// The backends' shared service credential.
     pub service_token: secrecy::SecretString,
+    /// The key the notification service signs unsubscribe links with.
+    pub unsubscribe_secret: secrecy::SecretString,
     /// The proxy between the gateway and the engine, with [`Options::engine_proxy`].
     pub engine_proxy: Option<proxy::TcpProxy>,
     gateway_config: gateway::GatewayConfig,
@@ -146,6 +148,7 @@ impl TestSystem {
     pub async fn start_with(options: Options) -> TestSystem {
         budgetsmart_common::telemetry::init("e2e");
         let id = Uuid::now_v7().simple().to_string();
+        let unsubscribe_secret = secrecy::SecretString::from(format!("test-unsubscribe-secret-{id}"));
         let database_name = format!("bs_test_{id}");
         let admin = PgPool::connect(&admin_database_url()).await.expect("PostgreSQL is reachable");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database_name}")))
@@ -246,7 +249,7 @@ impl TestSystem {
             },
             mail_from: "BudgetSmart <notifications@budgetsmart.test>".into(),
             public_base_url: "http://budgetsmart.test".into(),
-            unsubscribe_secret: secrecy::SecretString::from(format!("test-unsubscribe-secret-{id}")),
+            unsubscribe_secret: unsubscribe_secret.clone(),
             engine_url: engine_urls.clone(),
             analytics_url: analytics_urls.clone(),
             channels: channels(Duration::from_secs(15)),
@@ -318,6 +321,7 @@ impl TestSystem {
             keys,
             tokens,
             service_token,
+            unsubscribe_secret,
             engine_proxy,
             gateway_config,
             engine_shutdown,

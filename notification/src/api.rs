@@ -20,6 +20,7 @@ use crate::preferences::{self, Digest, Preferences, QuietHours};
 use crate::recipients;
 use crate::schedule;
 use crate::summary;
+use crate::suppression;
 use crate::unsubscribe::Scope;
 
 /// How often a user may ask for the summary of one month: once an hour (API.md).
@@ -282,13 +283,14 @@ impl UnsubscribeService {
         UnsubscribeService { pool, links }
     }
 
+    /// The link's user, scope and address.
     async fn resolve(&self, token: &str) -> Result<(Uuid, Scope, String), ApiError> {
         let (user_id, scope) =
             self.links.signer().verify(token).ok_or(ApiError::NotFound("unsubscribe link"))?;
         let mut conn = self.pool.acquire().await?;
         let recipient =
             recipients::find(&mut conn, user_id).await?.ok_or(ApiError::NotFound("unsubscribe link"))?;
-        Ok((user_id, scope, mask(&recipient.email)))
+        Ok((user_id, scope, recipient.email))
     }
 }
 
@@ -308,7 +310,7 @@ impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
         request: Request<pb::UnsubscribeRequest>,
     ) -> Result<Response<pb::UnsubscribeResponse>, Status> {
         let (_, scope, email) = self.resolve(&request.get_ref().token).await?;
-        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email }))
+        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email: mask(&email) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -320,11 +322,19 @@ impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
         let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
         match scope {
             Scope::Only(kind) => preferences::turn_off(&mut tx, user_id, kind).await,
-            Scope::All => preferences::turn_off_email(&mut tx, user_id).await,
+            Scope::All => {
+                // From everything: the address itself goes on the suppression list, so no
+                // account (this one turning email back on, or another with the same address)
+                // can reach it again.
+                suppression::add(&mut tx, &email, suppression::Why::Unsubscribed)
+                    .await
+                    .map_err(ApiError::from)?;
+                preferences::turn_off_email(&mut tx, user_id).await
+            }
         }
         .map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(%user_id, scope = scope.as_str(), "unsubscribed");
-        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email }))
+        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email: mask(&email) }))
     }
 }

@@ -122,8 +122,11 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` due emails for `lease`: queued ones whose time has come, and sending
-/// ones whose sender's lease ran out (it died mid-send). Oldest first; a user's digest rows
-/// come together so one digest carries them all. Row locks alone do not ensure that: two
+/// ones whose sender's lease ran out (it died mid-send). Users take turns: every user's oldest
+/// due email comes before anyone's second (`row_number()` per user), so one user's flood of
+/// alerts cannot hold back everyone else's mail; within a turn, oldest first. The due
+/// condition is checked again on the locked row, so a row another sender claimed meanwhile is
+/// never claimed twice. A user's digest rows come together so one digest carries them all. Row locks alone do not ensure that: two
 /// senders claiming at once could each take one of a user's digest rows (the other's being
 /// locked, hence skipped) and send two digests. So a digest row is only taken under its
 /// user's advisory lock, which the first claimant holds for the statement: the other skips
@@ -132,10 +135,15 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, lease: Duration) -> sqlx
     sqlx::query_as(
         "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
            lease_until = now() + make_interval(secs => $2) \
-         FROM (SELECT id FROM deliveries \
-               WHERE ((status = 'queued' AND not_before <= now()) OR (status = 'sending' AND lease_until < now())) \
-                 AND (NOT digest OR pg_try_advisory_xact_lock(hashtextextended(user_id::text, 11))) \
-               ORDER BY not_before, user_id LIMIT $1 FOR UPDATE SKIP LOCKED) due \
+         FROM (SELECT c.id FROM deliveries c \
+               JOIN (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY not_before, id) AS turn \
+                     FROM deliveries \
+                     WHERE (status = 'queued' AND not_before <= now()) \
+                        OR (status = 'sending' AND lease_until < now())) r ON r.id = c.id \
+               WHERE ((c.status = 'queued' AND c.not_before <= now()) \
+                      OR (c.status = 'sending' AND c.lease_until < now())) \
+                 AND (NOT c.digest OR pg_try_advisory_xact_lock(hashtextextended(c.user_id::text, 11))) \
+               ORDER BY r.turn, c.not_before, c.user_id LIMIT $1 FOR UPDATE OF c SKIP LOCKED) due \
          WHERE d.id = due.id \
          RETURNING d.id, d.user_id, d.kind, d.recipient, d.payload, d.digest, d.attempts, d.message_id, d.created_at",
     )

@@ -25,6 +25,7 @@ use crate::links::Links;
 use crate::preferences::{self, Digest};
 use crate::recipients::{self, Recipient};
 use crate::schedule;
+use crate::suppression;
 use crate::templates::Templates;
 use crate::unsubscribe::Scope;
 
@@ -89,7 +90,10 @@ impl Intake {
         } else {
             schedule::release_time(now, tz, prefs.quiet_hours)
         };
-        let (status, note) = if !prefs.email_enabled {
+        let suppressed = suppression::check(conn, &recipient.email).await?;
+        let (status, note) = if let Some(why) = suppressed {
+            (Status::Suppressed, Some(why.note().to_owned()))
+        } else if !prefs.email_enabled {
             (Status::Suppressed, Some("email is turned off in the preferences".to_owned()))
         } else if !request.requested && !prefs.wants(request.kind) {
             (Status::Suppressed, Some(format!("{} is turned off in the preferences", request.kind.as_str())))

@@ -5,8 +5,8 @@
 //!
 //! - Plain types: `config`, `error`, `kind` (the kinds of email), `money_format`, `links`,
 //!   `schedule` (quiet hours, digest time, the 1st of the month).
-//! - What each user wants and is: `preferences`, `recipients`, and `unsubscribe` (signed
-//!   one-click links).
+//! - What each user wants and is: `preferences`, `recipients`, `unsubscribe` (signed
+//!   one-click links), and `suppression` (addresses that get nothing, whatever the account says).
 //! - What an email says: `content` (an event as template data), `summary` (the monthly
 //!   summary, with `clients` to the engine and analytics), `templates`, `message` (MIME).
 //! - Moving it: `consumers` and `intake` turn events into deliveries, `scheduler` queues the
@@ -34,6 +34,7 @@ pub mod scheduler;
 pub mod sender;
 pub mod startup;
 pub mod summary;
+pub mod suppression;
 pub mod templates;
 pub mod unsubscribe;
 

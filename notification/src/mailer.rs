@@ -33,6 +33,10 @@ pub enum SendError {
     /// The server refused the message itself (5xx): trying again gives the same answer.
     #[error("{0}")]
     Permanent(String),
+    /// The server said the mailbox does not exist or may not receive (550, 551, 553): a hard
+    /// bounce, and the address goes on the suppression list.
+    #[error("{0}")]
+    NoMailbox(String),
 }
 
 /// An SMTP client with a pool of open connections.
@@ -95,7 +99,12 @@ impl Mailer {
             }
             Ok(Err(error)) if error.is_permanent() => {
                 // The connection itself is fine after a refusal; lettre resets it on error.
-                Err(SendError::Permanent(describe(&error)))
+                let code = error.status().map(|c| c.to_string());
+                if matches!(code.as_deref(), Some("550" | "551" | "553")) {
+                    Err(SendError::NoMailbox(describe(&error)))
+                } else {
+                    Err(SendError::Permanent(describe(&error)))
+                }
             }
             Ok(Err(error)) => Err(SendError::Transient(describe(&error))),
             Err(_) => Err(SendError::Transient("the SMTP server did not answer in time".into())),

@@ -33,6 +33,7 @@ use crate::preferences;
 use crate::recipients::{self, Recipient};
 use crate::schedule;
 use crate::summary;
+use crate::suppression;
 use crate::templates::{Rendered, Templates};
 use crate::unsubscribe::Scope;
 
@@ -228,6 +229,11 @@ impl Sender {
             preferences::load(conn, first.user_id).await.map_err(|e| Failure::Transient(e.to_string()))?;
         let kind = Kind::parse(&first.kind)
             .ok_or_else(|| Failure::Permanent(Reason::Unprepared, format!("unknown kind {}", first.kind)))?;
+        if let Some(why) =
+            suppression::check(conn, &recipient.email).await.map_err(|e| Failure::Transient(e.to_string()))?
+        {
+            return Err(Failure::Suppressed(why.note().into()));
+        }
         if !prefs.email_enabled {
             return Err(Failure::Suppressed("email was turned off before it was sent".into()));
         }
@@ -302,6 +308,13 @@ impl Sender {
             Ok(reply) => Ok(Sent { rendered, reply, left_out }),
             Err(SendError::Transient(e)) => Err(Failure::Transient(e)),
             Err(SendError::Permanent(e)) => Err(Failure::Permanent(Reason::Refused, e)),
+            Err(SendError::NoMailbox(e)) => {
+                // A hard bounce: nothing more goes to this address, from any account.
+                suppression::add(conn, &recipient.email, suppression::Why::Bounced)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                Err(Failure::Permanent(Reason::BadAddress, e))
+            }
         }
     }
 
