@@ -17,6 +17,9 @@ pub enum ApiError {
     /// The caller has no such resource (or it is another user's).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The caller has too much underway; answered at once, as 429 at the gateway.
+    #[error("too many {0}")]
+    TooMany(&'static str),
     /// Anything else: logged, answered generically.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -50,6 +53,12 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_bad_request(vec![FieldViolation::new(field, message)]),
             ),
             ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::TooMany(what) => {
+                let mut status = Status::resource_exhausted(format!("too many {what}"));
+                // The gateway turns this into the answer's `Retry-After`.
+                status.metadata_mut().insert("retry-after", tonic::metadata::MetadataValue::from_static("1"));
+                status
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "internal error");
                 Status::internal("internal error")

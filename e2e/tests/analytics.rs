@@ -525,3 +525,77 @@ async fn users_see_only_their_own_analytics_and_new_users_get_insufficient_data(
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     system.stop().await;
 }
+
+/// Spellings of one request (`usd`, `USD`; a budget id upper-case or braced) share one cache
+/// entry, and one user's burst of renders is bounded: the rest get 429 at once, and another
+/// user is served meanwhile.
+#[tokio::test]
+async fn spellings_share_one_cache_entry_and_a_burst_of_renders_is_bounded_per_user() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let bob = system.register_and_login("bob").await;
+    let budget = system
+        .call(
+            Method::POST,
+            "/budgets",
+            Some(&ana.token),
+            Some(json!({"month": this_month(), "currency": "USD", "total_limit": "900.00"})),
+        )
+        .await;
+    assert_eq!(budget.status, StatusCode::CREATED, "{:?}", budget.body);
+    let id = budget.body["id"].as_str().expect("id").to_owned();
+    // Analytics has the budget once its event arrived.
+    let path = format!("/analytics/forecast?budget_id={id}");
+    let arrived = eventually(Duration::from_secs(15), || async {
+        (system.call(Method::GET, &path, Some(&ana.token), None).await.status == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(arrived.is_some(), "analytics has the budget");
+    let mut redis = redis::Client::open(e2e::redis_url())
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects");
+    let pattern = format!("{}analytics:{}:*forecast:*", system.redis_key_prefix(), ana.user_id);
+    let before: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut redis).await.expect("lists");
+    for spelling in [
+        format!("budget_id={id}&currency=USD"),
+        format!("budget_id={}&currency=usd", id.to_uppercase()),
+        format!("budget_id=%7B{id}%7D&currency=Usd"),
+    ] {
+        let answer = system
+            .call(Method::GET, &format!("/analytics/forecast?{spelling}"), Some(&ana.token), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{spelling}: {:?}", answer.body);
+    }
+    let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut redis).await.expect("lists");
+    let new: Vec<&String> = keys.iter().filter(|k| !before.contains(k)).collect();
+    assert_eq!(new.len(), 1, "one entry for three spellings: {keys:?}");
+
+    // Twelve PNG renders at once from one user, each asking for a different month so none is
+    // a cache hit, and one from another user meanwhile.
+    let months: Vec<String> = (0..12)
+        .map(|back| {
+            let first = chrono::Utc::now().date_naive().with_day(1).expect("day 1");
+            (first - Months::new(back)).format("%Y-%m").to_string()
+        })
+        .collect();
+    let burst = months.iter().map(|month| {
+        let url = format!("{}/analytics/charts/spending-by-category.png?month={month}", system.api);
+        system.http.get(url).bearer_auth(&ana.token).send()
+    });
+    let other = system
+        .http
+        .get(format!("{}/analytics/charts/spending-by-category.png", system.api))
+        .bearer_auth(&bob.token)
+        .send();
+    let (answers, other) = tokio::join!(futures_util::future::join_all(burst), other);
+    let statuses: Vec<StatusCode> = answers.into_iter().map(|a| a.expect("answers").status()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    assert_eq!(other.expect("answers").status(), StatusCode::OK, "another user is served");
+    system.stop().await;
+}

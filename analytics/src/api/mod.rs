@@ -2,6 +2,8 @@
 //! answers from the cache, and otherwise asks the report, forecast and chart modules.
 
 mod behaviour;
+mod canonical;
+mod renders;
 
 use std::collections::HashMap;
 
@@ -30,6 +32,9 @@ use crate::readmodel::budgets;
 use crate::reports::{self, GroupBy};
 use crate::{history, registry};
 
+use canonical::Canonical;
+use renders::Renders;
+
 /// The longest range a summary covers.
 const MAX_RANGE_DAYS: i64 = 3_660;
 
@@ -38,6 +43,8 @@ pub struct AnalyticsService {
     pool: PgPool,
     cache: Cache,
     models: Models,
+    /// Bounds the CPU work of projections and charts, per core and per user.
+    renders: Renders,
 }
 
 /// The caller, a connection and their profile: what every call starts from.
@@ -50,7 +57,7 @@ struct Scope {
 impl AnalyticsService {
     /// A service reading `pool`, caching in `cache`.
     pub fn new(pool: PgPool, cache: Cache) -> Self {
-        AnalyticsService { pool, cache, models: Models::default() }
+        AnalyticsService { pool, cache, models: Models::default(), renders: Renders::default() }
     }
 
     async fn scope<T>(&self, request: &Request<T>) -> Result<Scope, Status> {
@@ -62,14 +69,14 @@ impl AnalyticsService {
 
     /// Answers from the cache, or computes, caches and answers. The key holds the request and
     /// the user's day, since forecasts move with the calendar.
-    async fn cached<Req: Message, Resp: Message + Default>(
+    async fn cached<Resp: Message + Default>(
         &self,
         scope: &mut Scope,
         method: &str,
-        request: &Req,
+        key: &str,
         compute: impl AsyncFnOnce(&mut Scope) -> Result<Resp, ApiError>,
     ) -> Result<Response<Resp>, Status> {
-        let key = format!("{method}:{}:{}", scope.profile.today(), hex(&request.encode_to_vec()));
+        let key = format!("{method}:{}:{key}", scope.profile.today());
         let (hit, slot) = self.cache.get(scope.user, &key).await;
         if let Some(answer) = hit.and_then(|bytes| Resp::decode(bytes.as_slice()).ok()) {
             return Ok(Response::new(answer));
@@ -78,10 +85,6 @@ impl AnalyticsService {
         self.cache.put(slot, &answer.encode_to_vec()).await;
         Ok(Response::new(answer))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_date(field: &'static str, text: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -149,8 +152,8 @@ impl Analytics for AnalyticsService {
         request: Request<pb::SummaryRequest>,
     ) -> Result<Response<pb::Summary>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "summary", &r.clone(), async move |scope: &mut Scope| {
+        let r = request.into_inner().canonical();
+        self.cached(&mut scope, "summary", &r.key(), async move |scope: &mut Scope| {
             let today = scope.profile.today();
             let from = parse_date("from", &r.from)?.unwrap_or_else(|| history::month_start(today));
             let to = parse_date("to", &r.to)?.unwrap_or(today);
@@ -201,8 +204,8 @@ impl Analytics for AnalyticsService {
     #[tracing::instrument(skip_all)]
     async fn get_trends(&self, request: Request<pb::TrendsRequest>) -> Result<Response<pb::Trends>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "trends", &r.clone(), async move |scope: &mut Scope| {
+        let r = request.into_inner().canonical();
+        self.cached(&mut scope, "trends", &r.key(), async move |scope: &mut Scope| {
             let months = match r.months {
                 0 => 6,
                 m @ 2..=24 => m,
@@ -241,11 +244,15 @@ impl Analytics for AnalyticsService {
         request: Request<pb::ForecastRequest>,
     ) -> Result<Response<MonthEndForecast>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "forecast", &r.clone(), async move |scope: &mut Scope| {
+        let r = request.into_inner().canonical();
+        let renders = self.renders.clone();
+        self.cached(&mut scope, "forecast", &r.key(), async move |scope: &mut Scope| {
+            let _turn = renders.turn(scope.user)?;
             let target = target(scope, &r.budget_id, &r.month, &r.currency).await?;
             let today = scope.profile.today();
-            let computed = monthend::compute(&mut scope.conn, scope.user, &target, today).await?;
+            // The model selection runs on the blocking pool inside `compute`, behind a core.
+            let computed =
+                renders.limit(monthend::compute(&mut scope.conn, scope.user, &target, today)).await??;
             Ok(computed.forecast)
         })
         .await
@@ -257,8 +264,8 @@ impl Analytics for AnalyticsService {
         request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::Models>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "models", &r, async move |scope: &mut Scope| {
+        // No fields: one answer per user and day.
+        self.cached(&mut scope, "models", "", async move |scope: &mut Scope| {
             let entries = registry::list(&mut scope.conn, scope.user).await?;
             let number = |v: &serde_json::Value| v.as_f64().filter(|f| f.is_finite());
             Ok(pb::Models {
@@ -293,17 +300,20 @@ impl Analytics for AnalyticsService {
     #[tracing::instrument(skip_all)]
     async fn render_chart(&self, request: Request<pb::ChartRequest>) -> Result<Response<pb::Chart>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
+        let r = request.into_inner().canonical();
         let format = Format::parse(r.format.trim())
             .ok_or_else(|| ApiError::invalid("format", "must be svg or png"))?;
         if !matches!(r.name.as_str(), "spending-by-category" | "forecast") {
             return Err(ApiError::NotFound("chart").into());
         }
-        self.cached(&mut scope, "chart", &r.clone(), async move |scope: &mut Scope| {
+        let renders = self.renders.clone();
+        self.cached(&mut scope, "chart", &r.key(), async move |scope: &mut Scope| {
+            let _turn = renders.turn(scope.user)?;
             let body = match r.name.as_str() {
                 "forecast" => {
                     let target = target(scope, &r.budget_id, "", &r.currency).await?;
-                    charts::forecast(&forecast_path(scope, &target).await?, format)?
+                    let inputs = path_inputs(scope, target).await?;
+                    renders.run(move || charts::forecast(&forecast_path(inputs), format)).await??
                 }
                 _ => {
                     let currency = currency(&r.currency, &scope.profile)?;
@@ -315,10 +325,8 @@ impl Analytics for AnalyticsService {
                             ApiError::invalid("month", "must be a month as YYYY-MM, not after this one")
                         })?,
                     };
-                    charts::spending_by_category(
-                        &spending_by_category(scope, &currency, &r.labels, last).await?,
-                        format,
-                    )?
+                    let data = spending_by_category(scope, &currency, &r.labels, last).await?;
+                    renders.run(move || charts::spending_by_category(&data, format)).await??
                 }
             };
             Ok(pb::Chart { content_type: format.content_type().into(), body })
@@ -332,8 +340,8 @@ impl Analytics for AnalyticsService {
         request: Request<pb::ListAnomaliesRequest>,
     ) -> Result<Response<pb::Anomalies>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "anomalies", &r.clone(), async move |scope: &mut Scope| {
+        let r = request.into_inner().canonical();
+        self.cached(&mut scope, "anomalies", &r.key(), async move |scope: &mut Scope| {
             behaviour::list_anomalies(&mut scope.conn, scope.user, r).await
         })
         .await
@@ -358,8 +366,8 @@ impl Analytics for AnalyticsService {
         request: Request<pb::ListRecurringRequest>,
     ) -> Result<Response<pb::RecurringPayments>, Status> {
         let mut scope = self.scope(&request).await?;
-        let r = request.into_inner();
-        self.cached(&mut scope, "recurring", &r, async move |scope: &mut Scope| {
+        // No fields: one answer per user and day.
+        self.cached(&mut scope, "recurring", "", async move |scope: &mut Scope| {
             behaviour::list_recurring(&mut scope.conn, scope.user).await
         })
         .await
@@ -430,15 +438,30 @@ async fn spending_by_category(
     Ok(charts::SpendingByCategory { currency: currency.to_owned(), months, series })
 }
 
-/// Booked cumulative spending to today and the projected path with its bands to month end.
-async fn forecast_path(scope: &mut Scope, target: &Target) -> Result<charts::ForecastPath, ApiError> {
+/// What the forecast chart is drawn from, read from the database.
+struct PathInputs {
+    rows: Vec<history::DayTotal>,
+    parts: parts::Parts,
+    target: Target,
+    today: NaiveDate,
+}
+
+async fn path_inputs(scope: &mut Scope, target: Target) -> Result<PathInputs, ApiError> {
     let today = scope.profile.today();
     let from = history::shift_months(target.month.min(history::month_start(today)), -36);
     let end = history::month_end(target.month);
     let rows = history::daily(&mut scope.conn, scope.user, &target.currency, from, end).await?;
-    let spend = history::total_spend(&rows);
     // The same parts as the forecast's answer, so the chart and the numbers agree.
     let parts = parts::load(&mut scope.conn, scope.user, today).await?;
+    Ok(PathInputs { rows, parts, target, today })
+}
+
+/// Booked cumulative spending to today and the projected path with its bands to month end:
+/// CPU work (a model selection), run on the blocking pool.
+fn forecast_path(inputs: PathInputs) -> charts::ForecastPath {
+    let PathInputs { rows, parts, target, today } = inputs;
+    let end = history::month_end(target.month);
+    let spend = history::total_spend(&rows);
     let regular = history::total_spend(&parts.regular(&rows, &target.currency));
     let due = parts.recurring_due(&target.currency, Series::Total, target.month, today);
     let risk = parts.one_off_risk(&target.currency, Series::Total, target.month, today);
@@ -473,11 +496,11 @@ async fn forecast_path(scope: &mut Scope, target: &Target) -> Result<charts::For
             });
         }
     }
-    Ok(charts::ForecastPath {
+    charts::ForecastPath {
         currency: target.currency.clone(),
         month: history::month_label(target.month),
         booked,
         projected,
         limit: target.budget.as_ref().and_then(|b| b.total_limit.to_f64()),
-    })
+    }
 }
