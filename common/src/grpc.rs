@@ -32,6 +32,8 @@ pub const GATEWAY_TOKEN: &str = "x-gateway-token";
 pub struct Caller {
     /// The user id from the token's `sub`.
     pub user_id: Uuid,
+    /// The session the token was issued for (`sid`), when it names one.
+    pub session: Option<Uuid>,
 }
 
 /// Verifies the bearer token of every call, again: the gateway already did, but a backend
@@ -64,7 +66,7 @@ impl AuthInterceptor {
             .get(ON_BEHALF_OF)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| Uuid::parse_str(v).ok());
-        Some(user.map(|user_id| Caller { user_id }).ok_or_else(|| {
+        Some(user.map(|user_id| Caller { user_id, session: None }).ok_or_else(|| {
             Status::unauthenticated(format!("a service call names its user in {ON_BEHALF_OF}"))
         }))
     }
@@ -175,7 +177,7 @@ impl Interceptor for AuthInterceptor {
             TokenError::Expired => Status::unauthenticated("the access token has expired"),
             TokenError::Invalid(_) => Status::unauthenticated("the access token is invalid"),
         })?;
-        request.extensions_mut().insert(Caller { user_id: claims.sub });
+        request.extensions_mut().insert(Caller { user_id: claims.sub, session: claims.sid });
         Ok(request)
     }
 }

@@ -30,6 +30,10 @@ pub struct Claims {
     pub iat: i64,
     /// Token id (UUIDv7).
     pub jti: Uuid,
+    /// The session (refresh-token family) it was issued for, so `GET /me/sessions` can say
+    /// which is the caller's own; absent from older tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Why a token was refused. Deliberately coarse: clients learn nothing useful from the detail.
@@ -150,7 +154,7 @@ impl TokenSigner {
     }
 
     /// Issues a token for `user_id`, valid from now for the configured lifetime.
-    pub fn issue(&self, user_id: Uuid) -> anyhow::Result<String> {
+    pub fn issue(&self, user_id: Uuid, session: Uuid) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             iss: self.settings.issuer.clone(),
@@ -159,6 +163,7 @@ impl TokenSigner {
             exp: now + self.ttl_seconds,
             iat: now,
             jti: Uuid::now_v7(),
+            sid: Some(session),
         })
     }
 
@@ -188,9 +193,10 @@ mod tests {
     #[test]
     fn accepts_its_own_tokens() {
         let (signer, verifier) = pair();
-        let user = Uuid::now_v7();
-        let claims = verifier.verify(&signer.issue(user).expect("issues")).expect("valid");
+        let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+        let claims = verifier.verify(&signer.issue(user, session).expect("issues")).expect("valid");
         assert_eq!(claims.sub, user);
+        assert_eq!(claims.sid, Some(session), "the session travels with the token");
     }
 
     #[test]
@@ -205,6 +211,7 @@ mod tests {
             exp: now - 29,
             iat: now - 900,
             jti: Uuid::now_v7(),
+            sid: None,
         };
         let token = signer.sign(&claims).expect("signs");
         assert_eq!(verifier.verify(&token).expect("valid within the leeway"), claims);
@@ -212,7 +219,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2100));
         assert!(matches!(verifier.verify(&token), Err(TokenError::Expired)), "expiry is checked on a hit");
 
-        let fresh = signer.issue(Uuid::now_v7()).expect("issues");
+        let fresh = signer.issue(Uuid::now_v7(), Uuid::now_v7()).expect("issues");
         verifier.verify(&fresh).expect("valid");
         let mut tampered = fresh.clone();
         tampered.pop();
@@ -231,6 +238,7 @@ mod tests {
             exp: now - 3600,
             iat: now - 4000,
             jti: Uuid::now_v7(),
+            sid: None,
         };
         let expired = signer.sign(&claims).expect("signs");
         assert!(matches!(verifier.verify(&expired), Err(TokenError::Expired)));

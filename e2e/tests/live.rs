@@ -378,6 +378,7 @@ async fn a_stream_opened_with_a_token_inside_the_leeway_ends_at_once() {
         exp: now - 5,
         iat: now - 905,
         jti: Uuid::now_v7(),
+        sid: None,
     };
     let token =
         TokenSigner::new(&system.keys, &system.tokens, 900).expect("signer").sign(&claims).expect("signs");

@@ -22,6 +22,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/me"),
     ("delete", "/me"),
     ("post", "/me/password"),
+    ("get", "/me/sessions"),
+    ("delete", "/me/sessions"),
+    ("delete", "/me/sessions/{id}"),
     ("get", "/categories"),
     ("post", "/categories"),
     ("get", "/categories/{id}"),
@@ -365,6 +368,8 @@ async fn real_answers_match_the_documented_schemas() {
 
     let me = system.call(Method::GET, "/me", token, None).await;
     conforms(doc, "get", "/me", &me);
+    let sessions = system.call(Method::GET, "/me/sessions", token, None).await;
+    conforms(doc, "get", "/me/sessions", &sessions);
     let anonymous = system.call(Method::GET, "/me", None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     conforms(doc, "get", "/me", &anonymous);

@@ -28,6 +28,7 @@ async fn bad_access_tokens_are_refused_everywhere() {
         exp,
         iat: now - 60,
         jti: Uuid::now_v7(),
+        sid: None,
     };
     let signer = TokenSigner::new(&system.keys, &system.tokens, 900).expect("signer");
     let stranger = TokenSigner::new(&KeyMaterial::generate(), &system.tokens, 900).expect("signer");
@@ -392,5 +393,74 @@ async fn a_deleted_accounts_token_is_refused_everywhere() {
     })
     .await;
     assert!(refused.is_some(), "the other replica learns it from the bus");
+    system.stop().await;
+}
+
+/// `GET /me/sessions` lists each login with where it came from and marks the caller's own;
+/// ending one stops its refresh token, and ending "all others" leaves only the current one.
+#[tokio::test]
+async fn sessions_are_listed_and_can_be_ended_one_or_all_but_the_current() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let login = |agent: &'static str| {
+        let request = system
+            .http
+            .post(format!("{}/auth/login", system.api))
+            .header("user-agent", agent)
+            .json(&json!({"email": ana.email, "password": ana.password}));
+        async move {
+            let answer = request.send().await.expect("answers");
+            assert_eq!(answer.status(), StatusCode::OK);
+            answer.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    let phone = login("Phone/1.0").await;
+    let laptop = login("Laptop/2.0").await;
+    let laptop_token = laptop["access_token"].as_str().expect("token");
+    let listed = system.call(Method::GET, "/me/sessions", Some(laptop_token), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let data = listed.body["data"].as_array().expect("data").clone();
+    assert_eq!(data.len(), 3, "the harness's login, the phone and the laptop: {data:?}");
+    let current: Vec<&serde_json::Value> = data.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["client"], "Laptop/2.0");
+    assert_eq!(data[0]["client"], "Laptop/2.0", "newest first");
+    let phone_session = data.iter().find(|s| s["client"] == "Phone/1.0").expect("the phone");
+    assert!(phone_session["ip"].is_string() && phone_session["last_used_at"].is_string(), "{phone_session}");
+
+    // End the phone's: its refresh token stops working.
+    let id = phone_session["id"].as_str().expect("id");
+    let ended = system.call(Method::DELETE, &format!("/me/sessions/{id}"), Some(laptop_token), None).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{:?}", ended.body);
+    let refresh = json!({"refresh_token": phone["refresh_token"]});
+    let refused = system.call(Method::POST, "/auth/refresh", None, Some(refresh)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let again = system.call(Method::DELETE, &format!("/me/sessions/{id}"), Some(laptop_token), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let stranger = system.register_and_login("eve").await;
+    let theirs = data.iter().find(|s| s["current"] == false && s["client"] != "Phone/1.0").expect("another");
+    let foreign = format!("/me/sessions/{}", theirs["id"].as_str().expect("id"));
+    let refused = system.call(Method::DELETE, &foreign, Some(&stranger.token), None).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "another user's session is not theirs to end");
+
+    // End all others: only the laptop's is left, and it still refreshes.
+    let others = system.call(Method::DELETE, "/me/sessions", Some(laptop_token), None).await;
+    assert_eq!(others.status, StatusCode::NO_CONTENT);
+    let left = system.call(Method::GET, "/me/sessions", Some(laptop_token), None).await;
+    let left = left.body["data"].as_array().expect("data").clone();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["current"], true);
+    let refresh = json!({"refresh_token": laptop["refresh_token"]});
+    assert_eq!(system.call(Method::POST, "/auth/refresh", None, Some(refresh)).await.status, StatusCode::OK);
+    let refresh = json!({"refresh_token": ana.refresh});
+    assert_eq!(
+        system.call(Method::POST, "/auth/refresh", None, Some(refresh)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The audit log says so.
+    let audit = system.call(Method::GET, "/me/audit", Some(laptop_token), None).await;
+    let kinds: Vec<&str> =
+        audit.body["data"].as_array().expect("data").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "session_ended").count(), 2, "{kinds:?}");
     system.stop().await;
 }

@@ -33,6 +33,8 @@ pub enum AuditKind {
     ProfileUpdated,
     /// The account was deleted (logged only: its rows go with it).
     AccountDeleted,
+    /// One session, or every other one, was ended from `/me/sessions`.
+    SessionEnded,
 }
 
 impl AuditKind {
@@ -45,6 +47,7 @@ impl AuditKind {
             AuditKind::PasswordChanged => "password_changed",
             AuditKind::ProfileUpdated => "profile_updated",
             AuditKind::AccountDeleted => "account_deleted",
+            AuditKind::SessionEnded => "session_ended",
         }
     }
 }

@@ -27,9 +27,10 @@ impl AuthService {
     async fn token_pair(
         &self,
         user_id: uuid::Uuid,
+        session: uuid::Uuid,
         refresh_token: String,
     ) -> Result<pb::TokenPair, AppError> {
-        let access_token = self.state.signer.issue(user_id)?;
+        let access_token = self.state.signer.issue(user_id, session)?;
         Ok(pb::TokenPair {
             access_token,
             token_type: "Bearer".into(),
@@ -109,11 +110,11 @@ impl pb::auth_server::Auth for AuthService {
             }
         };
         throttle.succeeded(attempt).await?;
-        let refresh = self.state.sessions.create(user.id).await?;
+        let (session, refresh) = self.state.sessions.create(user.id, &origin).await?;
         let event = AuditEvent::new(user.id, AuditKind::LoginSucceeded, origin, json!({}));
         audit::record_or_log(&self.state.pool, &event).await;
         tracing::info!(user_id = %user.id, "login");
-        Ok(Response::new(self.token_pair(user.id, refresh).await?))
+        Ok(Response::new(self.token_pair(user.id, session, refresh).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -121,7 +122,7 @@ impl pb::auth_server::Auth for AuthService {
         let origin = request_metadata::origin(request.metadata());
         let token = request.into_inner().refresh_token;
         match self.state.sessions.rotate(&token).await? {
-            Ok((user_id, next)) => {
+            Ok((user_id, session, next)) => {
                 // A session outliving its account (a revocation lost with Redis, or raced by
                 // the deletion) must not mint access tokens for a user who is gone.
                 let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
@@ -136,7 +137,7 @@ impl pb::auth_server::Auth for AuthService {
                     Err(error) => return Err(error.into()),
                 }
                 drop(conn);
-                Ok(Response::new(self.token_pair(user_id, next).await?))
+                Ok(Response::new(self.token_pair(user_id, session, next).await?))
             }
             Err(RefreshFailure::Invalid) => {
                 Err(AppError::Unauthenticated("the refresh token is invalid or expired").into())

@@ -303,6 +303,61 @@ impl pb::users_server::Users for UsersService {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let at = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
+        let data = self
+            .state
+            .sessions
+            .list(caller.user_id)
+            .await?
+            .into_iter()
+            .map(|s| pb::Session {
+                id: s.id.to_string(),
+                current: caller.session == Some(s.id),
+                client: s.client,
+                ip: s.ip,
+                created_at: Some(at(s.created_at)),
+                last_used_at: Some(at(s.last_used_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSessionsResponse { data }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_session(
+        &self,
+        request: Request<pb::EndSessionRequest>,
+    ) -> Result<Response<pb::EndSessionResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
+        let id = Uuid::parse_str(request.get_ref().id.trim()).map_err(|_| AppError::NotFound("session"))?;
+        if !self.state.sessions.end(user_id, id).await? {
+            return Err(AppError::NotFound("session").into());
+        }
+        let event = AuditEvent::new(user_id, AuditKind::SessionEnded, origin, json!({"session_id": id}));
+        audit::record_or_log(&self.state.pool, &event).await;
+        Ok(Response::new(pb::EndSessionResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_other_sessions(
+        &self,
+        request: Request<pb::EndOtherSessionsRequest>,
+    ) -> Result<Response<pb::EndOtherSessionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let origin = request_metadata::origin(request.metadata());
+        let ended = self.state.sessions.end_others(caller.user_id, caller.session).await?;
+        let event =
+            AuditEvent::new(caller.user_id, AuditKind::SessionEnded, origin, json!({"others": ended}));
+        audit::record_or_log(&self.state.pool, &event).await;
+        Ok(Response::new(pb::EndOtherSessionsResponse { ended }))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn list_audit_events(
         &self,
         request: Request<pb::ListAuditEventsRequest>,

@@ -13,9 +13,10 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::AppError;
+use crate::users::audit::Origin;
 
 /// Starts a family. ARGV: 1 key prefix, 2 family, 3 user, 4 token hash, 5 idle ttl,
-/// 6 absolute lifetime (both seconds).
+/// 6 absolute lifetime (both seconds), 7 client (user agent), 8 client address.
 ///
 /// `rfa:<family>` holds the family's creation time (microseconds, the server's clock) and
 /// expires at the absolute lifetime, which ends the family however often it is refreshed.
@@ -30,12 +31,14 @@ redis.call('SET', p .. 'rf:' .. ARGV[2], ARGV[4], 'EX', ARGV[5])
 redis.call('SET', p .. 'rfa:' .. ARGV[2], now, 'EX', ARGV[6])
 redis.call('SADD', p .. 'ru:' .. ARGV[3], ARGV[2])
 redis.call('EXPIRE', p .. 'ru:' .. ARGV[3], ARGV[6])
+redis.call('HSET', p .. 'rfm:' .. ARGV[2], 'user', ARGV[3], 'client', ARGV[7], 'ip', ARGV[8], 'created', t[1], 'last_used', t[1])
+redis.call('EXPIRE', p .. 'rfm:' .. ARGV[2], ARGV[6])
 return 'ok'
 "#;
 
 /// Rotates a refresh token atomically. KEYS[1] = token key of the presented token.
 /// ARGV: 1 presented hash, 2 new hash, 3 idle ttl seconds, 4 key prefix.
-/// Returns "ok:<user>", "invalid" or "reuse:<user>" (the user, for the audit log).
+/// Returns "ok:<user>:<family>", "invalid" or "reuse:<user>" (the user, for the audit log).
 ///
 /// A family is refused once past its absolute lifetime, and when it was created at or before
 /// the user's last "revoke all" (`rv:<user>`), so a revocation holds even for a family its
@@ -65,7 +68,8 @@ end
 local ttl = math.min(tonumber(ARGV[3]), left)
 redis.call('SET', family_key, ARGV[2], 'EX', ttl)
 redis.call('SET', p .. 'rt:' .. ARGV[2], record, 'EX', ttl)
-return 'ok:' .. user
+redis.call('HSET', p .. 'rfm:' .. family, 'last_used', redis.call('TIME')[1])
+return 'ok:' .. user .. ':' .. family
 "#;
 
 /// Ends every family of a user at once. ARGV: 1 key prefix, 2 user, 3 absolute lifetime.
@@ -76,7 +80,7 @@ local t = redis.call('TIME')
 redis.call('SET', p .. 'rv:' .. ARGV[2], t[1] .. string.format('%06d', tonumber(t[2])), 'EX', ARGV[3])
 local index = p .. 'ru:' .. ARGV[2]
 for _, family in ipairs(redis.call('SMEMBERS', index)) do
-  redis.call('DEL', p .. 'rf:' .. family, p .. 'rfa:' .. family)
+  redis.call('DEL', p .. 'rf:' .. family, p .. 'rfa:' .. family, p .. 'rfm:' .. family)
 end
 redis.call('DEL', index)
 return 'ok'
@@ -90,6 +94,21 @@ pub enum RefreshFailure {
     /// An already-rotated token came back: the family is now revoked. The user it belonged
     /// to, so the reuse lands in their audit log.
     Reused { user_id: Option<Uuid> },
+}
+
+/// One session as `GET /me/sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The family id (the `sid` of its access tokens).
+    pub id: Uuid,
+    /// The user agent it logged in with.
+    pub client: String,
+    /// The address it logged in from.
+    pub ip: String,
+    /// Login time, seconds since the epoch (Redis' clock).
+    pub created_at: i64,
+    /// Last refresh, seconds since the epoch.
+    pub last_used_at: i64,
 }
 
 /// Issues, rotates and revokes refresh tokens.
@@ -108,8 +127,9 @@ impl Sessions {
         Sessions { redis, prefix: prefix.to_owned(), ttl_secs, lifetime_secs }
     }
 
-    /// Starts a new family for `user_id` and returns its first token.
-    pub async fn create(&self, user_id: Uuid) -> Result<String, AppError> {
+    /// Starts a new family for `user_id`, logged in from `origin`; returns the family (the
+    /// session's id) and its first token.
+    pub async fn create(&self, user_id: Uuid, origin: &Origin) -> Result<(Uuid, String), AppError> {
         let (token, hash) = new_token();
         let family = Uuid::now_v7();
         let mut conn = self.redis.clone();
@@ -120,13 +140,86 @@ impl Sessions {
             .arg(&hash)
             .arg(self.ttl_secs)
             .arg(self.lifetime_secs)
+            .arg(origin.user_agent.as_deref().unwrap_or(""))
+            .arg(origin.ip.as_deref().unwrap_or(""))
             .invoke_async(&mut conn)
             .await?;
-        Ok(token)
+        Ok((family, token))
     }
 
-    /// Exchanges `token` for a new one; the old one stops working.
-    pub async fn rotate(&self, token: &str) -> Result<Result<(Uuid, String), RefreshFailure>, AppError> {
+    /// The live sessions of `user_id`, newest first.
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionInfo>, AppError> {
+        let mut conn = self.redis.clone();
+        let families: Vec<String> =
+            redis::cmd("SMEMBERS").arg(format!("{}ru:{user_id}", self.prefix)).query_async(&mut conn).await?;
+        let mut sessions = Vec::with_capacity(families.len());
+        for family in families {
+            let Ok(id) = Uuid::parse_str(&family) else { continue };
+            let (alive, meta): (bool, std::collections::HashMap<String, String>) = redis::pipe()
+                .exists(format!("{}rf:{family}", self.prefix))
+                .hgetall(format!("{}rfm:{family}", self.prefix))
+                .query_async(&mut conn)
+                .await?;
+            if !alive {
+                continue;
+            }
+            let field = |name: &str| meta.get(name).cloned().unwrap_or_default();
+            let time = |name: &str| meta.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+            sessions.push(SessionInfo {
+                id,
+                client: field("client"),
+                ip: field("ip"),
+                created_at: time("created"),
+                last_used_at: time("last_used"),
+            });
+        }
+        // UUIDv7 ids sort by creation.
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.id));
+        Ok(sessions)
+    }
+
+    /// Ends `user_id`'s session `id`; `false` when they have no such session.
+    pub async fn end(&self, user_id: Uuid, id: Uuid) -> Result<bool, AppError> {
+        let mut conn = self.redis.clone();
+        let index = format!("{}ru:{user_id}", self.prefix);
+        let theirs: bool =
+            redis::cmd("SISMEMBER").arg(&index).arg(id.to_string()).query_async(&mut conn).await?;
+        if !theirs {
+            return Ok(false);
+        }
+        let alive: bool =
+            redis::cmd("EXISTS").arg(format!("{}rf:{id}", self.prefix)).query_async(&mut conn).await?;
+        redis::pipe()
+            .del(&[
+                format!("{}rf:{id}", self.prefix),
+                format!("{}rfa:{id}", self.prefix),
+                format!("{}rfm:{id}", self.prefix),
+            ])
+            .ignore()
+            .srem(&index, id.to_string())
+            .ignore()
+            .exec_async(&mut conn)
+            .await?;
+        Ok(alive)
+    }
+
+    /// Ends every session of `user_id` but `keep`; returns how many ended.
+    pub async fn end_others(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<u32, AppError> {
+        let mut ended = 0;
+        for session in self.list(user_id).await? {
+            if Some(session.id) != keep && self.end(user_id, session.id).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Exchanges `token` for a new one; the old one stops working. The user, the session and
+    /// the new token.
+    pub async fn rotate(
+        &self,
+        token: &str,
+    ) -> Result<Result<(Uuid, Uuid, String), RefreshFailure>, AppError> {
         let presented = hash_token(token);
         let (next, next_hash) = new_token();
         let mut conn = self.redis.clone();
@@ -139,10 +232,15 @@ impl Sessions {
             .invoke_async(&mut conn)
             .await?;
         Ok(match outcome.split_once(':') {
-            Some(("ok", user)) => match Uuid::parse_str(user) {
-                Ok(user) => Ok((user, next)),
-                Err(_) => Err(RefreshFailure::Invalid),
-            },
+            Some(("ok", rest)) => {
+                let parsed = rest.split_once(':').and_then(|(user, family)| {
+                    Some((Uuid::parse_str(user).ok()?, Uuid::parse_str(family).ok()?))
+                });
+                match parsed {
+                    Some((user, family)) => Ok((user, family, next)),
+                    None => Err(RefreshFailure::Invalid),
+                }
+            }
             Some(("reuse", user)) => Err(RefreshFailure::Reused { user_id: Uuid::parse_str(user).ok() }),
             _ => Err(RefreshFailure::Invalid),
         })
@@ -155,7 +253,7 @@ impl Sessions {
         let record: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         if let Some((family, user)) = record.as_deref().and_then(|r| r.split_once(':')) {
             redis::pipe()
-                .del(format!("{}rf:{family}", self.prefix))
+                .del(&[format!("{}rf:{family}", self.prefix), format!("{}rfm:{family}", self.prefix)])
                 .ignore()
                 .srem(format!("{}ru:{user}", self.prefix), family)
                 .ignore()
@@ -212,9 +310,9 @@ mod tests {
     async fn revoke_all_ends_a_family_refreshed_past_the_first_ttl() {
         let (sessions, _, _) = sessions(2, 60).await;
         let user = Uuid::now_v7();
-        let first = sessions.create(user).await.expect("login");
+        let first = sessions.create(user, &Origin::default()).await.expect("login").1;
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        let (_, second) = sessions.rotate(&first).await.expect("redis").expect("rotates");
+        let (_, _, second) = sessions.rotate(&first).await.expect("redis").expect("rotates");
         tokio::time::sleep(Duration::from_millis(1200)).await;
         sessions.revoke_all(user).await.expect("revokes");
         assert!(matches!(sessions.rotate(&second).await.expect("redis"), Err(RefreshFailure::Invalid)));
@@ -225,12 +323,12 @@ mod tests {
     async fn revoke_all_holds_without_the_index() {
         let (sessions, mut redis, prefix) = sessions(60, 600).await;
         let user = Uuid::now_v7();
-        let token = sessions.create(user).await.expect("login");
+        let token = sessions.create(user, &Origin::default()).await.expect("login").1;
         let _: () = redis.del(format!("{prefix}ru:{user}")).await.expect("del");
         sessions.revoke_all(user).await.expect("revokes");
         assert!(matches!(sessions.rotate(&token).await.expect("redis"), Err(RefreshFailure::Invalid)));
         // A login after the revocation works.
-        let later = sessions.create(user).await.expect("login");
+        let later = sessions.create(user, &Origin::default()).await.expect("login").1;
         assert!(sessions.rotate(&later).await.expect("redis").is_ok());
     }
 
@@ -239,12 +337,42 @@ mod tests {
     async fn a_family_ends_at_its_absolute_lifetime() {
         let (sessions, _, _) = sessions(60, 4).await;
         let user = Uuid::now_v7();
-        let mut token = sessions.create(user).await.expect("login");
+        let mut token = sessions.create(user, &Origin::default()).await.expect("login").1;
         for _ in 0..2 {
             tokio::time::sleep(Duration::from_millis(1000)).await;
-            token = sessions.rotate(&token).await.expect("redis").expect("still within the lifetime").1;
+            token = sessions.rotate(&token).await.expect("redis").expect("still within the lifetime").2;
         }
         tokio::time::sleep(Duration::from_millis(2600)).await;
         assert!(matches!(sessions.rotate(&token).await.expect("redis"), Err(RefreshFailure::Invalid)));
+    }
+
+    #[tokio::test]
+    async fn sessions_are_listed_with_their_origin_and_end_one_or_all_but_one() {
+        let (sessions, _, _) = sessions(60, 600).await;
+        let (user, stranger) = (Uuid::now_v7(), Uuid::now_v7());
+        let phone = Origin::new(Some("203.0.113.7"), Some("Phone/1.0"));
+        let (first, first_token) = sessions.create(user, &phone).await.expect("login");
+        let (second, _) = sessions.create(user, &Origin::default()).await.expect("login");
+        let (third, _) = sessions.create(user, &Origin::default()).await.expect("login");
+        let listed = sessions.list(user).await.expect("lists");
+        assert_eq!(
+            listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![third, second, first],
+            "newest first"
+        );
+        let oldest = &listed[2];
+        assert_eq!((oldest.client.as_str(), oldest.ip.as_str()), ("Phone/1.0", "203.0.113.7"));
+        assert!(oldest.created_at > 0 && oldest.last_used_at >= oldest.created_at);
+
+        assert!(!sessions.end(stranger, first).await.expect("redis"), "another user's session is not theirs");
+        assert!(sessions.end(user, first).await.expect("redis"));
+        assert!(matches!(sessions.rotate(&first_token).await.expect("redis"), Err(RefreshFailure::Invalid)));
+        assert!(!sessions.end(user, first).await.expect("redis"), "already ended");
+
+        assert_eq!(sessions.end_others(user, Some(third)).await.expect("redis"), 1);
+        assert_eq!(
+            sessions.list(user).await.expect("lists").iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![third]
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod insights;
 pub mod me;
 pub mod notifications;
 pub mod recurring;
+pub mod sessions;
 pub mod transactions;
 
 use axum::Router;
@@ -52,6 +53,8 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut protected = OpenApiRouter::<AppState>::default()
         .routes(routes!(me::get, me::update, me::delete))
         .routes(routes!(me::change_password))
+        .routes(routes!(sessions::list, sessions::end_others))
+        .routes(routes!(sessions::end))
         .routes(routes!(categories::list, categories::create))
         .routes(routes!(categories::get, categories::update, categories::delete))
         .routes(routes!(budgets::list, budgets::create))
