@@ -18,6 +18,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
     ("post", "/auth/logout"),
+    ("post", "/auth/password-reset"),
+    ("get", "/auth/password-reset/confirm"),
+    ("post", "/auth/password-reset/confirm"),
     ("get", "/me"),
     ("patch", "/me"),
     ("delete", "/me"),
@@ -67,8 +70,15 @@ const OPERATIONAL: &[(&str, &str)] =
     &[("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/openapi.json")];
 
 /// The contract's routes that need no login.
-const PUBLIC: &[&str] =
-    &["/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/notifications/unsubscribe"];
+const PUBLIC: &[&str] = &[
+    "/auth/register",
+    "/auth/login",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/password-reset",
+    "/auth/password-reset/confirm",
+    "/notifications/unsubscribe",
+];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -286,7 +296,12 @@ async fn the_document_covers_the_contract_consistently_and_swagger_ui_is_self_co
             let keyed = parameters.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
             let idempotent = !matches!(
                 relative,
-                "/auth/login" | "/auth/refresh" | "/auth/logout" | "/notifications/unsubscribe"
+                "/auth/login"
+                    | "/auth/refresh"
+                    | "/auth/logout"
+                    | "/auth/password-reset"
+                    | "/auth/password-reset/confirm"
+                    | "/notifications/unsubscribe"
             );
             assert_eq!(keyed, idempotent, "{route}: Idempotency-Key documented wrongly: {parameters:?}");
         }

@@ -82,6 +82,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What a person is told: the first field's problem, else the detail.
+    pub fn message(&self) -> String {
+        match self.errors.first() {
+            Some(e) => format!("{} {}", e.field.replace('_', " "), e.message),
+            None => self.detail.clone(),
+        }
+    }
 }
 
 /// The gRPC → HTTP table. Every upstream error goes through here and nowhere else.

@@ -31,7 +31,13 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
     }
     let user = bearer(request.headers()).and_then(|token| state.verifier.verify(token).ok());
     let class = match (&user, path) {
-        (_, "/api/v1/auth/login" | "/api/v1/auth/register") => Class::Auth,
+        (
+            _,
+            "/api/v1/auth/login"
+            | "/api/v1/auth/register"
+            | "/api/v1/auth/password-reset"
+            | "/api/v1/auth/password-reset/confirm",
+        ) => Class::Auth,
         (Some(_), _) => Class::User,
         (None, _) => Class::Public,
     };

@@ -83,7 +83,7 @@ impl Intake {
         let now = Utc::now();
         let tz = recipient.tz();
         let digest = prefs.digest == Digest::Daily && request.kind.digestible() && !request.requested;
-        let not_before = if request.requested {
+        let not_before = if request.requested || request.kind.is_security() {
             now
         } else if digest {
             schedule::next_digest(now, tz, prefs.quiet_hours)
@@ -91,8 +91,14 @@ impl Intake {
             schedule::release_time(now, tz, prefs.quiet_hours)
         };
         let suppressed = suppression::check(conn, &recipient.email).await?;
-        let (status, note) = if let Some(why) = suppressed {
+        let security = request.kind.is_security();
+        let (status, note) = if let Some(why) =
+            suppressed.filter(|why| !security || *why == suppression::Why::Bounced)
+        {
             (Status::Suppressed, Some(why.note().to_owned()))
+        } else if security {
+            // Asked for just now by whoever holds the address: never held, never a preference.
+            (Status::Queued, None)
         } else if !prefs.email_enabled {
             (Status::Suppressed, Some("email is turned off in the preferences".to_owned()))
         } else if !request.requested && !prefs.wants(request.kind) {
@@ -103,7 +109,7 @@ impl Intake {
             (Status::Queued, None)
         };
         let subject_data = request.subject_payload.as_ref().unwrap_or(&request.payload);
-        let context = self.links.context(&recipient, Scope::Only(request.kind), subject_data);
+        let context = self.links.context(&recipient, Scope::for_kind(request.kind), subject_data);
         let subject = self
             .templates
             .subject(request.kind.template(), &context)
@@ -200,6 +206,16 @@ impl Intake {
                 };
                 recipients::upsert(conn, &profile, at(e.occurred_at.as_ref())).await?;
             }
+            ev::PasswordResetRequested::NAME => {
+                let e: ev::PasswordResetRequested = event.decode()?;
+                let minutes = e
+                    .expires_at
+                    .as_ref()
+                    .map(|t| ((at(Some(t)) - Utc::now()).num_seconds() + 59).div_euclid(60).max(1))
+                    .unwrap_or(30);
+                let payload = json!({ "token": e.token, "valid_minutes": minutes });
+                self.queue(conn, request(user(&e.user_id)?, Kind::PasswordReset, payload)).await?;
+            }
             ev::UserDeleted::NAME => {
                 let e: ev::UserDeleted = event.decode()?;
                 let user_id = user(&e.user_id)?;
@@ -262,7 +278,10 @@ impl budgetsmart_common::events::EventHandler for Intake {
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            if event.event_type != ev::UserDeleted::NAME {
+            // A reset request carries a live token: it is never written to the journal.
+            if event.event_type != ev::UserDeleted::NAME
+                && event.event_type != ev::PasswordResetRequested::NAME
+            {
                 journal::record(conn, event).await?;
             }
             self.apply(conn, event).await

@@ -15,10 +15,17 @@ pub enum Kind {
     MonthlySummary,
     /// Sent once, on sign-up.
     Welcome,
+    /// A link to set a new password, asked for by whoever knows the address. A security
+    /// email: not a preference, never held for quiet hours or a digest.
+    PasswordReset,
 }
 
 impl Kind {
-    /// Every kind, in the order the preferences list them.
+    /// The security emails: sent whatever the preferences say, at once, and stopped only by a
+    /// hard bounce (see `suppression`).
+    pub const SECURITY: [Kind; 1] = [Kind::PasswordReset];
+
+    /// Every kind the preferences list, in their order.
     pub const ALL: [Kind; 6] = [
         Kind::BudgetThresholdReached,
         Kind::AnomalyDetected,
@@ -37,10 +44,21 @@ impl Kind {
             Kind::InsightGenerated => "insight_generated",
             Kind::MonthlySummary => "monthly_summary",
             Kind::Welcome => "welcome",
+            Kind::PasswordReset => "password_reset",
         }
     }
 
-    /// Parses an API name.
+    /// Whether it is a security email (see [`Kind::SECURITY`]).
+    pub fn is_security(self) -> bool {
+        Kind::SECURITY.contains(&self)
+    }
+
+    /// Parses any kind's name, the security ones too (a delivery row's `kind`).
+    pub fn parse_any(name: &str) -> Option<Kind> {
+        Kind::parse(name).or_else(|| Kind::SECURITY.into_iter().find(|k| k.as_str() == name))
+    }
+
+    /// Parses the name of a kind the preferences list.
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
     }
@@ -57,7 +75,7 @@ impl Kind {
     /// Whether a daily-digest user gets it in the digest. The welcome and the summary are
     /// already one-offs, so they always go out alone.
     pub fn digestible(self) -> bool {
-        !matches!(self, Kind::Welcome | Kind::MonthlySummary)
+        !matches!(self, Kind::Welcome | Kind::MonthlySummary | Kind::PasswordReset)
     }
 }
 
@@ -71,5 +89,7 @@ mod tests {
             assert_eq!(Kind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(Kind::parse("digest"), None);
+        assert_eq!(Kind::parse("password_reset"), None, "not a preference");
+        assert_eq!(Kind::parse_any("password_reset"), Some(Kind::PasswordReset));
     }
 }

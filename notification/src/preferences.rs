@@ -75,22 +75,25 @@ impl Default for Preferences {
 impl Preferences {
     /// Whether `kind` is wanted at all.
     pub fn wants(&self, kind: Kind) -> bool {
-        self.email_enabled && self.types[index(kind)]
+        kind.is_security() || (self.email_enabled && self.type_enabled(kind))
     }
 
-    /// Turns `kind` on or off.
+    /// Turns `kind` on or off (a security kind is not a preference: nothing changes).
     pub fn set(&mut self, kind: Kind, on: bool) {
-        self.types[index(kind)] = on;
+        if let Some(i) = index(kind) {
+            self.types[i] = on;
+        }
     }
 
-    /// Whether `kind` is on, regardless of the master switch.
+    /// Whether `kind` is on, regardless of the master switch; a security kind always is.
     pub fn type_enabled(&self, kind: Kind) -> bool {
-        self.types[index(kind)]
+        index(kind).is_none_or(|i| self.types[i])
     }
 }
 
-fn index(kind: Kind) -> usize {
-    Kind::ALL.iter().position(|k| *k == kind).unwrap_or_default()
+/// Its place in [`Kind::ALL`]; `None` for a security kind, which has none.
+fn index(kind: Kind) -> Option<usize> {
+    Kind::ALL.iter().position(|k| *k == kind)
 }
 
 #[derive(sqlx::FromRow)]

@@ -227,14 +227,19 @@ impl Sender {
             });
         let prefs =
             preferences::load(conn, first.user_id).await.map_err(|e| Failure::Transient(e.to_string()))?;
-        let kind = Kind::parse(&first.kind)
+        let kind = Kind::parse_any(&first.kind)
             .ok_or_else(|| Failure::Permanent(Reason::Unprepared, format!("unknown kind {}", first.kind)))?;
-        if let Some(why) =
-            suppression::check(conn, &recipient.email).await.map_err(|e| Failure::Transient(e.to_string()))?
-        {
+        let suppressed = suppression::check(conn, &recipient.email)
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        // A security email still reaches an address that unsubscribed (its owner asked for
+        // it); only a mailbox that does not exist stops it.
+        if let Some(why) = suppressed.filter(|why| !kind.is_security() || *why == suppression::Why::Bounced) {
             return Err(Failure::Suppressed(why.note().into()));
         }
-        if !prefs.email_enabled {
+        if kind.is_security() {
+            // Not a preference: neither the master switch nor a kind stops it.
+        } else if !prefs.email_enabled {
             return Err(Failure::Suppressed("email was turned off before it was sent".into()));
         }
         let requested = first.payload.get("requested").and_then(Value::as_bool).unwrap_or(false);
@@ -276,8 +281,12 @@ impl Sender {
                 gathered.chart_png,
             )
         } else {
-            let context = self.links.context(&recipient, Scope::Only(kind), &first.payload);
-            (self.templates.render(kind.template(), &context).map_err(render_error)?, Scope::Only(kind), None)
+            let context = self.links.context(&recipient, Scope::for_kind(kind), &first.payload);
+            (
+                self.templates.render(kind.template(), &context).map_err(render_error)?,
+                Scope::for_kind(kind),
+                None,
+            )
         };
         let to = Mailbox::new(
             Some(recipient.name.clone()).filter(|n| !n.is_empty()),

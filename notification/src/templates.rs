@@ -17,6 +17,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../templates/layout.html")),
     ("layout.txt", include_str!("../templates/layout.txt")),
     ("welcome.html", include_str!("../templates/welcome.html")),
+    ("password_reset.html", include_str!("../templates/password_reset.html")),
+    ("password_reset.txt", include_str!("../templates/password_reset.txt")),
     ("welcome.txt", include_str!("../templates/welcome.txt")),
     ("budget_threshold_reached.html", include_str!("../templates/budget_threshold_reached.html")),
     ("budget_threshold_reached.txt", include_str!("../templates/budget_threshold_reached.txt")),
@@ -174,6 +176,7 @@ mod tests {
         ]});
         vec![
             ("welcome", json!({})),
+            ("password_reset", json!({ "token": "abc_DEF-123", "valid_minutes": 30 })),
             ("budget_threshold_reached", alert),
             ("anomaly_detected", anomaly),
             ("projected_overspend", forecast),

@@ -31,6 +31,12 @@ impl Scope {
         }
     }
 
+    /// What an email of `kind` offers to stop: its kind, or all email for a security email,
+    /// which is not a preference of its own.
+    pub fn for_kind(kind: Kind) -> Scope {
+        if kind.is_security() { Scope::All } else { Scope::Only(kind) }
+    }
+
     fn parse(name: &str) -> Option<Scope> {
         if name == "all" { Some(Scope::All) } else { Kind::parse(name).map(Scope::Only) }
     }

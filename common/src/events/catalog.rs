@@ -25,6 +25,7 @@ domain_events! {
     UserRegistered => "user_registered",
     UserUpdated => "user_updated",
     UserDeleted => "user_deleted",
+    PasswordResetRequested => "password_reset_requested",
     TransactionCreated => "transaction_created",
     TransactionUpdated => "transaction_updated",
     TransactionDeleted => "transaction_deleted",

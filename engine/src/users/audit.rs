@@ -35,6 +35,8 @@ pub enum AuditKind {
     AccountDeleted,
     /// One session, or every other one, was ended from `/me/sessions`.
     SessionEnded,
+    /// The password was set with a reset link (every session was revoked).
+    PasswordReset,
 }
 
 impl AuditKind {
@@ -48,6 +50,7 @@ impl AuditKind {
             AuditKind::ProfileUpdated => "profile_updated",
             AuditKind::AccountDeleted => "account_deleted",
             AuditKind::SessionEnded => "session_ended",
+            AuditKind::PasswordReset => "password_reset",
         }
     }
 }

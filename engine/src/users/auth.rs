@@ -159,6 +159,27 @@ impl pb::auth_server::Auth for AuthService {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::PasswordResetRequest>,
+    ) -> Result<Response<pb::PasswordResetResponse>, Status> {
+        let ctx = event_context(&request, None);
+        crate::users::reset::request(&self.state, ctx, &request.get_ref().email)?;
+        Ok(Response::new(pb::PasswordResetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_password_reset(
+        &self,
+        request: Request<pb::ConfirmPasswordResetRequest>,
+    ) -> Result<Response<pb::ConfirmPasswordResetResponse>, Status> {
+        let origin = request_metadata::origin(request.metadata());
+        let body = request.into_inner();
+        crate::users::reset::confirm(&self.state, origin, &body.token, body.new_password).await?;
+        Ok(Response::new(pb::ConfirmPasswordResetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,

@@ -8,10 +8,14 @@
 //! - `throttle`: password-guess limits in Redis.
 //! - `passwords`: argon2id hashing and the password policy.
 //! - `audit`: the security log a user reads at `GET /me/audit`.
+//! - `email_tokens`: single-use tokens sent by email (password reset).
+//! - `reset`: the password reset, from the request to the new password.
 
 pub mod audit;
 pub mod auth;
+pub mod email_tokens;
 pub mod passwords;
+pub mod reset;
 pub mod service;
 pub mod sessions;
 pub mod throttle;

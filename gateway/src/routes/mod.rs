@@ -12,9 +12,11 @@ pub mod budgets;
 pub mod categories;
 pub mod categorize;
 pub mod events;
+mod html;
 pub mod insights;
 pub mod me;
 pub mod notifications;
+pub mod password_reset;
 pub mod recurring;
 pub mod sessions;
 pub mod transactions;
@@ -47,6 +49,8 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
+        .routes(routes!(password_reset::request))
+        .routes(routes!(password_reset::page, password_reset::confirm))
         // No login: the signed token in the link is the credential.
         .routes(routes!(notifications::unsubscribe, notifications::unsubscribe_one_click));
 

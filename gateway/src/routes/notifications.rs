@@ -4,12 +4,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use budgetsmart_proto::notification::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::html::{escape, page};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap, parse_json};
@@ -323,7 +324,7 @@ pub async fn unsubscribe(State(state): State<AppState>, query: QueryMap) -> Resu
         escape(&what(&link.kind)),
         escape(&link.email)
     );
-    Ok(page("Unsubscribe?", &body))
+    Ok(page(StatusCode::OK, "Unsubscribe?", &body))
 }
 
 /// RFC 8058 one-click unsubscribe, and the confirmation page's button.
@@ -357,7 +358,7 @@ pub async fn unsubscribe_one_click(
         escape(&what(&done.kind)),
         escape(&done.email)
     );
-    Ok(page("Unsubscribed", &body))
+    Ok(page(StatusCode::OK, "Unsubscribed", &body))
 }
 
 fn unsubscribe_token(query: &QueryMap) -> Result<String, ApiError> {
@@ -370,18 +371,4 @@ fn what(kind: &str) -> String {
         "all" => "BudgetSmart emails".to_owned(),
         kind => format!("“{}” emails", kind.replace('_', " ")),
     }
-}
-
-/// A small HTML page of fixed text and escaped values (the masked address and the kind).
-fn page(title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;color:#1f2933\">\
-         {body}</body></html>"
-    );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

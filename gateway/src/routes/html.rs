@@ -1,0 +1,21 @@
+//! The few HTML pages the API serves to people following a link from an email (unsubscribe,
+//! password reset): fixed text and escaped values, no scripts, styled inline.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A page titled `title` holding `body` (already escaped where it holds values).
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title></head>\
+         <body style=\"font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;padding:0 1em;color:#1f2933\">\
+         {body}</body></html>"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// `text` safe inside HTML text and attribute values.
+pub(super) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
