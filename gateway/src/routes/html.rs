@@ -12,7 +12,15 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <body style=\"font-family:Helvetica,Arial,sans-serif;max-width:32em;margin:3em auto;padding:0 1em;color:#1f2933\">\
          {body}</body></html>"
     );
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    // The API's policy forbids everything, inline styles too; these pages need those and
+    // their form's post back to us, and nothing else.
+    let policy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, policy)],
+        html,
+    )
+        .into_response()
 }
 
 /// `text` safe inside HTML text and attribute values.
