@@ -176,13 +176,13 @@ mod tests {
         ]});
         vec![
             ("welcome", json!({})),
-            ("password_reset", json!({ "token": "abc_DEF-123", "valid_minutes": 30 })),
             ("budget_threshold_reached", alert),
             ("anomaly_detected", anomaly),
             ("projected_overspend", forecast),
             ("insight_generated", insight),
             ("monthly_summary", summary),
             ("digest", digest),
+            ("password_reset", json!({ "token": "abc_DEF-123", "valid_minutes": 30 })),
         ]
     }
 
