@@ -76,6 +76,7 @@ pub async fn request(
     responses(
         (status = 200, description = "A form for the new password", body = String, content_type = "text/html"),
         problems::BadQuery,
+        problems::Unprocessable,
     )
 )]
 pub async fn page(query: QueryMap) -> Result<Response, ApiError> {
