@@ -25,13 +25,16 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
         system.call(Method::POST, "/auth/password-reset", None, Some(json!({"email": email})))
     };
     assert_eq!(ask(ana.email.clone()).await.status, StatusCode::ACCEPTED);
+    let earlier = mail_sink::wait_for(&ana.email, 1, SOON, |e| e.subject.contains("Reset your")).await;
+    let earlier = token_in(&earlier[0].text);
+    assert_eq!(ask(ana.email.clone()).await.status, StatusCode::ACCEPTED);
     let nobody = ask("nobody-here@example.com".into()).await;
     assert_eq!(nobody.status, StatusCode::ACCEPTED, "the same answer for an address without an account");
 
-    let emails = mail_sink::wait_for(&ana.email, 1, SOON, |e| e.subject.contains("Reset your")).await;
-    assert_eq!(emails.len(), 1);
-    assert!(emails[0].text.contains("30 minutes"), "{}", emails[0].text);
-    let token = token_in(&emails[0].text);
+    let emails = mail_sink::wait_for(&ana.email, 2, SOON, |e| e.subject.contains("Reset your")).await;
+    assert_eq!(emails.len(), 2);
+    assert!(emails.iter().all(|e| e.text.contains("30 minutes")), "{}", emails[0].text);
+    let token = emails.iter().map(|e| token_in(&e.text)).find(|t| *t != earlier).expect("the second link");
 
     // The link's page is a form, and opening it spends nothing.
     let link = format!("{}/auth/password-reset/confirm?token={token}", system.api);
@@ -79,6 +82,9 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reused.error_fields(), vec!["token".to_owned()]);
     assert_eq!(reused.body, wrong.body, "a used token and a wrong one look the same");
+    let other_link = json!({"token": earlier, "new_password": "yet another passphrase"});
+    let voided = system.call(Method::POST, "/auth/password-reset/confirm", None, Some(other_link)).await;
+    assert_eq!(voided.body, wrong.body, "the account's other link died with the reset");
 
     let token = login.body["access_token"].as_str().expect("token").to_owned();
     let audit = system.call(Method::GET, "/me/audit", Some(&token), None).await;

@@ -59,6 +59,14 @@ pub async fn insert(conn: &mut PgConnection, delivery: &NewDelivery) -> sqlx::Re
         Status::Queued => "queued",
         Status::Suppressed => "suppressed",
     };
+    // A link's token (a password reset's) is kept only while the email may still be sent:
+    // a suppressed email never will be, and a finished one drops it (`mark_sent`, `finish_unsent`).
+    let mut payload = delivery.payload.clone();
+    if delivery.status == Status::Suppressed
+        && let Some(fields) = payload.as_object_mut()
+    {
+        fields.remove("token");
+    }
     sqlx::query_scalar(
         "INSERT INTO deliveries (id, user_id, kind, dedupe_key, status, recipient, subject, payload, digest, \
            not_before, last_error, message_id) \
@@ -72,7 +80,7 @@ pub async fn insert(conn: &mut PgConnection, delivery: &NewDelivery) -> sqlx::Re
     .bind(status)
     .bind(&delivery.recipient)
     .bind(&delivery.subject)
-    .bind(&delivery.payload)
+    .bind(&payload)
     .bind(delivery.digest)
     .bind(delivery.not_before)
     .bind(&delivery.note)
@@ -213,7 +221,7 @@ pub async fn mark_sent(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE deliveries SET status = 'sent', sent_at = now(), lease_until = NULL, smtp_reply = $3, \
-           subject = COALESCE($4, subject), last_error = NULL \
+           subject = COALESCE($4, subject), last_error = NULL, payload = payload - 'token' \
          WHERE id = $1 AND status = 'sending' AND attempts = $2",
     )
     .bind(claimed.id)
@@ -253,7 +261,7 @@ pub async fn finish_unsent(
     why: &str,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE deliveries SET status = $3, lease_until = NULL, last_error = $4 \
+        "UPDATE deliveries SET status = $3, lease_until = NULL, last_error = $4, payload = payload - 'token' \
          WHERE id = $1 AND status = 'sending' AND attempts = $2",
     )
     .bind(claimed.id)

@@ -100,10 +100,14 @@ impl Mailer {
             Ok(Err(error)) if error.is_permanent() => {
                 // The connection itself is fine after a refusal; lettre resets it on error.
                 let code = error.status().map(|c| c.to_string());
-                if matches!(code.as_deref(), Some("550" | "551" | "553")) {
-                    Err(SendError::NoMailbox(describe(&error)))
+                let text = describe(&error);
+                // Only an addressing failure (enhanced status 5.1.x: no such mailbox, bad
+                // address) is a hard bounce; a 550 5.7.x is a policy or spam refusal, and
+                // listing the address for it would cut its owner off for good.
+                if matches!(code.as_deref(), Some("550" | "551" | "553")) && text.contains(" 5.1.") {
+                    Err(SendError::NoMailbox(text))
                 } else {
-                    Err(SendError::Permanent(describe(&error)))
+                    Err(SendError::Permanent(text))
                 }
             }
             Ok(Err(error)) => Err(SendError::Transient(describe(&error))),

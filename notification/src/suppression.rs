@@ -49,13 +49,17 @@ fn key(address: &str) -> String {
     address.trim().to_lowercase()
 }
 
-/// Puts `address` on the list (the first reason stays).
+/// Puts `address` on the list. A bounce overrides an earlier unsubscribe (it also stops the
+/// security emails an unsubscribed address still gets); otherwise the first reason stays.
 pub async fn add(conn: &mut PgConnection, address: &str, why: Why) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO suppressed_addresses (address, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(key(address))
-        .bind(why.as_str())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO suppressed_addresses (address, reason) VALUES ($1, $2) \
+         ON CONFLICT (address) DO UPDATE SET reason = EXCLUDED.reason WHERE EXCLUDED.reason = 'bounced'",
+    )
+    .bind(key(address))
+    .bind(why.as_str())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

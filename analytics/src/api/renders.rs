@@ -69,13 +69,20 @@ impl Renders {
         Ok(work.await)
     }
 
-    /// Runs `work` on the blocking pool once a core is free.
+    /// Runs `work` on the blocking pool once a core is free. The core is held by the blocking
+    /// task itself, so a caller that gives up (a cancelled call) does not free it while the
+    /// work still runs: cancelling and retrying cannot get around the bound.
     pub(super) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _core = self.cores.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()))
+        let core = self.cores.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _core = core;
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
     }
 }
 

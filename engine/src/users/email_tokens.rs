@@ -78,6 +78,19 @@ pub async fn consume(
     .await?)
 }
 
+/// Spends every unused token of `purpose` of `user_id` (a reset, or a password change, makes
+/// the other reset links void).
+pub async fn spend_all(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// How many tokens of `purpose` `user_id` was sent in the last `window`.
 pub async fn recent(
     conn: &mut PgConnection,

@@ -101,11 +101,15 @@ pub async fn confirm(state: &AppState, origin: Origin, token: &str, new_password
         .bind(hash)
         .execute(&mut *tx)
         .await?;
+    // The other links of this account stop working too: one reset ends them all.
+    email_tokens::spend_all(&mut tx, user_id, Purpose::ResetPassword).await?;
     let entry = AuditEvent::new(user_id, AuditKind::PasswordReset, origin, json!({}));
     audit::record(&mut tx, &entry).await?;
-    tx.commit().await?;
-    // Whoever knew the old password, or held a session, is out.
+    // Whoever knew the old password, or held a session, is out. Before the commit: if Redis
+    // cannot revoke, nothing changes and the same link can be used again; a new password with
+    // every old session still alive would be the worse outcome.
     state.sessions.revoke_all(user_id).await?;
+    tx.commit().await?;
     tracing::info!(%user_id, "password reset");
     Ok(())
 }

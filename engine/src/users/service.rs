@@ -294,6 +294,13 @@ impl pb::users_server::Users for UsersService {
         if changed == 0 {
             return Err(AppError::NotFound("user").into());
         }
+        // A reset link sent before the change would undo it: void them.
+        crate::users::email_tokens::spend_all(
+            &mut tx,
+            user_id,
+            crate::users::email_tokens::Purpose::ResetPassword,
+        )
+        .await?;
         let entry = AuditEvent::new(user_id, AuditKind::PasswordChanged, origin, json!({}));
         audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(AppError::from)?;

@@ -52,12 +52,16 @@ local family = string.sub(record, 1, sep - 1)
 local user = string.sub(record, sep + 1)
 local family_key = p .. 'rf:' .. family
 local current = redis.call('GET', family_key)
-if not current then return 'invalid' end
+if not current then
+  redis.call('SREM', p .. 'ru:' .. user, family)
+  return 'invalid'
+end
 local created = redis.call('GET', p .. 'rfa:' .. family)
 local left = redis.call('TTL', p .. 'rfa:' .. family)
 local revoked = redis.call('GET', p .. 'rv:' .. user)
 if not created or left <= 0 or (revoked and tonumber(created) <= tonumber(revoked)) then
-  redis.call('DEL', family_key)
+  redis.call('DEL', family_key, p .. 'rfm:' .. family)
+  redis.call('SREM', p .. 'ru:' .. user, family)
   return 'invalid'
 end
 if current ~= ARGV[1] then
@@ -69,6 +73,8 @@ local ttl = math.min(tonumber(ARGV[3]), left)
 redis.call('SET', family_key, ARGV[2], 'EX', ttl)
 redis.call('SET', p .. 'rt:' .. ARGV[2], record, 'EX', ttl)
 redis.call('HSET', p .. 'rfm:' .. family, 'last_used', redis.call('TIME')[1])
+-- A family from before session details existed gets the key here: it must not outlive it.
+redis.call('EXPIRE', p .. 'rfm:' .. family, left)
 return 'ok:' .. user .. ':' .. family
 "#;
 
@@ -161,6 +167,14 @@ impl Sessions {
                 .query_async(&mut conn)
                 .await?;
             if !alive {
+                // Ended by expiry: drop it from the index so the index does not grow.
+                let _: () = redis::pipe()
+                    .srem(format!("{}ru:{user_id}", self.prefix), &family)
+                    .ignore()
+                    .del(format!("{}rfm:{family}", self.prefix))
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await?;
                 continue;
             }
             let field = |name: &str| meta.get(name).cloned().unwrap_or_default();
@@ -253,7 +267,11 @@ impl Sessions {
         let record: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         if let Some((family, user)) = record.as_deref().and_then(|r| r.split_once(':')) {
             redis::pipe()
-                .del(&[format!("{}rf:{family}", self.prefix), format!("{}rfm:{family}", self.prefix)])
+                .del(&[
+                    format!("{}rf:{family}", self.prefix),
+                    format!("{}rfa:{family}", self.prefix),
+                    format!("{}rfm:{family}", self.prefix),
+                ])
                 .ignore()
                 .srem(format!("{}ru:{user}", self.prefix), family)
                 .ignore()
