@@ -92,6 +92,14 @@ impl TestSystem {
         }
     }
 
+    /// A budget of `total_limit` USD for this month for `user` (alerts at the defaults); its id.
+    pub async fn budget_this_month(&self, user: &Session, total_limit: &str) -> String {
+        let body = serde_json::json!({"month": this_month(), "currency": "USD", "total_limit": total_limit});
+        let created = self.call(Method::POST, "/budgets", Some(&user.token), Some(body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        created.body["id"].as_str().expect("id").to_owned()
+    }
+
     /// The user's categories: name → id.
     pub async fn category_ids(&self, user: &Session) -> std::collections::HashMap<String, String> {
         let listed = self.call(Method::GET, "/categories", Some(&user.token), None).await;

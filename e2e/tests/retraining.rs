@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use e2e::{TestSystem, eventually, this_month};
-use reqwest::{Method, StatusCode};
+use e2e::{TestSystem, eventually};
 use serde_json::json;
 
 #[tokio::test]
@@ -20,16 +19,7 @@ async fn a_failing_review_keeps_the_forecast_and_its_retry_runs_only_the_review(
         .expect("renames");
 
     let ana = system.register_and_login("ana").await;
-    let budget = system
-        .call(
-            Method::POST,
-            "/budgets",
-            Some(&ana.token),
-            Some(json!({"month": this_month(), "currency": "USD", "total_limit": "900.00"})),
-        )
-        .await;
-    assert_eq!(budget.status, StatusCode::CREATED, "{:?}", budget.body);
-    let budget_id = budget.body["id"].as_str().expect("id").to_owned();
+    let budget_id = system.budget_this_month(&ana, "900.00").await;
     let mut csv = String::from("date,description,amount,currency\n");
     for back in 0..40i64 {
         let day = Utc::now().date_naive() - chrono::Duration::days(back);

@@ -7,7 +7,7 @@
 //! is kept a day, longer than any access token lives (`ACCESS_TOKEN_TTL_SECS` is minutes).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -15,17 +15,18 @@ use uuid::Uuid;
 /// How long a deleted account is remembered: longer than any access token's lifetime.
 const REMEMBER: Duration = Duration::from_secs(24 * 3600);
 
-/// The accounts deleted in the last day, by when.
+/// The accounts deleted in the last day, by when. Read on every authenticated request and
+/// written only on a deletion, so reads share the lock.
 #[derive(Debug, Default)]
 pub struct DeletedAccounts {
-    at: Mutex<HashMap<Uuid, Instant>>,
+    at: RwLock<HashMap<Uuid, Instant>>,
 }
 
 impl DeletedAccounts {
     /// Records that `user` no longer exists.
     pub fn record(&self, user: Uuid) {
         let now = Instant::now();
-        let mut at = self.at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut at = self.at.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Pruned on write: deletions are rare, reads are every request.
         at.retain(|_, deleted| now.duration_since(*deleted) < REMEMBER);
         at.insert(user, now);
@@ -33,7 +34,7 @@ impl DeletedAccounts {
 
     /// Whether `user` was deleted (within the last day).
     pub fn contains(&self, user: Uuid) -> bool {
-        let at = self.at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = self.at.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         at.get(&user).is_some_and(|deleted| deleted.elapsed() < REMEMBER)
     }
 }

@@ -18,7 +18,8 @@ use crate::state::AppState;
 use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
 use crate::users::email_tokens::{self, Purpose};
 use crate::users::passwords;
-use crate::users::service::{self as users, MAX_EMAIL};
+use crate::users::service as users;
+use crate::validation::Violations;
 
 /// How long a reset link works.
 pub const LINK_LIFETIME_MINUTES: i64 = 30;
@@ -29,10 +30,10 @@ const INVALID: &str = "is invalid or has expired; ask for a new link";
 
 /// Starts a reset for `email`; returns at once, and does the rest in the background.
 pub fn request(state: &AppState, ctx: EventContext, email: &str) -> AppResult<()> {
-    let email = email.trim().to_owned();
-    if email.is_empty() || email.chars().count() > MAX_EMAIL || !email.contains('@') {
-        return Err(AppError::field("email", "must be an email address such as ana@example.com"));
-    }
+    // The same rule registration applies, with the same messages.
+    let mut violations = Violations::default();
+    let email = users::check_email(&mut violations, email);
+    violations.finish()?;
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(error) = send_link(&state, ctx, &email).await {
