@@ -75,6 +75,12 @@ pub async fn wait_for(
     }
 }
 
+/// The token of the link in `text` whose URL contains `marker` (e.g. `verify-email?token=`).
+pub fn link_token(text: &str, marker: &str) -> Option<String> {
+    let start = text.find(marker)? + marker.len();
+    text[start..].split_whitespace().next().map(str::to_owned).filter(|t| !t.is_empty())
+}
+
 /// The value of header `name` in a raw message (unfolded), if present.
 pub fn header(source: &str, name: &str) -> Option<String> {
     let head = source.split("\r\n\r\n").next().unwrap_or(source);

@@ -74,7 +74,8 @@ async fn security_events_are_listed_newest_first_for_their_owner_only() {
         "refresh_token_reused",
         "login_succeeded",
         "login_failed",
-        // The login of register_and_login.
+        // The login and the address's verification of register_and_login.
+        "email_verified",
         "login_succeeded",
     ];
     // The failed login's row is written off the response path (so timing reveals nothing);
@@ -93,8 +94,8 @@ async fn security_events_are_listed_newest_first_for_their_owner_only() {
         assert!(event["id"].is_string() && event["occurred_at"].is_string(), "{event}");
         assert!(event["ip"].is_string(), "the client's address is recorded: {event}");
         assert!(event["detail"].is_object(), "{event}");
-        // All but the harness's own login sent the test's user agent.
-        if index + 1 < events.len() {
+        // All but the harness's own login and verification sent the test's user agent.
+        if index + 2 < events.len() {
             assert_eq!(event["user_agent"], AGENT, "{event}");
         }
     }
@@ -123,10 +124,10 @@ async fn security_events_are_listed_newest_first_for_their_owner_only() {
     let bad_cursor = send(&system, Method::GET, "/me/audit?cursor=bm90LWEtdXVpZA", Some(&token), None).await;
     assert_eq!(bad_cursor.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    // Bob sees his own login only, none of Ana's events.
+    // Bob sees his own login and verification only, none of Ana's events.
     let theirs = send(&system, Method::GET, "/me/audit", Some(&bob.token), None).await;
     assert_eq!(theirs.status, StatusCode::OK, "{:?}", theirs.body);
-    assert_eq!(kinds(&theirs.body), ["login_succeeded"]);
+    assert_eq!(kinds(&theirs.body), ["email_verified", "login_succeeded"]);
     assert!(theirs.body["data"].as_array().expect("a list").iter().all(|e| !ids.contains(&e["id"])));
 
     let anonymous = send(&system, Method::GET, "/me/audit", None, None).await;
@@ -149,7 +150,7 @@ async fn deleting_the_account_takes_its_audit_log_with_it() {
             .await
             .expect("counts")
     };
-    assert_eq!(count().await, 1, "the login");
+    assert_eq!(count().await, 2, "the login and the address's verification");
     let deleted = send(&system, Method::DELETE, "/me", Some(&ana.token), None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
     assert_eq!(count().await, 0);

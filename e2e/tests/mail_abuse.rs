@@ -119,16 +119,16 @@ async fn bouncing_smtp() -> std::net::SocketAddr {
 async fn a_hard_bounce_puts_the_address_on_the_suppression_list() {
     let smtp = bouncing_smtp().await;
     let system = TestSystem::start_with(Options { smtp: Some(smtp), ..Options::default() }).await;
-    let bo = system.register_and_login("bo").await;
-    // The welcome bounces: failed, with a plain reason, and the address is suppressed.
+    let bo = system.register_unverified("bo").await;
+    // The verification link bounces: failed, with a plain reason, and the address is suppressed.
     let bounced = e2e::eventually(SOON, || async {
         history(&system, &bo.token)
             .await
             .into_iter()
-            .find(|n| n["kind"] == "welcome" && n["status"] == "failed")
+            .find(|n| n["kind"] == "verify_email" && n["status"] == "failed")
     })
     .await
-    .expect("the welcome fails");
+    .expect("the link fails");
     assert_eq!(bounced["last_error"], "not sent: the address cannot receive email", "{bounced}");
     let db = system.pool("notification").await;
     let listed: Option<String> =
@@ -138,16 +138,18 @@ async fn a_hard_bounce_puts_the_address_on_the_suppression_list() {
             .await
             .expect("reads");
     assert_eq!(listed.as_deref(), Some("bounced"));
-    // The next email to it is not even tried.
-    cross_a_threshold(&system, &bo.token, "Groceries").await;
+    // The next email to it is not even tried, security email included.
+    let asked =
+        system.call(Method::POST, "/auth/password-reset", None, Some(json!({"email": bo.email}))).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
     let next = e2e::eventually(SOON, || async {
         history(&system, &bo.token)
             .await
             .into_iter()
-            .find(|n| n["kind"] == "budget_threshold_reached" && n["status"] == "suppressed")
+            .find(|n| n["kind"] == "password_reset" && n["status"] == "suppressed")
     })
     .await
-    .expect("the alert is suppressed");
+    .expect("the reset link is suppressed");
     assert!(next["last_error"].as_str().is_some_and(|e| e.contains("bounced")), "{next}");
     db.close().await;
     system.stop().await;

@@ -272,12 +272,13 @@ async fn with_smtp_down_events_are_consumed_and_every_email_goes_out_once_when_i
             )
             .await;
     }
-    // Consumed and waiting: four rows (welcome and three alerts), retried, none sent.
+    // Consumed and waiting: five rows (the verification link, the welcome and three alerts),
+    // retried, none sent.
     let waiting = e2e::eventually(SOON, || async {
         let history = notifications(&system, &eve).await;
         let retried =
             history.iter().filter(|n| n["status"] == "queued" && n["attempts"].as_u64() >= Some(2)).count();
-        (history.len() == 4 && retried == 4).then_some(history)
+        (history.len() == 5 && retried == 5).then_some(history)
     })
     .await
     .expect("every email is queued and retried while SMTP is down");
@@ -291,11 +292,11 @@ async fn with_smtp_down_events_are_consumed_and_every_email_goes_out_once_when_i
     assert!(mail_sink::emails_to(&eve.email).await.is_empty());
 
     proxy.restore();
-    let all = mail_sink::wait_for(&eve.email, 4, Duration::from_secs(30), |_| true).await;
-    assert_eq!(all.len(), 4, "each email arrives");
+    let all = mail_sink::wait_for(&eve.email, 5, Duration::from_secs(30), |_| true).await;
+    assert_eq!(all.len(), 5, "each email arrives");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let all = mail_sink::emails_to(&eve.email).await;
-    assert_eq!(all.len(), 4, "and only once");
+    assert_eq!(all.len(), 5, "and only once");
     let history = notifications(&system, &eve).await;
     assert!(history.iter().all(|n| n["status"] == "sent"), "{history:?}");
     system.stop().await;

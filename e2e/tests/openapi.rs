@@ -77,6 +77,7 @@ const PUBLIC: &[&str] = &[
     "/auth/logout",
     "/auth/password-reset",
     "/auth/password-reset/confirm",
+    "/auth/verify-email",
     "/notifications/unsubscribe",
 ];
 
@@ -301,6 +302,7 @@ async fn the_document_covers_the_contract_consistently_and_swagger_ui_is_self_co
                     | "/auth/logout"
                     | "/auth/password-reset"
                     | "/auth/password-reset/confirm"
+                    | "/auth/verify-email"
                     | "/notifications/unsubscribe"
             );
             assert_eq!(keyed, idempotent, "{route}: Idempotency-Key documented wrongly: {parameters:?}");

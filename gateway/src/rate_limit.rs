@@ -36,7 +36,8 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
             "/api/v1/auth/login"
             | "/api/v1/auth/register"
             | "/api/v1/auth/password-reset"
-            | "/api/v1/auth/password-reset/confirm",
+            | "/api/v1/auth/password-reset/confirm"
+            | "/api/v1/auth/verify-email",
         ) => Class::Auth,
         (Some(_), _) => Class::User,
         (None, _) => Class::Public,

@@ -211,11 +211,17 @@ impl pb::notifications_server::Notifications for NotificationsService {
             )
         };
         let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
-        let tz = recipients::find(&mut tx, user_id)
+        let recipient = self
+            .intake
+            .recipient(&mut tx, user_id)
             .await
             .map_err(ApiError::from)?
-            .map(|r| r.tz())
-            .unwrap_or(chrono_tz::UTC);
+            .ok_or(ApiError::NotFound("user"))?;
+        // Else the request would be a way to mail an address its owner never confirmed.
+        if !self.intake.verified(&mut tx, &recipient).await.map_err(ApiError::from)? {
+            return Err(ApiError::Unverified.into());
+        }
+        let tz = recipient.tz();
         let current = schedule::current_month(Utc::now(), tz);
         let month = month.unwrap_or(current);
         if month > current {
@@ -260,6 +266,7 @@ impl pb::notifications_server::Notifications for NotificationsService {
                     score: None,
                     subject_payload: Some(summary::subject_context(month)),
                     requested: true,
+                    to: None,
                 },
             )
             .await
@@ -294,14 +301,6 @@ impl UnsubscribeService {
     }
 }
 
-/// "j***@example.com": enough to recognise the address, not to harvest it from a link.
-fn mask(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-        None => "***".into(),
-    }
-}
-
 #[tonic::async_trait]
 impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
     #[tracing::instrument(skip_all)]
@@ -310,7 +309,10 @@ impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
         request: Request<pb::UnsubscribeRequest>,
     ) -> Result<Response<pb::UnsubscribeResponse>, Status> {
         let (_, scope, email) = self.resolve(&request.get_ref().token).await?;
-        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email: mask(&email) }))
+        Ok(Response::new(pb::UnsubscribeResponse {
+            kind: scope.as_str().into(),
+            email: recipients::mask(&email),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -335,6 +337,9 @@ impl pb::unsubscribe_server::Unsubscribe for UnsubscribeService {
         .map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(%user_id, scope = scope.as_str(), "unsubscribed");
-        Ok(Response::new(pb::UnsubscribeResponse { kind: scope.as_str().into(), email: mask(&email) }))
+        Ok(Response::new(pb::UnsubscribeResponse {
+            kind: scope.as_str().into(),
+            email: recipients::mask(&email),
+        }))
     }
 }

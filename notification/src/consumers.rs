@@ -21,6 +21,8 @@ pub fn spec(intake: Intake) -> ConsumerSpec {
             ev::UserUpdated::routing_key(),
             ev::UserDeleted::routing_key(),
             ev::PasswordResetRequested::routing_key(),
+            ev::EmailVerificationRequested::routing_key(),
+            ev::EmailVerified::routing_key(),
             // Its own: no other service consumes it, and an event no queue is bound for would
             // stay in the outbox (see the relay). Journaled, so the journal shows what was sent.
             ev::NotificationSent::routing_key(),

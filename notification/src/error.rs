@@ -20,6 +20,9 @@ pub enum ApiError {
         /// Seconds until the next request is accepted.
         retry_after: u64,
     },
+    /// The account's address is not verified, and the call would email it.
+    #[error("the email address is not verified")]
+    Unverified,
     /// Something this service depends on is down; worth retrying.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -79,6 +82,10 @@ impl From<ApiError> for Status {
                 }
                 status
             }
+            ApiError::Unverified => Status::failed_precondition(
+                "verify your email address first: use the link we sent, or ask for a new one at \
+                 POST /api/v1/auth/verify-email/resend",
+            ),
             ApiError::Unavailable(why) => {
                 tracing::warn!(%why, "a dependency is unavailable");
                 Status::unavailable("a service this call needs is unavailable; try again shortly")

@@ -55,6 +55,9 @@ pub struct Request {
     /// Asked for by the user just now (`POST /notifications/summary`): it goes out even if
     /// the kind is off or it is quiet hours, though not when email is off altogether.
     pub requested: bool,
+    /// Where a security email goes when it is not the account's stored address: a link for
+    /// the address the account is changing to, the notice to the address it changed from.
+    pub to: Option<String>,
 }
 
 impl Intake {
@@ -90,8 +93,12 @@ impl Intake {
         } else {
             schedule::release_time(now, tz, prefs.quiet_hours)
         };
-        let suppressed = suppression::check(conn, &recipient.email).await?;
         let security = request.kind.is_security();
+        let recipient = match request.to.clone().filter(|_| security) {
+            Some(address) => Recipient { email: address, ..recipient },
+            None => recipient,
+        };
+        let suppressed = suppression::check(conn, &recipient.email).await?;
         let (status, note) = if let Some(why) =
             suppressed.filter(|why| !security || *why == suppression::Why::Bounced)
         {
@@ -99,6 +106,10 @@ impl Intake {
         } else if security {
             // Asked for just now by whoever holds the address: never held, never a preference.
             (Status::Queued, None)
+        } else if !recipient.email_verified {
+            // An address nobody has proven could be anyone's: mail to it could be turned on
+            // them. The row stays, so the history shows what was held back and why.
+            (Status::Suppressed, Some(recipients::UNVERIFIED.to_owned()))
         } else if !prefs.email_enabled {
             (Status::Suppressed, Some("email is turned off in the preferences".to_owned()))
         } else if !request.requested && !prefs.wants(request.kind) {
@@ -129,8 +140,33 @@ impl Intake {
         Ok(deliveries::insert(conn, &delivery).await?)
     }
 
+    /// Whether `recipient`'s address is verified, asking the engine when the stored copy says
+    /// not: `email_verified` may still be on its way when a person who has just used the link
+    /// asks for an email.
+    pub async fn verified(
+        &self,
+        conn: &mut PgConnection,
+        recipient: &Recipient,
+    ) -> Result<bool, HandlerError> {
+        if recipient.email_verified {
+            return Ok(true);
+        }
+        let user =
+            self.upstreams.users(recipient.user_id).map_err(engine_failed)?.get_me(en::GetMeRequest {}).await;
+        let user = match user {
+            Ok(user) => user.into_inner(),
+            Err(status) if status.code() == tonic::Code::NotFound => return Ok(false),
+            Err(status) => return Err(engine_failed(status)),
+        };
+        if user.email_verified {
+            recipients::mark_verified(conn, recipient.user_id, &user.email, at(user.updated_at.as_ref()))
+                .await?;
+        }
+        Ok(user.email_verified)
+    }
+
     /// The stored recipient, or the engine's profile when no profile event has arrived yet.
-    async fn recipient(
+    pub async fn recipient(
         &self,
         conn: &mut PgConnection,
         user_id: Uuid,
@@ -138,24 +174,12 @@ impl Intake {
         if let Some(recipient) = recipients::find(conn, user_id).await? {
             return Ok(Some(recipient));
         }
-        let failed = |e: tonic::Status| {
-            let error = anyhow::anyhow!("engine GetMe: {:?}: {}", e.code(), e.message());
-            match e.code() {
-                // A wrong SERVICE_TOKEN or scope: retrying cannot help; the event dead-letters
-                // (kept for replay) and the log says why.
-                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
-                    tracing::error!(error = %error, "the engine refuses the service credential");
-                    HandlerError::Permanent(error)
-                }
-                _ => HandlerError::Transient(error),
-            }
-        };
-        let user = self.upstreams.users(user_id).map_err(failed)?.get_me(en::GetMeRequest {}).await;
+        let user = self.upstreams.users(user_id).map_err(engine_failed)?.get_me(en::GetMeRequest {}).await;
         let user = match user {
             Ok(user) => user.into_inner(),
             // The account is gone: nobody to tell.
             Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
-            Err(status) => return Err(failed(status)),
+            Err(status) => return Err(engine_failed(status)),
         };
         // The engine's own time of the last change, so a later profile event still wins.
         let version = at(user.updated_at.as_ref());
@@ -165,8 +189,9 @@ impl Intake {
             name: user.name,
             currency: user.default_currency,
             timezone: user.timezone,
+            email_verified: user.email_verified,
         };
-        recipients::upsert(conn, &recipient, version).await?;
+        recipients::upsert(conn, &recipient, Some(recipient.email_verified), version).await?;
         Ok(recipients::find(conn, user_id).await?)
     }
 
@@ -180,6 +205,7 @@ impl Intake {
             score: None,
             subject_payload: None,
             requested: false,
+            to: None,
         };
         match event.event_type.as_str() {
             ev::UserRegistered::NAME => {
@@ -191,9 +217,42 @@ impl Intake {
                     name: e.name,
                     currency: e.default_currency,
                     timezone: e.timezone,
+                    email_verified: false,
                 };
-                recipients::upsert(conn, &profile, at(e.occurred_at.as_ref())).await?;
-                self.queue(conn, request(user_id, Kind::Welcome, json!({}))).await?;
+                // The welcome waits for the address's proof (`email_verified`); the link that
+                // asks for it comes in its own event.
+                recipients::upsert(conn, &profile, Some(false), at(e.occurred_at.as_ref())).await?;
+            }
+            ev::EmailVerificationRequested::NAME => {
+                let e: ev::EmailVerificationRequested = event.decode()?;
+                let hours = e
+                    .expires_at
+                    .as_ref()
+                    .map(|t| ((at(Some(t)) - Utc::now()).num_seconds() + 1799).div_euclid(3600).max(1))
+                    .unwrap_or(24);
+                let payload = json!({ "token": e.token, "valid_hours": hours, "change": e.change });
+                let mut request = request(user(&e.user_id)?, Kind::VerifyEmail, payload);
+                request.to = Some(e.email);
+                self.queue(conn, request).await?;
+            }
+            ev::EmailVerified::NAME => {
+                let e: ev::EmailVerified = event.decode()?;
+                let user_id = user(&e.user_id)?;
+                // Fetches the profile when no profile event came first.
+                if self.recipient(conn, user_id).await?.is_none() {
+                    return Ok(());
+                }
+                recipients::mark_verified(conn, user_id, &e.email, at(e.occurred_at.as_ref())).await?;
+                if e.previous_email.is_empty() {
+                    // Once per account: the engine says `email_verified` only when an
+                    // unverified address becomes verified.
+                    self.queue(conn, request(user_id, Kind::Welcome, json!({}))).await?;
+                } else {
+                    let payload = json!({ "new_email": recipients::mask(&e.email) });
+                    let mut notice = request(user_id, Kind::EmailChanged, payload);
+                    notice.to = Some(e.previous_email);
+                    self.queue(conn, notice).await?;
+                }
             }
             ev::UserUpdated::NAME => {
                 let e: ev::UserUpdated = event.decode()?;
@@ -203,8 +262,9 @@ impl Intake {
                     name: e.name,
                     currency: e.default_currency,
                     timezone: e.timezone,
+                    email_verified: e.email_verified.unwrap_or(false),
                 };
-                recipients::upsert(conn, &profile, at(e.occurred_at.as_ref())).await?;
+                recipients::upsert(conn, &profile, e.email_verified, at(e.occurred_at.as_ref())).await?;
             }
             ev::PasswordResetRequested::NAME => {
                 let e: ev::PasswordResetRequested = event.decode()?;
@@ -261,6 +321,20 @@ impl Intake {
     }
 }
 
+/// An engine `GetMe` that failed, as a handler error.
+fn engine_failed(e: tonic::Status) -> HandlerError {
+    let error = anyhow::anyhow!("engine GetMe: {:?}: {}", e.code(), e.message());
+    match e.code() {
+        // A wrong SERVICE_TOKEN or scope: retrying cannot help; the event dead-letters (kept
+        // for replay) and the log says why.
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+            tracing::error!(error = %error, "the engine refuses the service credential");
+            HandlerError::Permanent(error)
+        }
+        _ => HandlerError::Transient(error),
+    }
+}
+
 fn user(id: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(id).map_err(|_| HandlerError::Permanent(anyhow::anyhow!("user_id {id:?} is not a UUID")))
 }
@@ -278,9 +352,14 @@ impl budgetsmart_common::events::EventHandler for Intake {
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            // A reset request carries a live token: it is never written to the journal.
-            if event.event_type != ev::UserDeleted::NAME
-                && event.event_type != ev::PasswordResetRequested::NAME
+            // A reset or verification request carries a live token: it is never written to
+            // the journal.
+            if ![
+                ev::UserDeleted::NAME,
+                ev::PasswordResetRequested::NAME,
+                ev::EmailVerificationRequested::NAME,
+            ]
+            .contains(&event.event_type.as_str())
             {
                 journal::record(conn, event).await?;
             }

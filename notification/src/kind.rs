@@ -13,17 +13,22 @@ pub enum Kind {
     InsightGenerated,
     /// The summary of a month.
     MonthlySummary,
-    /// Sent once, on sign-up.
+    /// Sent once, when the new account's address is verified.
     Welcome,
     /// A link to set a new password, asked for by whoever knows the address. A security
     /// email: not a preference, never held for quiet hours or a digest.
     PasswordReset,
+    /// A link that proves an address: the new account's, or one it is changing to. A
+    /// security email.
+    VerifyEmail,
+    /// To the old address, after the account's address changed. A security email.
+    EmailChanged,
 }
 
 impl Kind {
     /// The security emails: sent whatever the preferences say, at once, and stopped only by a
     /// hard bounce (see `suppression`).
-    pub const SECURITY: [Kind; 1] = [Kind::PasswordReset];
+    pub const SECURITY: [Kind; 3] = [Kind::PasswordReset, Kind::VerifyEmail, Kind::EmailChanged];
 
     /// Every kind the preferences list, in their order.
     pub const ALL: [Kind; 6] = [
@@ -45,6 +50,8 @@ impl Kind {
             Kind::MonthlySummary => "monthly_summary",
             Kind::Welcome => "welcome",
             Kind::PasswordReset => "password_reset",
+            Kind::VerifyEmail => "verify_email",
+            Kind::EmailChanged => "email_changed",
         }
     }
 
@@ -73,9 +80,9 @@ impl Kind {
     }
 
     /// Whether a daily-digest user gets it in the digest. The welcome and the summary are
-    /// already one-offs, so they always go out alone.
+    /// already one-offs, so they always go out alone, and security email goes out at once.
     pub fn digestible(self) -> bool {
-        !matches!(self, Kind::Welcome | Kind::MonthlySummary | Kind::PasswordReset)
+        !matches!(self, Kind::Welcome | Kind::MonthlySummary) && !self.is_security()
     }
 }
 
@@ -91,5 +98,9 @@ mod tests {
         assert_eq!(Kind::parse("digest"), None);
         assert_eq!(Kind::parse("password_reset"), None, "not a preference");
         assert_eq!(Kind::parse_any("password_reset"), Some(Kind::PasswordReset));
+        for kind in Kind::SECURITY {
+            assert_eq!(Kind::parse_any(kind.as_str()), Some(kind));
+            assert!(!kind.digestible(), "{kind:?} goes out at once");
+        }
     }
 }

@@ -61,6 +61,7 @@ async fn queue_one(
         score: None,
         subject_payload: Some(summary::subject_context(month)),
         requested: false,
+        to: None,
     };
     let queued = intake.queue(&mut tx, request).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some();
     tx.commit().await?;
@@ -78,8 +79,8 @@ pub async fn queue_due(pool: &PgPool, intake: &Intake, now: DateTime<Utc>) -> an
     let mut after = Uuid::nil();
     loop {
         let batch: Vec<Recipient> = sqlx::query_as(
-            "SELECT user_id, email, name, trim(currency) AS currency, timezone FROM recipients \
-             WHERE user_id > $1 ORDER BY user_id LIMIT $2",
+            "SELECT user_id, email, name, trim(currency) AS currency, timezone, email_verified \
+             FROM recipients WHERE user_id > $1 ORDER BY user_id LIMIT $2",
         )
         .bind(after)
         .bind(BATCH)
@@ -87,7 +88,8 @@ pub async fn queue_due(pool: &PgPool, intake: &Intake, now: DateTime<Utc>) -> an
         .await?;
         let Some(last) = batch.last() else { break };
         after = last.user_id;
-        for recipient in &batch {
+        // An unproven address gets no summary (and no suppressed row a month, either).
+        for recipient in batch.iter().filter(|r| r.email_verified) {
             let Some(month) = schedule::summary_due(now, recipient.tz()) else { continue };
             match queue_one(pool, intake, recipient, month).await {
                 Ok(true) => queued += 1,

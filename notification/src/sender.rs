@@ -215,7 +215,9 @@ impl Sender {
     /// Renders and sends one email (or one digest of several rows).
     async fn send(&self, conn: &mut PgConnection, job: &[Claimed]) -> Result<Sent, Failure> {
         let first = &job[0];
-        let recipient = recipients::find(conn, first.user_id)
+        let kind = Kind::parse_any(&first.kind)
+            .ok_or_else(|| Failure::Permanent(Reason::Unprepared, format!("unknown kind {}", first.kind)))?;
+        let mut recipient = recipients::find(conn, first.user_id)
             .await
             .map_err(|e| Failure::Transient(e.to_string()))?
             .unwrap_or_else(|| Recipient {
@@ -224,11 +226,17 @@ impl Sender {
                 name: String::new(),
                 currency: "USD".into(),
                 timezone: "UTC".into(),
+                email_verified: false,
             });
+        if kind.is_security() {
+            // The address the link or notice was made for (a new address being proven, the old
+            // one being told), not whatever the profile says now.
+            recipient.email = first.recipient.clone();
+        } else if !recipient.email_verified {
+            return Err(Failure::Suppressed(recipients::UNVERIFIED.into()));
+        }
         let prefs =
             preferences::load(conn, first.user_id).await.map_err(|e| Failure::Transient(e.to_string()))?;
-        let kind = Kind::parse_any(&first.kind)
-            .ok_or_else(|| Failure::Permanent(Reason::Unprepared, format!("unknown kind {}", first.kind)))?;
         let suppressed = suppression::check(conn, &recipient.email)
             .await
             .map_err(|e| Failure::Transient(e.to_string()))?;

@@ -19,6 +19,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("welcome.html", include_str!("../templates/welcome.html")),
     ("password_reset.html", include_str!("../templates/password_reset.html")),
     ("password_reset.txt", include_str!("../templates/password_reset.txt")),
+    ("verify_email.html", include_str!("../templates/verify_email.html")),
+    ("verify_email.txt", include_str!("../templates/verify_email.txt")),
+    ("email_changed.html", include_str!("../templates/email_changed.html")),
+    ("email_changed.txt", include_str!("../templates/email_changed.txt")),
     ("welcome.txt", include_str!("../templates/welcome.txt")),
     ("budget_threshold_reached.html", include_str!("../templates/budget_threshold_reached.html")),
     ("budget_threshold_reached.txt", include_str!("../templates/budget_threshold_reached.txt")),
@@ -183,6 +187,9 @@ mod tests {
             ("monthly_summary", summary),
             ("digest", digest),
             ("password_reset", json!({ "token": "abc_DEF-123", "valid_minutes": 30 })),
+            ("verify_email", json!({ "token": "abc_DEF-123", "valid_hours": 24, "change": false })),
+            ("verify_email", json!({ "token": "abc_DEF-123", "valid_hours": 24, "change": true })),
+            ("email_changed", json!({ "new_email": "a***@example.org" })),
         ]
     }
 

@@ -26,6 +26,8 @@ domain_events! {
     UserUpdated => "user_updated",
     UserDeleted => "user_deleted",
     PasswordResetRequested => "password_reset_requested",
+    EmailVerificationRequested => "email_verification_requested",
+    EmailVerified => "email_verified",
     TransactionCreated => "transaction_created",
     TransactionUpdated => "transaction_updated",
     TransactionDeleted => "transaction_deleted",

@@ -89,6 +89,26 @@ pub struct Outcome {
     pub tracked: HashMap<Uuid, Tracked>,
 }
 
+/// Verifies `email` with the link the mail sink received, as its owner would, so that the
+/// load's alerts are mailed (an unverified address gets none).
+async fn verify(http: &reqwest::Client, api: &str, email: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let token = loop {
+        let emails = crate::mail_sink::emails_to(email).await;
+        if let Some(token) =
+            emails.iter().find_map(|e| crate::mail_sink::link_token(&e.text, "verify-email?token="))
+        {
+            break token;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no verification link for {email}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let verified =
+        http.post(format!("{api}/auth/verify-email")).json(&json!({ "token": token })).send().await?;
+    anyhow::ensure!(verified.status() == StatusCode::NO_CONTENT, "verify: {}", verified.status());
+    Ok(())
+}
+
 /// Registers `count` users with addresses at `domain`, each with a USD budget that the load
 /// crosses and a small EUR budget that only [`Load::eur`] spending reaches.
 pub async fn register(
@@ -118,6 +138,7 @@ pub async fn register(
             .await?;
         let token =
             login["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token: {login}"))?.to_owned();
+        verify(http, api, &email).await?;
         for (currency, limit) in [("USD", "400.00"), ("EUR", "40.00")] {
             let budget = http
                 .post(format!("{api}/budgets"))

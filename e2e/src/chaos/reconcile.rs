@@ -37,7 +37,7 @@ pub struct Findings {
     pub totals_over: usize,
     /// Users whose daily totals fall short of it.
     pub totals_under: usize,
-    /// Deliveries due (welcome and budget alerts, one per event).
+    /// Deliveries due (verification links, welcomes and budget alerts, one per event).
     pub deliveries_expected: usize,
     /// Due deliveries with no row.
     pub deliveries_missing: usize,
@@ -218,7 +218,8 @@ pub async fn reconcile(stack: &Stack, outcome: &Outcome, domain: &str) -> anyhow
         findings.totals_under += usize::from(got < want);
     }
 
-    // Deliveries: one welcome per registration, one alert per threshold event; each email once.
+    // Deliveries: one verification link per registration, one welcome per verification, one
+    // alert per threshold event; each email once.
     let deliveries: Vec<(String, String, String, String)> =
         sqlx::query_as("SELECT dedupe_key, kind, status, message_id FROM notification.deliveries")
             .fetch_all(&stack.db)
@@ -230,7 +231,8 @@ pub async fn reconcile(stack: &Stack, outcome: &Outcome, domain: &str) -> anyhow
     let due: Vec<&String> = ledger
         .iter()
         .filter(|(_, event_type, _)| {
-            event_type == "user_registered" || event_type == "budget_threshold_reached"
+            ["email_verification_requested", "email_verified", "budget_threshold_reached"]
+                .contains(&event_type.as_str())
         })
         .map(|(id, ..)| id)
         .collect();

@@ -37,6 +37,12 @@ pub enum AuditKind {
     SessionEnded,
     /// The password was set with a reset link (every session was revoked).
     PasswordReset,
+    /// A link sent to the account's address was used.
+    EmailVerified,
+    /// A link was sent to a new address (`{"to": …}`); it is the account's once used.
+    EmailChangeRequested,
+    /// The account's address changed (`{"from": …, "to": …}`).
+    EmailChanged,
 }
 
 impl AuditKind {
@@ -51,6 +57,9 @@ impl AuditKind {
             AuditKind::AccountDeleted => "account_deleted",
             AuditKind::SessionEnded => "session_ended",
             AuditKind::PasswordReset => "password_reset",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::EmailChangeRequested => "email_change_requested",
+            AuditKind::EmailChanged => "email_changed",
         }
     }
 }

@@ -173,10 +173,22 @@ impl pb::auth_server::Auth for AuthService {
         &self,
         request: Request<pb::ConfirmPasswordResetRequest>,
     ) -> Result<Response<pb::ConfirmPasswordResetResponse>, Status> {
+        let ctx = event_context(&request, None);
         let origin = request_metadata::origin(request.metadata());
         let body = request.into_inner();
-        crate::users::reset::confirm(&self.state, origin, &body.token, body.new_password).await?;
+        crate::users::reset::confirm(&self.state, ctx, origin, &body.token, body.new_password).await?;
         Ok(Response::new(pb::ConfirmPasswordResetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify_email(
+        &self,
+        request: Request<pb::VerifyEmailRequest>,
+    ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
+        let ctx = event_context(&request, None);
+        let origin = request_metadata::origin(request.metadata());
+        crate::users::verification::verify(&self.state, ctx, origin, &request.get_ref().token).await?;
+        Ok(Response::new(pb::VerifyEmailResponse {}))
     }
 
     #[tracing::instrument(skip_all)]

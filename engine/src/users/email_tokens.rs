@@ -1,4 +1,4 @@
-//! Single-use tokens sent by email: a password reset (and, next, an address's verification).
+//! Single-use tokens sent by email: a password reset, and an address's verification.
 //!
 //! A token is 32 random bytes, base64url; only its SHA-256 is stored, looked up by that hash.
 //! It is as unforgeable as a signed token and, unlike one, can be spent: `consume` marks it
@@ -21,12 +21,15 @@ use crate::error::AppResult;
 pub enum Purpose {
     /// Setting a new password without the old one.
     ResetPassword,
+    /// Proving an address: the account's own, or one it is changing to.
+    VerifyEmail,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Purpose::ResetPassword => "reset_password",
+            Purpose::VerifyEmail => "verify_email",
         }
     }
 }
@@ -89,6 +92,19 @@ pub async fn spend_all(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// When `user_id` was last sent a token of `purpose`, if ever.
+pub async fn last_sent(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+) -> AppResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar("SELECT max(created_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2")
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .fetch_one(conn)
+        .await?)
 }
 
 /// How many tokens of `purpose` `user_id` was sent in the last `window`.

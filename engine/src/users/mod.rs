@@ -8,8 +8,9 @@
 //! - `throttle`: password-guess limits in Redis.
 //! - `passwords`: argon2id hashing and the password policy.
 //! - `audit`: the security log a user reads at `GET /me/audit`.
-//! - `email_tokens`: single-use tokens sent by email (password reset).
+//! - `email_tokens`: single-use tokens sent by email (password reset, verification).
 //! - `reset`: the password reset, from the request to the new password.
+//! - `verification`: verified email, from the registration's link to a change of address.
 
 pub mod audit;
 pub mod auth;
@@ -19,3 +20,4 @@ pub mod reset;
 pub mod service;
 pub mod sessions;
 pub mod throttle;
+pub mod verification;

@@ -19,6 +19,7 @@ use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
 use crate::users::email_tokens::{self, Purpose};
 use crate::users::passwords;
 use crate::users::service as users;
+use crate::users::verification;
 use crate::validation::Violations;
 
 /// How long a reset link works.
@@ -75,7 +76,14 @@ async fn send_link(state: &AppState, ctx: EventContext, email: &str) -> AppResul
 }
 
 /// Sets `new_password` for the holder of `token` and ends every session of the account.
-pub async fn confirm(state: &AppState, origin: Origin, token: &str, new_password: String) -> AppResult<()> {
+/// The link went to the account's address, so using it proves the address as well.
+pub async fn confirm(
+    state: &AppState,
+    ctx: EventContext,
+    origin: Origin,
+    token: &str,
+    new_password: String,
+) -> AppResult<()> {
     if token.trim().is_empty() {
         return Err(AppError::field("token", "is required"));
     }
@@ -104,13 +112,15 @@ pub async fn confirm(state: &AppState, origin: Origin, token: &str, new_password
         .await?;
     // The other links of this account stop working too: one reset ends them all.
     email_tokens::spend_all(&mut tx, user_id, Purpose::ResetPassword).await?;
-    let entry = AuditEvent::new(user_id, AuditKind::PasswordReset, origin, json!({}));
+    let entry = AuditEvent::new(user_id, AuditKind::PasswordReset, origin.clone(), json!({}));
     audit::record(&mut tx, &entry).await?;
+    let ctx = EventContext { user_id: Some(user_id), ..ctx };
+    verification::mark_verified(&mut tx, &ctx, origin, &user).await?;
     // Whoever knew the old password, or held a session, is out. Before the commit: if Redis
     // cannot revoke, nothing changes and the same link can be used again; a new password with
     // every old session still alive would be the worse outcome.
     state.sessions.revoke_all(user_id).await?;
-    tx.commit().await?;
+    state.commit(tx).await?;
     tracing::info!(%user_id, "password reset");
     Ok(())
 }

@@ -19,7 +19,8 @@ use crate::idempotency::{self, Claim, IdempotentRequest, Scope};
 use crate::request_metadata;
 use crate::state::AppState;
 use crate::users::audit::{self, AuditEvent, AuditKind};
-use crate::users::passwords;
+use crate::users::email_tokens::{self, Purpose};
+use crate::users::{passwords, verification};
 use crate::validation::{MAX_NAME, Violations};
 
 /// Longest email address (RFC 5321 path limit).
@@ -36,6 +37,23 @@ pub struct UserRow {
     pub timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When a link sent to the address was used; `None` until then.
+    pub email_verified_at: Option<DateTime<Utc>>,
+}
+
+impl UserRow {
+    /// The whole profile as `user_updated` carries it.
+    pub fn updated_event(&self) -> ev::UserUpdated {
+        ev::UserUpdated {
+            user_id: self.id.to_string(),
+            email: self.email.clone(),
+            name: self.name.clone(),
+            default_currency: self.default_currency.trim().to_owned(),
+            timezone: self.timezone.clone(),
+            occurred_at: Some(timestamp(Utc::now())),
+            email_verified: Some(self.email_verified_at.is_some()),
+        }
+    }
 }
 
 impl From<UserRow> for pb::User {
@@ -48,15 +66,22 @@ impl From<UserRow> for pb::User {
             timezone: row.timezone,
             created_at: Some(timestamp(row.created_at)),
             updated_at: Some(timestamp(row.updated_at)),
+            email_verified: row.email_verified_at.is_some(),
         }
     }
 }
 
-const USER_COLUMNS: &str =
-    "id, email, name, password_hash, default_currency, timezone, created_at, updated_at";
+/// The columns of a [`UserRow`], for queries that return one.
+pub const USER_COLUMNS: &str = "id, email, name, password_hash, default_currency, timezone, created_at, updated_at, \
+     email_verified_at";
 
 /// Checks an email address's shape; deliverability is the mail system's business.
 pub fn check_email(violations: &mut Violations, email: &str) -> String {
+    check_address(violations, "email", email)
+}
+
+/// [`check_email`] for a field of another name (`new_email`).
+pub fn check_address(violations: &mut Violations, field: &str, email: &str) -> String {
     let email = email.trim().to_owned();
     let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
@@ -66,9 +91,9 @@ pub fn check_email(violations: &mut Violations, email: &str) -> String {
             && !domain.contains('@')
     }) && !email.chars().any(char::is_whitespace);
     if email.chars().count() > MAX_EMAIL {
-        violations.add("email", format!("must be at most {MAX_EMAIL} characters"));
+        violations.add(field, format!("must be at most {MAX_EMAIL} characters"));
     } else if !well_formed {
-        violations.add("email", "must be an email address such as ana@example.com");
+        violations.add(field, "must be an email address such as ana@example.com");
     }
     email
 }
@@ -90,8 +115,31 @@ pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> AppResult<UserRow> 
         .ok_or(AppError::NotFound("user"))
 }
 
-/// Creates the account, its default categories and `user_registered`, in one transaction;
-/// with an Idempotency-Key, a repeated registration answers the first one's user.
+/// Checks that `password` is `user`'s, as `field`. Guessing it with a stolen access token is
+/// throttled like a login.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &UserRow,
+    password: String,
+    field: &str,
+) -> AppResult<()> {
+    let attempt = state.throttle.password_change(user.id).await?;
+    let valid = match state.passwords.verify(password, Some(user.password_hash.clone())).await {
+        Ok(valid) => valid,
+        Err(error) => {
+            state.throttle.forgive(attempt).await;
+            return Err(error);
+        }
+    };
+    if !valid {
+        return Err(AppError::field(field, "is not the current password"));
+    }
+    state.throttle.succeeded(attempt).await
+}
+
+/// Creates the account, its default categories, `user_registered` and the address's
+/// verification link, in one transaction; with an Idempotency-Key, a repeated registration
+/// answers the first one's user.
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: &AppState,
@@ -137,7 +185,9 @@ pub async fn register(
         timezone: user.timezone.clone(),
         occurred_at: Some(timestamp(Utc::now())),
     };
-    events::enqueue(tx, &EventContext { user_id: Some(id), ..ctx }, &event).await?;
+    let ctx = EventContext { user_id: Some(id), ..ctx };
+    events::enqueue(tx, &ctx, &event).await?;
+    verification::send_link(tx, &ctx, &user, &user.email, false).await?;
     let answer = pb::User::from(user);
     write.commit(&answer).await?;
     tracing::info!(user_id = %id, "user registered");
@@ -210,15 +260,7 @@ impl pb::users_server::Users for UsersService {
             .map_err(AppError::from)?
             .ok_or(AppError::NotFound("user"))?;
         // Services that address the user (notification) keep their copy from this event.
-        let event = ev::UserUpdated {
-            user_id: user_id.to_string(),
-            email: user.email.clone(),
-            name: user.name.clone(),
-            default_currency: user.default_currency.trim().to_owned(),
-            timezone: user.timezone.clone(),
-            occurred_at: Some(timestamp(Utc::now())),
-        };
-        events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
+        events::enqueue(&mut tx, &ctx, &user.updated_event()).await.map_err(AppError::from)?;
         let entry = AuditEvent::new(user_id, AuditKind::ProfileUpdated, origin, json!({ "fields": fields }));
         audit::record(&mut tx, &entry).await?;
         self.state.commit(tx).await?;
@@ -268,19 +310,7 @@ impl pb::users_server::Users for UsersService {
         let user = find(&mut conn, user_id).await?;
         // Hashing takes tens of milliseconds; no pooled connection waits through it.
         drop(conn);
-        // Guessing the current password with a stolen access token is throttled like a login.
-        let attempt = self.state.throttle.password_change(user_id).await?;
-        let valid = match self.state.passwords.verify(body.current_password, Some(user.password_hash)).await {
-            Ok(valid) => valid,
-            Err(error) => {
-                self.state.throttle.forgive(attempt).await;
-                return Err(error.into());
-            }
-        };
-        if !valid {
-            return Err(AppError::field("current_password", "is not the current password").into());
-        }
-        self.state.throttle.succeeded(attempt).await?;
+        confirm_password(&self.state, &user, body.current_password, "current_password").await?;
         passwords::check_policy("new_password", &body.new_password, &user.email)?;
         let hash = self.state.passwords.hash(body.new_password).await?;
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
@@ -295,12 +325,7 @@ impl pb::users_server::Users for UsersService {
             return Err(AppError::NotFound("user").into());
         }
         // A reset link sent before the change would undo it: void them.
-        crate::users::email_tokens::spend_all(
-            &mut tx,
-            user_id,
-            crate::users::email_tokens::Purpose::ResetPassword,
-        )
-        .await?;
+        email_tokens::spend_all(&mut tx, user_id, Purpose::ResetPassword).await?;
         let entry = AuditEvent::new(user_id, AuditKind::PasswordChanged, origin, json!({}));
         audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(AppError::from)?;
@@ -362,6 +387,30 @@ impl pb::users_server::Users for UsersService {
             AuditEvent::new(caller.user_id, AuditKind::SessionEnded, origin, json!({"others": ended}));
         audit::record_or_log(&self.state.pool, &event).await;
         Ok(Response::new(pb::EndOtherSessionsResponse { ended }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn resend_verification(
+        &self,
+        request: Request<pb::ResendVerificationRequest>,
+    ) -> Result<Response<pb::ResendVerificationResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        verification::resend(&self.state, ctx, user_id).await?;
+        Ok(Response::new(pb::ResendVerificationResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn change_email(
+        &self,
+        request: Request<pb::ChangeEmailRequest>,
+    ) -> Result<Response<pb::ChangeEmailResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let ctx = event_context(&request, Some(user_id));
+        let origin = request_metadata::origin(request.metadata());
+        let body = request.into_inner();
+        verification::change_email(&self.state, ctx, origin, user_id, &body.new_email, body.password).await?;
+        Ok(Response::new(pb::ChangeEmailResponse {}))
     }
 
     #[tracing::instrument(skip_all)]

@@ -1,7 +1,8 @@
 //! The few HTML pages the API serves to people following a link from an email (unsubscribe,
-//! password reset): fixed text and escaped values, no scripts, styled inline.
+//! password reset, address verification): fixed text and escaped values, no scripts, styled
+//! inline.
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// A page titled `title` holding `body` (already escaped where it holds values).
@@ -21,6 +22,14 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
         html,
     )
         .into_response()
+}
+
+/// Whether a POST is a page's form (rather than an API client's JSON).
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// `text` safe inside HTML text and attribute values.

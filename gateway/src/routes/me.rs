@@ -34,6 +34,9 @@ pub struct UserJson {
     created_at: Option<String>,
     #[schema(format = DateTime, required = true)]
     updated_at: Option<String>,
+    /// Whether a link sent to the address was used. Until it is, the address gets no alerts,
+    /// summaries or digests (`POST /auth/verify-email/resend` sends a new link).
+    email_verified: bool,
 }
 
 impl From<pb::User> for UserJson {
@@ -46,6 +49,7 @@ impl From<pb::User> for UserJson {
             timezone: u.timezone,
             created_at: timestamp(u.created_at),
             updated_at: timestamp(u.updated_at),
+            email_verified: u.email_verified,
         }
     }
 }

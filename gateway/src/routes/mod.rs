@@ -20,6 +20,7 @@ pub mod password_reset;
 pub mod recurring;
 pub mod sessions;
 pub mod transactions;
+pub mod verify_email;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,12 +52,15 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::logout))
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::page, password_reset::confirm))
+        .routes(routes!(verify_email::page, verify_email::verify))
         // No login: the signed token in the link is the credential.
         .routes(routes!(notifications::unsubscribe, notifications::unsubscribe_one_click));
 
     let mut protected = OpenApiRouter::<AppState>::default()
         .routes(routes!(me::get, me::update, me::delete))
         .routes(routes!(me::change_password))
+        .routes(routes!(verify_email::change))
+        .routes(routes!(verify_email::resend))
         .routes(routes!(sessions::list, sessions::end_others))
         .routes(routes!(sessions::end))
         .routes(routes!(categories::list, categories::create))

@@ -261,6 +261,8 @@ pub struct SummaryQueued {
 ///
 /// The body may be empty, meaning the current month; it is read as JSON whatever its
 /// content type.
+///
+/// 409 until the account's address is verified: the summary goes to that address.
 #[utoipa::path(
     post,
     path = "/notifications/summary",
@@ -275,6 +277,7 @@ pub struct SummaryQueued {
     responses(
         (status = 202, description = "The summary email is queued", body = SummaryQueued),
         problems::BadRequest,
+        problems::Conflict,
         problems::RawPayloadTooLarge,
         problems::Unprocessable,
     )

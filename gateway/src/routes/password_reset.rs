@@ -15,7 +15,7 @@ use budgetsmart_proto::engine::v1 as pb;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::html::{self, escape};
+use super::html::{self, escape, is_form};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap, parse_json};
 use crate::openapi::problems;
@@ -108,11 +108,7 @@ pub async fn confirm(
     query: QueryMap,
     body: Bytes,
 ) -> Response {
-    let is_form = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !is_form(&headers) {
         let body = match parse_json::<ConfirmBody>(&body) {
             Ok(body) => body,
             Err(error) => return error.into_response(),
