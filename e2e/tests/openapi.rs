@@ -78,6 +78,7 @@ const PUBLIC: &[&str] = &[
     "/auth/password-reset",
     "/auth/password-reset/confirm",
     "/auth/verify-email",
+    "/auth/mfa",
     "/notifications/unsubscribe",
 ];
 
@@ -303,6 +304,9 @@ async fn the_document_covers_the_contract_consistently_and_swagger_ui_is_self_co
                     | "/auth/password-reset"
                     | "/auth/password-reset/confirm"
                     | "/auth/verify-email"
+                    | "/auth/mfa"
+                    | "/me/mfa/totp"
+                    | "/me/mfa/totp/confirm"
                     | "/notifications/unsubscribe"
             );
             assert_eq!(keyed, idempotent, "{route}: Idempotency-Key documented wrongly: {parameters:?}");

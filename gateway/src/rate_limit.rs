@@ -37,7 +37,8 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
             | "/api/v1/auth/register"
             | "/api/v1/auth/password-reset"
             | "/api/v1/auth/password-reset/confirm"
-            | "/api/v1/auth/verify-email",
+            | "/api/v1/auth/verify-email"
+            | "/api/v1/auth/mfa",
         ) => Class::Auth,
         (Some(_), _) => Class::User,
         (None, _) => Class::Public,

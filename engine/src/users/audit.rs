@@ -43,6 +43,16 @@ pub enum AuditKind {
     EmailChangeRequested,
     /// The account's address changed (`{"from": …, "to": …}`).
     EmailChanged,
+    /// A TOTP app's enrolment began (not yet on).
+    MfaEnrolmentStarted,
+    /// A code confirmed the enrolment: two-factor sign-in is on, recovery codes issued.
+    MfaEnabled,
+    /// A login's password was right; its second factor was asked for.
+    MfaRequired,
+    /// A login's second step was refused (`{"with": "totp"|"recovery_code"}`).
+    MfaFailed,
+    /// Two-factor sign-in was turned off.
+    MfaDisabled,
 }
 
 impl AuditKind {
@@ -60,6 +70,11 @@ impl AuditKind {
             AuditKind::EmailVerified => "email_verified",
             AuditKind::EmailChangeRequested => "email_change_requested",
             AuditKind::EmailChanged => "email_changed",
+            AuditKind::MfaEnrolmentStarted => "mfa_enrolment_started",
+            AuditKind::MfaEnabled => "mfa_enabled",
+            AuditKind::MfaRequired => "mfa_required",
+            AuditKind::MfaFailed => "mfa_failed",
+            AuditKind::MfaDisabled => "mfa_disabled",
         }
     }
 }

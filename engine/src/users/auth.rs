@@ -36,6 +36,7 @@ impl AuthService {
             token_type: "Bearer".into(),
             expires_in: self.state.signer.ttl_seconds(),
             refresh_token,
+            ..Default::default()
         })
     }
 }
@@ -110,6 +111,13 @@ impl pb::auth_server::Auth for AuthService {
             }
         };
         throttle.succeeded(attempt).await?;
+        let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
+        let second_factor = crate::users::mfa::enabled(&mut conn, user.id).await?;
+        drop(conn);
+        if second_factor {
+            let mfa_token = crate::users::mfa::challenge(&self.state, user.id, origin).await?;
+            return Ok(Response::new(pb::TokenPair { mfa_required: true, mfa_token, ..Default::default() }));
+        }
         let (session, refresh) = self.state.sessions.create(user.id, &origin).await?;
         let event = AuditEvent::new(user.id, AuditKind::LoginSucceeded, origin, json!({}));
         audit::record_or_log(&self.state.pool, &event).await;
@@ -178,6 +186,28 @@ impl pb::auth_server::Auth for AuthService {
         let body = request.into_inner();
         crate::users::reset::confirm(&self.state, ctx, origin, &body.token, body.new_password).await?;
         Ok(Response::new(pb::ConfirmPasswordResetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn complete_mfa(
+        &self,
+        request: Request<pb::CompleteMfaRequest>,
+    ) -> Result<Response<pb::TokenPair>, Status> {
+        let forwarded = request_metadata::origin(request.metadata());
+        let vouched = self.state.gateway.vouches_for(request.metadata());
+        let peer = request.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let body = request.into_inner();
+        let origin = if vouched {
+            forwarded.or_ip(&body.client_ip)
+        } else {
+            crate::users::audit::Origin::new(Some(&peer), None)
+        };
+        let proof = crate::users::mfa::Proof::from_fields(&body.code, &body.recovery_code)?;
+        let user_id =
+            crate::users::mfa::complete(&self.state, origin.clone(), &body.mfa_token, proof).await?;
+        let (session, refresh) = self.state.sessions.create(user_id, &origin).await?;
+        tracing::info!(%user_id, "login with a second factor");
+        Ok(Response::new(self.token_pair(user_id, session, refresh).await?))
     }
 
     #[tracing::instrument(skip_all)]

@@ -11,13 +11,17 @@
 //! - `email_tokens`: single-use tokens sent by email (password reset, verification).
 //! - `reset`: the password reset, from the request to the new password.
 //! - `verification`: verified email, from the registration's link to a change of address.
+//! - `totp`: TOTP and recovery-code arithmetic, with no storage.
+//! - `mfa`: two-factor sign-in: enrolment, the login's second step, turning it off.
 
 pub mod audit;
 pub mod auth;
 pub mod email_tokens;
+pub mod mfa;
 pub mod passwords;
 pub mod reset;
 pub mod service;
 pub mod sessions;
 pub mod throttle;
+pub mod totp;
 pub mod verification;

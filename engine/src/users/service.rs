@@ -20,7 +20,7 @@ use crate::request_metadata;
 use crate::state::AppState;
 use crate::users::audit::{self, AuditEvent, AuditKind};
 use crate::users::email_tokens::{self, Purpose};
-use crate::users::{passwords, verification};
+use crate::users::{mfa, passwords, verification};
 use crate::validation::{MAX_NAME, Violations};
 
 /// Longest email address (RFC 5321 path limit).
@@ -67,6 +67,8 @@ impl From<UserRow> for pb::User {
             created_at: Some(timestamp(row.created_at)),
             updated_at: Some(timestamp(row.updated_at)),
             email_verified: row.email_verified_at.is_some(),
+            // Filled in by `GetMe`, which looks it up.
+            mfa_enabled: false,
         }
     }
 }
@@ -212,7 +214,9 @@ impl pb::users_server::Users for UsersService {
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
         let user_id = caller(&request)?.user_id;
         let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
-        Ok(Response::new(find(&mut conn, user_id).await?.into()))
+        let mut user = pb::User::from(find(&mut conn, user_id).await?);
+        user.mfa_enabled = mfa::enabled(&mut conn, user_id).await?;
+        Ok(Response::new(user))
     }
 
     #[tracing::instrument(skip_all)]
@@ -411,6 +415,51 @@ impl pb::users_server::Users for UsersService {
         let body = request.into_inner();
         verification::change_email(&self.state, ctx, origin, user_id, &body.new_email, body.password).await?;
         Ok(Response::new(pb::ChangeEmailResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn start_totp(
+        &self,
+        request: Request<pb::StartTotpRequest>,
+    ) -> Result<Response<pb::TotpEnrolment>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
+        let (otpauth_uri, secret) = mfa::start(&self.state, user_id, origin).await?;
+        Ok(Response::new(pb::TotpEnrolment { secret, otpauth_uri }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn pending_totp(
+        &self,
+        request: Request<pb::PendingTotpRequest>,
+    ) -> Result<Response<pb::TotpEnrolment>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let (otpauth_uri, secret) = mfa::pending(&self.state, user_id).await?;
+        Ok(Response::new(pb::TotpEnrolment { secret, otpauth_uri }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_totp(
+        &self,
+        request: Request<pb::ConfirmTotpRequest>,
+    ) -> Result<Response<pb::ConfirmTotpResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
+        let recovery_codes = mfa::confirm(&self.state, user_id, origin, &request.get_ref().code).await?;
+        Ok(Response::new(pb::ConfirmTotpResponse { recovery_codes }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn disable_totp(
+        &self,
+        request: Request<pb::DisableTotpRequest>,
+    ) -> Result<Response<pb::DisableTotpResponse>, Status> {
+        let user_id = caller(&request)?.user_id;
+        let origin = request_metadata::origin(request.metadata());
+        let body = request.into_inner();
+        let proof = mfa::Proof::from_fields(&body.code, &body.recovery_code)?;
+        mfa::disable(&self.state, user_id, origin, body.password, proof).await?;
+        Ok(Response::new(pb::DisableTotpResponse {}))
     }
 
     #[tracing::instrument(skip_all)]

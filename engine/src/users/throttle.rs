@@ -128,6 +128,17 @@ impl LoginThrottle {
         self.count(attempt, 0).await
     }
 
+    /// Counts an attempt at a second-factor code of `user` (at login, or turning it off), or
+    /// refuses: five wrong codes in the window and the account waits, like a login.
+    pub async fn second_factor(&self, user: Uuid) -> Result<Attempt, AppError> {
+        let attempt = Attempt {
+            keys: vec![format!("{}login:mfa:{user}", self.prefix)],
+            limits: vec![self.config.max_failures_per_account],
+            known: None,
+        };
+        self.count(attempt, 0).await
+    }
+
     /// Runs ATTEMPT; `exempt` is the (1-based) key a known address is not counted on.
     async fn count(&self, mut attempt: Attempt, exempt: usize) -> Result<Attempt, AppError> {
         let mut conn = self.redis.clone();

@@ -65,6 +65,36 @@ pub struct TokenJson {
     refresh_token: String,
 }
 
+/// A login whose password was right, on an account with two-factor sign-in on.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MfaRequired)]
+pub struct MfaRequiredJson {
+    /// Always `true`: no tokens yet.
+    #[schema(value_type = bool, example = true)]
+    mfa_required: bool,
+    /// Post it to `/auth/mfa` with a code from the app (or a recovery code); five minutes.
+    mfa_token: String,
+}
+
+/// What a login answers: a session's tokens, or the request for a second factor.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = LoginAnswer)]
+pub enum LoginJson {
+    Tokens(TokenJson),
+    MfaRequired(MfaRequiredJson),
+}
+
+impl From<pb::TokenPair> for LoginJson {
+    fn from(t: pb::TokenPair) -> Self {
+        if t.mfa_required {
+            LoginJson::MfaRequired(MfaRequiredJson { mfa_required: true, mfa_token: t.mfa_token })
+        } else {
+            LoginJson::Tokens(t.into())
+        }
+    }
+}
+
 impl From<pb::TokenPair> for TokenJson {
     fn from(t: pb::TokenPair) -> Self {
         TokenJson {
@@ -102,7 +132,9 @@ pub async fn register(
 
 /// Log in with email and password.
 ///
-/// Repeated failures for an account or from an address are throttled with 429.
+/// Repeated failures for an account or from an address are throttled with 429. With
+/// two-factor sign-in on, the answer is `{mfa_required: true, mfa_token}` instead of tokens:
+/// post the token and a code to `/auth/mfa`.
 #[utoipa::path(
     post,
     path = "/auth/login",
@@ -110,7 +142,7 @@ pub async fn register(
     operation_id = "login",
     request_body(content = LoginBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "A new session", body = TokenJson),
+        (status = 200, description = "A new session, or the request for a second factor", body = LoginJson),
         problems::JsonBody,
         problems::BadCredentials,
     )
@@ -119,7 +151,7 @@ pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<TokenJson>, ApiError> {
+) -> Result<Json<LoginJson>, ApiError> {
     let request =
         pb::LoginRequest { email: body.email, password: body.password, client_ip: client.to_string() };
     Ok(Json(state.engine.auth.clone().login(request).await?.into_inner().into()))

@@ -37,6 +37,8 @@ pub struct UserJson {
     /// Whether a link sent to the address was used. Until it is, the address gets no alerts,
     /// summaries or digests (`POST /auth/verify-email/resend` sends a new link).
     email_verified: bool,
+    /// Whether login asks for a code from a TOTP app (`/me/mfa/totp`).
+    mfa_enabled: bool,
 }
 
 impl From<pb::User> for UserJson {
@@ -50,6 +52,7 @@ impl From<pb::User> for UserJson {
             created_at: timestamp(u.created_at),
             updated_at: timestamp(u.updated_at),
             email_verified: u.email_verified,
+            mfa_enabled: u.mfa_enabled,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod events;
 mod html;
 pub mod insights;
 pub mod me;
+pub mod mfa;
 pub mod notifications;
 pub mod password_reset;
 pub mod recurring;
@@ -53,6 +54,7 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::page, password_reset::confirm))
         .routes(routes!(verify_email::page, verify_email::verify))
+        .routes(routes!(mfa::complete))
         // No login: the signed token in the link is the credential.
         .routes(routes!(notifications::unsubscribe, notifications::unsubscribe_one_click));
 
@@ -87,6 +89,16 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::summary))
         .routes(routes!(audit::list))
         .routes(routes!(events::stream));
+    // Answers that hold a secret (a TOTP secret, recovery codes) must never sit in an
+    // idempotency record, like login's tokens: these need the token but take no key.
+    let mut secrets = OpenApiRouter::<AppState>::default()
+        .routes(routes!(mfa::start, mfa::disable))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(mfa::qr_svg))
+        .routes(routes!(mfa::qr_png));
+    openapi::requires_bearer(secrets.get_openapi_mut());
+    let secrets = secrets.layer(from_fn_with_state(state.clone(), crate::auth::require_token));
+
     // The stream needs no layer of its own: GETs pass the idempotency middleware untouched.
     // In this order: a 401 comes before idempotency, so it is never a replayed answer.
     openapi::idempotent_posts(protected.get_openapi_mut());
@@ -95,7 +107,8 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state, crate::auth::require_token));
 
-    let mut api = register.merge(sessions).merge(protected).layer(DefaultBodyLimit::max(MAX_BODY));
+    let mut api =
+        register.merge(sessions).merge(secrets).merge(protected).layer(DefaultBodyLimit::max(MAX_BODY));
     openapi::common_responses(api.get_openapi_mut());
     api.split_for_parts()
 }
