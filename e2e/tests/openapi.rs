@@ -574,6 +574,12 @@ async fn real_answers_match_the_documented_schemas() {
             .is_object()
     );
 
+    // The export is the documented document, every part of it in the API's shapes.
+    let export = system.call(Method::GET, "/me/export", token, None).await;
+    assert_eq!(export.status, StatusCode::OK, "{:?}", export.body);
+    assert!(!export.body["transactions"].as_array().expect("transactions").is_empty());
+    conforms(doc, "get", "/me/export", &export);
+
     // And the deletes answer 204 without a body.
     let deleted = system.call(Method::DELETE, &format!("/transactions/{transaction_id}"), token, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);

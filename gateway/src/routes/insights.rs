@@ -49,6 +49,26 @@ pub struct InsightJson {
     created_at: Option<String>,
 }
 
+impl From<pb::Insight> for InsightJson {
+    fn from(i: pb::Insight) -> Self {
+        let data: serde_json::Value = serde_json::from_str(&i.data_json).unwrap_or(serde_json::Value::Null);
+        let text = |key: &str| data[key].as_str().map(str::to_owned);
+        InsightJson {
+            amount: text("amount"),
+            currency: text("currency"),
+            relevance: if i.relevance.is_finite() { i.relevance.clamp(0.0, 1.0) } else { 0.0 },
+            evidence: data.get("evidence").cloned().unwrap_or(serde_json::Value::Null),
+            id: i.id,
+            kind: i.kind,
+            title: i.title,
+            body: i.body,
+            generated_at: timestamp(i.generated_at),
+            created_at: timestamp(i.generated_at),
+            data,
+        }
+    }
+}
+
 /// The caller's insights feed, most relevant first.
 ///
 /// An insight's relevance halves every 30 days, so recent news outranks old history.
@@ -74,27 +94,6 @@ pub async fn list(
 ) -> Result<Json<ListPage<InsightJson>>, ApiError> {
     let request = pb::ListInsightsRequest { page: Some(query.page()?) };
     let listed = state.engine.insights.clone().list_insights(request).await?.into_inner();
-    let data = listed
-        .insights
-        .into_iter()
-        .map(|i| {
-            let data: serde_json::Value =
-                serde_json::from_str(&i.data_json).unwrap_or(serde_json::Value::Null);
-            let text = |key: &str| data[key].as_str().map(str::to_owned);
-            InsightJson {
-                amount: text("amount"),
-                currency: text("currency"),
-                relevance: if i.relevance.is_finite() { i.relevance.clamp(0.0, 1.0) } else { 0.0 },
-                evidence: data.get("evidence").cloned().unwrap_or(serde_json::Value::Null),
-                id: i.id,
-                kind: i.kind,
-                title: i.title,
-                body: i.body,
-                generated_at: timestamp(i.generated_at),
-                created_at: timestamp(i.generated_at),
-                data,
-            }
-        })
-        .collect();
+    let data = listed.insights.into_iter().map(InsightJson::from).collect();
     Ok(Json(ListPage::new(data, listed.next_cursor)))
 }

@@ -12,6 +12,7 @@ pub mod budgets;
 pub mod categories;
 pub mod categorize;
 pub mod events;
+pub mod export;
 mod html;
 pub mod insights;
 pub mod me;
@@ -88,6 +89,7 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::preferences, notifications::update_preferences))
         .routes(routes!(notifications::summary))
         .routes(routes!(audit::list))
+        .routes(routes!(export::export))
         .routes(routes!(events::stream));
     // Answers that hold a secret (a TOTP secret, recovery codes) must never sit in an
     // idempotency record, like login's tokens: these need the token but take no key.
