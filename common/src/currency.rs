@@ -19,6 +19,11 @@ impl Currency {
             .map(|i| Currency { code: CURRENCIES[i].0, minor_units: CURRENCIES[i].1 })
     }
 
+    /// Every code, in order (an API document's list of the codes it takes).
+    pub fn all_codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+
     /// The three-letter code, e.g. `"USD"`.
     pub fn code(&self) -> &'static str {
         self.code

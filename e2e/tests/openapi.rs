@@ -315,6 +315,31 @@ async fn the_document_covers_the_contract_consistently_and_swagger_ui_is_self_co
     let mut refs = Vec::new();
     collect_refs(&document, &mut refs);
     assert!(!refs.is_empty());
+
+    // Links lead from an answer to operations that exist, with the `{id}` they take.
+    let mut links = 0;
+    for (method, path, operation) in operations(&document) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = link["operationId"].as_str().expect("operationId");
+                assert!(ids.contains(target), "{method} {path} {status}: link {name} to unknown {target}");
+                let (_, target_path, _) = operations(&document)
+                    .into_iter()
+                    .find(|(_, _, o)| o["operationId"] == target)
+                    .expect("the target");
+                assert!(
+                    target_path.ends_with("{id}") || target_path.ends_with("{id}/status"),
+                    "{target_path}"
+                );
+                assert!(link["parameters"]["id"].as_str().is_some_and(|p| p.starts_with("$response.body#/")));
+                links += 1;
+            }
+        }
+    }
+    let status_link =
+        &document["paths"]["/api/v1/budgets"]["post"]["responses"]["201"]["links"]["get_budget_status"];
+    assert_eq!(status_link["parameters"]["id"], "$response.body#/id", "a created budget leads to its status");
+    assert!(links >= 20, "{links} links");
     for reference in refs {
         assert!(resolve(&document, reference).is_some(), "{reference} resolves to nothing");
     }

@@ -42,7 +42,13 @@ where
 ///
 /// A NUL character is valid JSON (`"\u0000"`) but no text column can store it, so it is
 /// refused here, naming the field, before it can reach a database as a server error.
+///
+/// Every body is a JSON object: serde would also read a struct from an array of its fields in
+/// order (`[null, null]`), which no client means.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the body must be a JSON object"));
+    }
     // Only a body that spells the escape can hold a NUL (raw control characters are not
     // valid JSON), so the common case costs one scan and no second parse.
     if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
@@ -92,6 +98,7 @@ fn parse_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Query parameters as a flat map; each handler parses what it needs and names bad ones.
+#[derive(Debug)]
 pub struct QueryMap(pub std::collections::HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
@@ -99,12 +106,25 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let map: std::collections::HashMap<String, String> =
-            serde_urlencoded::from_str(query).map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}"))
-            })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("the query string is malformed: {e}"))
+        })?;
+        // Every parameter here takes one value; a second one would be silently dropped.
+        let mut map = std::collections::HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if map.contains_key(&name) {
+                return Err(ApiError::field(name.replace('\0', ""), "must be given once"));
+            }
+            map.insert(name, value);
+        }
         if let Some((name, _)) = map.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
             return Err(ApiError::field(name.replace('\0', ""), "must not contain NUL characters"));
+        }
+        // `?to=` is not "no end date": a client that means no value leaves the parameter out.
+        // Read as absent, a blank date, id or month would pass as no filter at all, and the
+        // answer would not be what was asked for.
+        if let Some((name, _)) = map.iter().find(|(_, v)| v.trim().is_empty()) {
+            return Err(ApiError::field(name.clone(), "must not be empty; leave the parameter out instead"));
         }
         Ok(QueryMap(map))
     }
@@ -158,5 +178,26 @@ mod tests {
         // A literal backslash before u0000 is text, not a NUL.
         let fine = br#"{"name":"a\\u0000b","limits":[]}"#;
         assert_eq!(parse_json::<Body>(fine).expect("valid").name, "a\\u0000b");
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_an_array_of_fields() {
+        let error = parse_json::<Body>(b"  [\"ana\", []]").expect_err("an array is refused");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    async fn query(uri: &str) -> Result<QueryMap, ApiError> {
+        let (mut parts, ()) =
+            axum::http::Request::builder().uri(uri).body(()).expect("a request").into_parts();
+        QueryMap::from_request_parts(&mut parts, &()).await
+    }
+
+    #[tokio::test]
+    async fn a_parameter_given_twice_or_blank_is_refused_by_name() {
+        assert_eq!(query("/x?to=2026-01-01&q=rent").await.expect("fine").get("q").as_deref(), Some("rent"));
+        let twice = query("/x?budget_id=a&budget_id=b").await.expect_err("twice");
+        assert!(twice.message().contains("budget id"), "{}", twice.message());
+        let blank = query("/x?to=").await.expect_err("blank");
+        assert!(blank.message().contains("to"), "{}", blank.message());
     }
 }

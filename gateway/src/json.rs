@@ -122,10 +122,22 @@ pub struct Amount(pub String);
 #[schema(example = "12.50", pattern = r"^[0-9]+(\.[0-9]+)?$")]
 pub struct PositiveAmount(pub String);
 
-/// An ISO 4217 currency code, upper case.
-#[derive(ToSchema)]
-#[schema(example = "USD", pattern = "^[A-Z]{3}$")]
+/// An ISO 4217 currency code, upper case: one of the codes the service knows, listed as the
+/// schema's `enum`, so the document says exactly what validation takes.
 pub struct CurrencyCode(pub String);
+
+impl utoipa::PartialSchema for CurrencyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An ISO 4217 currency code, upper case"))
+            .examples(["USD"])
+            .enum_values(Some(budgetsmart_common::currency::Currency::all_codes()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CurrencyCode {}
 
 /// A calendar month, `YYYY-MM`.
 #[derive(ToSchema)]

@@ -12,7 +12,7 @@
 //! - `state`: the shared handles: upstream clients, the token verifier, Redis, the live hub.
 //! - Middleware over the state: `auth`, `context`, `rate_limit`, `idempotency`, `hardening`,
 //!   and `health`.
-//! - `openapi` and `routes`: one folder per resource; each handler validates, forwards to gRPC
+//! - `openapi` (with `openapi_links`, the links between operations) and `routes`: one folder per resource; each handler validates, forwards to gRPC
 //!   and answers a `serde` type that is also its OpenAPI schema.
 //! - `startup`: `build` binds the listener and assembles the router; `Gateway::run` serves.
 
@@ -33,6 +33,7 @@ pub mod json;
 pub mod limits;
 pub mod live;
 pub mod openapi;
+pub mod openapi_links;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;

@@ -88,6 +88,7 @@ pub fn document(api: Document) -> Document {
             }
         }
     }
+    crate::openapi_links::add(&mut document, API_PREFIX);
     document
 }
 

@@ -51,7 +51,7 @@ async fn category_names(state: &AppState) -> Result<HashMap<String, String>, Api
         (
             "currency" = Option<String>,
             Query,
-            pattern = "^[A-Z]{3}$",
+            pattern = "^[A-Za-z]{3}$",
             description = "ISO 4217; the user's default currency by default"
         ),
     ),
@@ -95,7 +95,7 @@ pub async fn summary(
         (
             "currency" = Option<String>,
             Query,
-            pattern = "^[A-Z]{3}$",
+            pattern = "^[A-Za-z]{3}$",
             description = "ISO 4217; the user's default currency by default"
         ),
     ),
@@ -143,7 +143,7 @@ pub async fn trends(
         (
             "currency" = Option<String>,
             Query,
-            pattern = "^[A-Z]{3}$",
+            pattern = "^[A-Za-z]{3}$",
             description = "ISO 4217; the user's default currency by default"
         ),
     ),
@@ -207,7 +207,7 @@ pub async fn models(State(state): State<AppState>, _user: AuthUser) -> Result<Js
         (
             "currency" = Option<String>,
             Query,
-            pattern = "^[A-Z]{3}$",
+            pattern = "^[A-Za-z]{3}$",
             description = "ISO 4217; the user's default currency by default"
         ),
         (
@@ -237,6 +237,10 @@ pub async fn chart(
 ) -> Result<Response, ApiError> {
     let (name, format) =
         file.rsplit_once('.').ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such chart"))?;
+    // Checked for every chart: one that does not use it must not take a malformed one either.
+    if query.get("budget_id").is_some_and(|id| uuid::Uuid::parse_str(&id).is_err()) {
+        return Err(ApiError::field("budget_id", "must be a UUID"));
+    }
     if !matches!(format, "svg" | "png") {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "charts are .svg or .png"));
     }
