@@ -255,3 +255,23 @@ async fn a_password_reset_proves_the_address_too() {
     assert_eq!(profile.body["email_verified"], true);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_voids_a_pending_change_of_address() {
+    let system = TestSystem::start().await;
+    let eli = system.register_and_login("eli").await;
+    let intruder = format!("intruder-{}@example.org", uuid::Uuid::now_v7().simple());
+    let body = json!({"new_email": intruder, "password": eli.password});
+    let asked = system.call(Method::POST, "/me/email", Some(&eli.token), Some(body)).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    let link = mail_sink::wait_for(&intruder, 1, SOON, |e| e.subject.contains("new BudgetSmart email")).await;
+    let token = link_token(&link[0].text, "verify-email?token=").expect("the link");
+    // The owner notices and changes the password: the pending change dies with the old one.
+    let password = json!({"current_password": eli.password, "new_password": "a brand new passphrase"});
+    let changed = system.call(Method::POST, "/me/password", Some(&eli.token), Some(password)).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{:?}", changed.body);
+    let used = system.call(Method::POST, "/auth/verify-email", None, Some(json!({"token": token}))).await;
+    assert_eq!(used.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", used.body);
+    assert_eq!(me(&system, &eli).await["email"], eli.email.as_str());
+    system.stop().await;
+}

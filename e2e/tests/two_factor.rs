@@ -182,3 +182,29 @@ async fn wrong_codes_are_throttled_like_passwords() {
     );
     system.stop().await;
 }
+
+#[tokio::test]
+async fn turning_it_on_ends_other_sessions_and_a_new_password_ends_waiting_logins() {
+    let system = TestSystem::start().await;
+    let cy = system.register_and_login("cy").await;
+    // A second session, as one begun with a phished password would be.
+    let other = login(&system, &cy).await["refresh_token"].as_str().expect("refresh").to_owned();
+    let (secret, _, _) = enrol(&system, &cy).await;
+    let refresh = |token: String| {
+        system.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": token})))
+    };
+    assert_eq!(refresh(other).await.status, StatusCode::UNAUTHORIZED, "the other session ended");
+    assert_eq!(refresh(cy.refresh.clone()).await.status, StatusCode::OK, "the enrolling session lives on");
+
+    // A login waits for its code; the password changes meanwhile: the waiting login is over.
+    let waiting = login(&system, &cy).await["mfa_token"].as_str().expect("mfa_token").to_owned();
+    let password = json!({"current_password": cy.password, "new_password": "a brand new passphrase"});
+    let changed = system.call(Method::POST, "/me/password", Some(&cy.token), Some(password)).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{:?}", changed.body);
+    let late = json!({"mfa_token": waiting, "code": code(&secret, 30)});
+    assert_eq!(
+        system.call(Method::POST, "/auth/mfa", None, Some(late)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    system.stop().await;
+}

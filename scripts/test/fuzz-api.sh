@@ -41,12 +41,10 @@ done
 base=http://127.0.0.1:28080
 for _ in $(seq 1 60); do curl -sf "$base/readyz" >/dev/null && break; sleep 1; done
 
-email="fuzz-$(date +%s)@example.com"
-password="fuzzing passphrase 1"
-curl -sf -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\",\"name\":\"Fuzz\"}" >/dev/null
-token=$(curl -sf -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# The fuzzed account, with real ids, cursors and a credential for schemathesis.toml.
+seed=$(FUZZ_BASE="$base" python3 scripts/test/fuzz-seed.py)
+eval "$seed"
+export FUZZ_EMAIL FUZZ_PASSWORD FUZZ_TOKEN
 
 # Every check but positive_data_acceptance, which wants every schema-valid request answered
 # 2xx: it flags refusals that depend on state the document cannot express (a wrong password,
@@ -60,8 +58,7 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 # One worker: with two threads, Hypothesis's concurrent ast.parse calls can hit a CPython 3.11
 # race ("SystemError: AST constructor recursion depth mismatch"), a crash of the tool that
 # fails the run without any finding about the API.
-"$VENV/bin/st" run "$base/openapi.json" \
-  -H "Authorization: Bearer $token" \
+"$VENV/bin/st" --config-file scripts/test/schemathesis.toml run "$base/openapi.json" \
   --checks "${FUZZ_CHECKS:-$CHECKS}" \
   --exclude-path /api/v1/events/stream \
   --exclude-operation-id delete_me --exclude-operation-id change_password \

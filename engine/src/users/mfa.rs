@@ -41,6 +41,12 @@ async fn factor(conn: &mut PgConnection, user_id: Uuid, lock: bool) -> AppResult
     Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(conn).await?)
 }
 
+/// Ends every login of `user_id` that waits for its second factor (the password changed).
+pub async fn end_challenges(conn: &mut PgConnection, user_id: Uuid) -> AppResult<()> {
+    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(conn).await?;
+    Ok(())
+}
+
 /// Whether `user_id` signs in with a second factor.
 pub async fn enabled(conn: &mut PgConnection, user_id: Uuid) -> AppResult<bool> {
     Ok(factor(conn, user_id, false).await?.is_some_and(|f| f.confirmed_at.is_some()))
@@ -80,7 +86,15 @@ pub async fn pending(state: &AppState, user_id: Uuid) -> AppResult<(String, Stri
 
 /// Confirms the pending enrolment with a `code` from the app: two-factor sign-in is on, and
 /// these are the recovery codes (shown once).
-pub async fn confirm(state: &AppState, user_id: Uuid, origin: Origin, code: &str) -> AppResult<Vec<String>> {
+/// Every other session ends: one that began with the password alone (perhaps a phished one)
+/// must not outlive the second factor.
+pub async fn confirm(
+    state: &AppState,
+    user_id: Uuid,
+    session: Option<Uuid>,
+    origin: Origin,
+    code: &str,
+) -> AppResult<Vec<String>> {
     let attempt = state.throttle.second_factor(user_id).await?;
     let mut tx = state.pool.begin().await?;
     let user = users::find(&mut tx, user_id).await?;
@@ -111,6 +125,7 @@ pub async fn confirm(state: &AppState, user_id: Uuid, origin: Origin, code: &str
     audit::record(&mut tx, &AuditEvent::new(user_id, AuditKind::MfaEnabled, origin, json!({}))).await?;
     tx.commit().await?;
     state.throttle.succeeded(attempt).await?;
+    state.sessions.end_others(user_id, session).await?;
     Ok(codes)
 }
 
@@ -227,7 +242,13 @@ pub async fn complete(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    if taken == 0 || !spend(&mut tx, &user, &proof).await? {
+    if taken == 0 {
+        // Spent by a parallel use (a double submit) or just expired: not a guess at the code.
+        drop(tx);
+        state.throttle.forgive(attempt).await;
+        return Err(refused());
+    }
+    if !spend(&mut tx, &user, &proof).await? {
         drop(tx);
         let entry = AuditEvent::new(user_id, AuditKind::MfaFailed, origin, json!({ "with": proof.name() }));
         audit::record_or_log(&state.pool, &entry).await;

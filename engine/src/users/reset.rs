@@ -19,7 +19,7 @@ use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
 use crate::users::email_tokens::{self, Purpose};
 use crate::users::passwords;
 use crate::users::service as users;
-use crate::users::verification;
+use crate::users::{mfa, verification};
 use crate::validation::Violations;
 
 /// How long a reset link works.
@@ -110,8 +110,12 @@ pub async fn confirm(
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-    // The other links of this account stop working too: one reset ends them all.
+    // The other links of this account stop working too: one reset ends them all, and so does
+    // a pending change of address (whoever asked for it may be why the password is reset).
     email_tokens::spend_all(&mut tx, user_id, Purpose::ResetPassword).await?;
+    email_tokens::spend_all(&mut tx, user_id, Purpose::VerifyEmail).await?;
+    // A login that got past the old password and waits for its code is over too.
+    mfa::end_challenges(&mut tx, user_id).await?;
     let entry = AuditEvent::new(user_id, AuditKind::PasswordReset, origin.clone(), json!({}));
     audit::record(&mut tx, &entry).await?;
     let ctx = EventContext { user_id: Some(user_id), ..ctx };

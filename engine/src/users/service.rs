@@ -328,8 +328,11 @@ impl pb::users_server::Users for UsersService {
         if changed == 0 {
             return Err(AppError::NotFound("user").into());
         }
-        // A reset link sent before the change would undo it: void them.
+        // A reset link sent before the change would undo it, and a pending change of address
+        // may be the intruder's: void them, and any login waiting for its second factor.
         email_tokens::spend_all(&mut tx, user_id, Purpose::ResetPassword).await?;
+        email_tokens::spend_all(&mut tx, user_id, Purpose::VerifyEmail).await?;
+        mfa::end_challenges(&mut tx, user_id).await?;
         let entry = AuditEvent::new(user_id, AuditKind::PasswordChanged, origin, json!({}));
         audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(AppError::from)?;
@@ -443,9 +446,10 @@ impl pb::users_server::Users for UsersService {
         &self,
         request: Request<pb::ConfirmTotpRequest>,
     ) -> Result<Response<pb::ConfirmTotpResponse>, Status> {
-        let user_id = caller(&request)?.user_id;
+        let caller = caller(&request)?;
         let origin = request_metadata::origin(request.metadata());
-        let recovery_codes = mfa::confirm(&self.state, user_id, origin, &request.get_ref().code).await?;
+        let code = &request.get_ref().code;
+        let recovery_codes = mfa::confirm(&self.state, caller.user_id, caller.session, origin, code).await?;
         Ok(Response::new(pb::ConfirmTotpResponse { recovery_codes }))
     }
 

@@ -59,34 +59,45 @@ pub async fn send_link(
     Ok(())
 }
 
-/// Refuses a link to `address` sooner than [`RESEND_INTERVAL_SECS`] after the last one to it,
-/// or past [`MAX_PER_DAY`] links of the account a day, saying when the next is allowed. (A
-/// first link to a new address need not wait: the minute protects a mailbox from a burst, the
-/// day's cap bounds them all.) Holds the user's lock until the transaction ends, so parallel
-/// requests count each other.
+/// Refuses a link to `address` sooner than [`RESEND_INTERVAL_SECS`] after the last one to it
+/// from any account, or past [`MAX_PER_DAY`] links of the account a day, saying when the next
+/// is allowed. (A first link to a new address need not wait for the account's last: the minute
+/// protects a mailbox from a burst, the day's cap bounds the account.) Holds the user's and the
+/// address's locks until the transaction ends, so parallel requests count each other.
 async fn throttle(conn: &mut PgConnection, user_id: Uuid, address: &str) -> AppResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 23))")
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    let sent: Vec<(chrono::DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT created_at, email FROM email_tokens WHERE user_id = $1 AND purpose = 'verify_email' \
+    // Several accounts naming one address count together for its minute.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 23))")
+        .bind(address)
+        .execute(&mut *conn)
+        .await?;
+    let sent: Vec<chrono::DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT created_at FROM email_tokens WHERE user_id = $1 AND purpose = 'verify_email' \
          AND created_at > now() - interval '1 day' ORDER BY created_at DESC",
     )
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
+    let last_to_address: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT max(created_at) FROM email_tokens WHERE purpose = 'verify_email' AND lower(email) = lower($1)",
+    )
+    .bind(address)
+    .fetch_one(&mut *conn)
+    .await?;
     let now = Utc::now();
     let wait = |until: chrono::DateTime<Utc>| AppError::Throttled {
         retry_after: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
     };
-    if let Some((last, _)) = sent.iter().find(|(_, to)| to.eq_ignore_ascii_case(address)) {
-        let next = *last + chrono::Duration::seconds(RESEND_INTERVAL_SECS);
+    if let Some(last) = last_to_address {
+        let next = last + chrono::Duration::seconds(RESEND_INTERVAL_SECS);
         if next > now {
             return Err(wait(next));
         }
     }
-    if let Some((oldest_counted, _)) = sent.get(MAX_PER_DAY - 1) {
+    if let Some(oldest_counted) = sent.get(MAX_PER_DAY - 1) {
         return Err(wait(*oldest_counted + chrono::Duration::days(1)));
     }
     Ok(())
@@ -229,7 +240,9 @@ async fn change_to(
         user_id: user.id.to_string(),
         email: changed.email.clone(),
         name: changed.name.clone(),
-        previous_email: user.email.clone(),
+        // An address never proven is not told (it may be a stranger's); the account then gets
+        // the welcome it never had.
+        previous_email: if user.email_verified_at.is_some() { user.email.clone() } else { String::new() },
         occurred_at: Some(timestamp(Utc::now())),
     };
     events::enqueue(&mut *conn, ctx, &event).await?;

@@ -24,7 +24,7 @@ pub struct RegisterBody {
     /// 10 to 128 characters; common passwords and the email address are refused.
     #[schema(format = Password, min_length = 10, max_length = 128)]
     password: String,
-    #[schema(min_length = 1, max_length = 100, example = "Ana")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Ana")]
     name: String,
 }
 

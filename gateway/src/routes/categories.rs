@@ -49,7 +49,8 @@ impl From<pb::Category> for CategoryJson {
 #[schema(as = NewCategory)]
 pub struct CreateBody {
     /// Unique among the user's categories.
-    #[schema(min_length = 1, max_length = 100, example = "Groceries")]
+    /// Blank names are refused: at least one character other than white space.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Groceries")]
     name: String,
     #[schema(value_type = CategoryKind)]
     kind: String,
@@ -61,7 +62,7 @@ pub struct CreateBody {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = CategoryPatch)]
 pub struct UpdateBody {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     #[schema(value_type = Option<CategoryKind>)]
     kind: Option<String>,

@@ -44,6 +44,16 @@ use crate::state::AppState;
 /// Rows asked for per page.
 const PAGE: u32 = 200;
 
+/// What `GET /me/export` answers.
+#[derive(ToSchema)]
+#[allow(dead_code)] // The query is read as text; this names its values for the document.
+pub enum ExportFormat {
+    #[schema(rename = "json")]
+    Json,
+    #[schema(rename = "csv")]
+    Csv,
+}
+
 /// The export document. It is streamed rather than built, so this type only names its parts;
 /// the e2e OpenAPI test checks real exports against it.
 #[derive(Serialize, ToSchema)]
@@ -86,7 +96,7 @@ pub struct ExportJson {
     tag = "me",
     operation_id = "export",
     security(("bearer" = [])),
-    params(("format" = Option<String>, Query, description = "`json` (the default) or `csv`", example = "json")),
+    params(("format" = inline(Option<ExportFormat>), Query, description = "`json` (the default) or `csv`")),
     responses(
         (status = 200, description = "The export", content(
             (ExportJson = "application/json"),
@@ -111,14 +121,21 @@ pub async fn export(
     let context = CONTEXT.try_with(Clone::clone).unwrap_or_default();
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let out = Out(sender);
-    tokio::spawn(CONTEXT.scope(context, async move {
-        let written =
-            if csv { write_csv(&state, &out).await } else { write_json(&state, profile, &out).await };
-        if let Err(error) = written {
-            tracing::warn!(error = %error.message(), "an export was cut off");
-            let _ = out.0.send(Err(std::io::Error::other("the export could not be completed"))).await;
-        }
-    }));
+    let span = tracing::Span::current();
+    tokio::spawn(CONTEXT.scope(
+        context,
+        tracing::Instrument::instrument(
+            async move {
+                let written =
+                    if csv { write_csv(&state, &out).await } else { write_json(&state, profile, &out).await };
+                if let Err(error) = written {
+                    tracing::warn!(error = %error.message(), "an export was cut off");
+                    let _ = out.0.send(Err(std::io::Error::other("the export could not be completed"))).await;
+                }
+            },
+            span,
+        ),
+    ));
     let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
     });

@@ -61,7 +61,7 @@ impl From<pb::User> for UserJson {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = ProfileUpdate)]
 pub struct UpdateMeBody {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     #[schema(value_type = Option<CurrencyCode>)]
     default_currency: Option<String>,
