@@ -50,7 +50,10 @@ export FUZZ_EMAIL FUZZ_PASSWORD FUZZ_TOKEN
 # 2xx: it flags refusals that depend on state the document cannot express (a wrong password,
 # a spent token, a category id that does not exist, a cursor the API never returned). Run it
 # with FUZZ_CHECKS=all to see them (docs/architecture/gateway.md, "Fuzzing").
-CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,use_after_free,ensure_resource_availability,ignored_auth,unsupported_method,missing_required_header
+# Also left out: ensure_resource_availability, which reads a replayed create as a lost resource:
+# the stateful phase sends a create again with the same Idempotency-Key and body after deleting
+# what the first made, and gets the first answer back, as the Idempotency-Key draft says it must.
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,use_after_free,ignored_auth,unsupported_method,missing_required_header
 
 # Left out: the live stream never ends (its head and auth are covered by e2e tests); deleting
 # the account or changing its password would end the token every other operation needs
