@@ -35,6 +35,7 @@ async fn invalid_transactions_and_budgets_are_refused_and_nothing_is_written() {
             "category_id",
         ),
         ("malformed category", with("category_id", json!("nope")), "category_id"),
+        ("blank category (null means none)", with("category_id", json!("")), "category_id"),
         ("bad type", with("type", json!("transfer")), "type"),
         (
             "missing amount",

@@ -61,6 +61,8 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 # One worker: with two threads, Hypothesis's concurrent ast.parse calls can hit a CPython 3.11
 # race ("SystemError: AST constructor recursion depth mismatch"), a crash of the tool that
 # fails the run without any finding about the API.
+# scripts/test/fuzz_hooks.py: a fresh Idempotency-Key for each request generated as valid.
+PYTHONPATH=scripts/test SCHEMATHESIS_HOOKS=fuzz_hooks \
 "$VENV/bin/st" --config-file scripts/test/schemathesis.toml run "$base/openapi.json" \
   --checks "${FUZZ_CHECKS:-$CHECKS}" \
   --exclude-path /api/v1/events/stream \

@@ -42,8 +42,9 @@ async fn find(conn: &mut PgConnection, user_id: Uuid, id: Uuid, lock: bool) -> A
         .ok_or(AppError::NotFound("transaction"))
 }
 
+/// An id that may be absent; given, it must be one (`""` is not "none": that is `null`).
 fn optional_uuid(violations: &mut Violations, field: &str, value: Option<&str>) -> Option<Uuid> {
-    value.map(str::trim).filter(|v| !v.is_empty()).and_then(|v| violations.uuid(field, v))
+    value.and_then(|v| violations.uuid(field, v))
 }
 
 fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction> {
