@@ -197,6 +197,10 @@ async fn a_change_of_address_needs_the_password_and_happens_when_the_new_link_is
     let link =
         mail_sink::wait_for(&new_email, 1, SOON, |e| e.subject.contains("new BudgetSmart email")).await;
     assert_eq!(link.len(), 1);
+    // The current address hears of it at once, while a new password can still stop it.
+    let asked = mail_sink::wait_for(&cal.email, 1, SOON, |e| e.subject.contains("was asked for")).await;
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].text.contains("c***@example.org") && asked[0].text.contains("change your password"));
     let token = link_token(&link[0].text, "verify-email?token=").expect("the link");
 
     let used = system.call(Method::POST, "/auth/verify-email", None, Some(json!({"token": token}))).await;

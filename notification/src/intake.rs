@@ -230,10 +230,19 @@ impl Intake {
                     .as_ref()
                     .map(|t| ((at(Some(t)) - Utc::now()).num_seconds() + 1799).div_euclid(3600).max(1))
                     .unwrap_or(24);
+                let user_id = user(&e.user_id)?;
+                let masked = recipients::mask(&e.email);
                 let payload = json!({ "token": e.token, "valid_hours": hours, "change": e.change });
-                let mut request = request(user(&e.user_id)?, Kind::VerifyEmail, payload);
-                request.to = Some(e.email);
-                self.queue(conn, request).await?;
+                let mut link = request(user_id, Kind::VerifyEmail, payload);
+                link.to = Some(e.email);
+                self.queue(conn, link).await?;
+                // A change asked for: the current address hears of it now, while a changed
+                // password can still stop it (that voids the link), not only once it is done.
+                let current = recipients::find(conn, user_id).await?;
+                if e.change && current.is_some_and(|r| r.email_verified) {
+                    let payload = json!({ "new_email": masked, "pending": true });
+                    self.queue(conn, request(user_id, Kind::EmailChanged, payload)).await?;
+                }
             }
             ev::EmailVerified::NAME => {
                 let e: ev::EmailVerified = event.decode()?;
@@ -248,7 +257,7 @@ impl Intake {
                     // unverified address becomes verified.
                     self.queue(conn, request(user_id, Kind::Welcome, json!({}))).await?;
                 } else {
-                    let payload = json!({ "new_email": recipients::mask(&e.email) });
+                    let payload = json!({ "new_email": recipients::mask(&e.email), "pending": false });
                     let mut notice = request(user_id, Kind::EmailChanged, payload);
                     notice.to = Some(e.previous_email);
                     self.queue(conn, notice).await?;

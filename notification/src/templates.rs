@@ -189,7 +189,8 @@ mod tests {
             ("password_reset", json!({ "token": "abc_DEF-123", "valid_minutes": 30 })),
             ("verify_email", json!({ "token": "abc_DEF-123", "valid_hours": 24, "change": false })),
             ("verify_email", json!({ "token": "abc_DEF-123", "valid_hours": 24, "change": true })),
-            ("email_changed", json!({ "new_email": "a***@example.org" })),
+            ("email_changed", json!({ "new_email": "a***@example.org", "pending": true })),
+            ("email_changed", json!({ "new_email": "a***@example.org", "pending": false })),
         ]
     }
 
