@@ -13,6 +13,18 @@ impl TestSystem {
         budgetsmart_common::database::connect(&self.database_url, schema, 2).await.expect("connects")
     }
 
+    /// How many events of `event_type` the notification service wrote to its journal.
+    pub async fn journaled(&self, event_type: &str) -> i64 {
+        let db = self.pool("notification").await;
+        let count = sqlx::query_scalar("SELECT count(*) FROM received_events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&db)
+            .await
+            .expect("reads the journal");
+        db.close().await;
+        count
+    }
+
     /// Waits up to `limit` until the analytics read model holds exactly `expected` live
     /// transactions; returns the count it last saw.
     pub async fn analytics_transactions(&self, expected: i64, limit: Duration) -> i64 {

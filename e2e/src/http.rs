@@ -77,14 +77,14 @@ impl TestSystem {
     /// person would; email then flows as for any verified account.
     pub async fn register_and_login(&self, name: &str) -> Session {
         let user = self.register_unverified(name).await;
-        let token = self.verification_token(&user, Duration::from_secs(30)).await;
+        let db = self.pool("notification").await;
+        let user_id = Uuid::parse_str(&user.user_id).expect("a user id");
+        let token = verification_token(&db, user_id, &user.email, Duration::from_secs(30)).await;
         let verified = self
             .call(Method::POST, "/auth/verify-email", None, Some(serde_json::json!({"token": token})))
             .await;
         assert_eq!(verified.status, StatusCode::NO_CONTENT, "{:?}", verified.body);
         // Tests count on email from here on: wait until the notification service knows.
-        let db = self.pool("notification").await;
-        let user_id = Uuid::parse_str(&user.user_id).expect("a user id");
         let known = crate::eventually(Duration::from_secs(30), || async {
             let verified: Option<bool> =
                 sqlx::query_scalar("SELECT email_verified FROM recipients WHERE user_id = $1")
@@ -98,40 +98,6 @@ impl TestSystem {
         assert!(known.is_some(), "the notification service never learnt that {} is verified", user.email);
         db.close().await;
         user
-    }
-
-    /// The token of the newest verification link sent for `user`: from the mail sink, or
-    /// from the notification service's queued email while the SMTP path is cut (the row keeps
-    /// the token until the email is finished).
-    pub async fn verification_token(&self, user: &Session, limit: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + limit;
-        let db = self.pool("notification").await;
-        let user_id = Uuid::parse_str(&user.user_id).expect("a user id");
-        loop {
-            let queued: Option<String> = sqlx::query_scalar(
-                "SELECT payload->>'token' FROM deliveries WHERE user_id = $1 AND kind = 'verify_email' \
-                 AND payload ? 'token' ORDER BY created_at DESC LIMIT 1",
-            )
-            .bind(user_id)
-            .fetch_optional(&db)
-            .await
-            .expect("reads deliveries")
-            .flatten();
-            let token = match queued {
-                Some(token) => Some(token),
-                None => crate::mail_sink::emails_to(&user.email)
-                    .await
-                    .iter()
-                    .rev()
-                    .find_map(|e| crate::mail_sink::link_token(&e.text, "verify-email?token=")),
-            };
-            if let Some(token) = token {
-                db.close().await;
-                return token;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no verification link for {}", user.email);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// Registers a fresh user and logs in, leaving the address unverified.
@@ -151,6 +117,14 @@ impl TestSystem {
             email,
             password,
         }
+    }
+
+    /// The kinds of the newest 100 entries of the audit log `token`'s account reads, newest first.
+    pub async fn audit_kinds(&self, token: &str) -> Vec<String> {
+        let audit = self.call(Method::GET, "/me/audit?limit=100", Some(token), None).await;
+        assert_eq!(audit.status, StatusCode::OK, "{:?}", audit.body);
+        let entries = audit.body["data"].as_array().expect("data");
+        entries.iter().filter_map(|e| e["kind"].as_str().map(str::to_owned)).collect()
     }
 
     /// A budget of `total_limit` USD for this month for `user` (alerts at the defaults); its id.
@@ -195,6 +169,37 @@ impl TestSystem {
             );
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
+    }
+}
+
+/// The token of the newest verification link sent to `user_id` at `email`: from the mail sink, or
+/// from the notification service's queued email while the SMTP path is cut (the row keeps
+/// the token until the email is finished).
+async fn verification_token(db: &sqlx::PgPool, user_id: Uuid, email: &str, limit: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let queued: Option<String> = sqlx::query_scalar(
+            "SELECT payload->>'token' FROM deliveries WHERE user_id = $1 AND kind = 'verify_email' \
+             AND payload ? 'token' ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .expect("reads deliveries")
+        .flatten();
+        let token = match queued {
+            Some(token) => Some(token),
+            None => crate::mail_sink::emails_to(email)
+                .await
+                .iter()
+                .rev()
+                .find_map(|e| crate::mail_sink::link_token(&e.text, "verify-email?token=")),
+        };
+        if let Some(token) = token {
+            return token;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no verification link for {email}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -87,21 +87,11 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert_eq!(voided.body, wrong.body, "the account's other link died with the reset");
 
     let token = login.body["access_token"].as_str().expect("token").to_owned();
-    let audit = system.call(Method::GET, "/me/audit", Some(&token), None).await;
-    let kinds: Vec<&str> =
-        audit.body["data"].as_array().expect("data").iter().filter_map(|e| e["kind"].as_str()).collect();
-    assert!(kinds.contains(&"password_reset"), "{kinds:?}");
+    let kinds = system.audit_kinds(&token).await;
+    assert!(kinds.iter().any(|k| k == "password_reset"), "{kinds:?}");
 
     // The link's token never reaches the notification journal.
-    let db = system.pool("notification").await;
-    let journaled: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM received_events WHERE event_type = 'password_reset_requested'",
-    )
-    .fetch_one(&db)
-    .await
-    .expect("reads");
-    assert_eq!(journaled, 0);
-    db.close().await;
+    assert_eq!(system.journaled("password_reset_requested").await, 0);
     system.stop().await;
 }
 

@@ -458,9 +458,7 @@ async fn sessions_are_listed_and_can_be_ended_one_or_all_but_the_current() {
         StatusCode::UNAUTHORIZED
     );
     // The audit log says so.
-    let audit = system.call(Method::GET, "/me/audit", Some(laptop_token), None).await;
-    let kinds: Vec<&str> =
-        audit.body["data"].as_array().expect("data").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let kinds = system.audit_kinds(laptop_token).await;
     assert_eq!(kinds.iter().filter(|k| **k == "session_ended").count(), 2, "{kinds:?}");
     system.stop().await;
 }

@@ -151,11 +151,9 @@ async fn two_factor_sign_in_from_enrolment_to_turning_it_off() {
     assert!(login(&system, &ana).await["access_token"].is_string(), "login is one step again");
     assert_eq!(off(json!({"password": ana.password, "code": "123456"})).await.status, StatusCode::CONFLICT);
 
-    let audit = system.call(Method::GET, "/me/audit?limit=100", Some(&ana.token), None).await;
-    let kinds: Vec<&str> =
-        audit.body["data"].as_array().expect("data").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let kinds = system.audit_kinds(&ana.token).await;
     for kind in ["mfa_enrolment_started", "mfa_enabled", "mfa_required", "mfa_failed", "mfa_disabled"] {
-        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing from {kinds:?}");
     }
     system.stop().await;
 }

@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::idempotency::Scope;
 use crate::request_metadata;
 use crate::state::AppState;
+use crate::users::account;
 use crate::users::audit::{self, AuditEvent, AuditKind};
 use crate::users::service as users;
 use crate::users::sessions::RefreshFailure;
@@ -70,16 +71,18 @@ impl pb::auth_server::Auth for AuthService {
             crate::users::audit::Origin::new(Some(&body.client_ip), None)
         };
         // The email becomes part of a throttle key (hashed) and a database lookup: bound it.
-        if body.email.chars().count() > users::MAX_EMAIL {
-            return Err(
-                AppError::field("email", format!("must be at most {} characters", users::MAX_EMAIL)).into()
-            );
+        if body.email.chars().count() > account::MAX_EMAIL {
+            return Err(AppError::field(
+                "email",
+                format!("must be at most {} characters", account::MAX_EMAIL),
+            )
+            .into());
         }
         let throttle = &self.state.throttle;
         let attempt = throttle.login(&body.email, &body.client_ip).await?;
         let checked = async {
             let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
-            let user = users::find_by_email(&mut conn, &body.email).await?;
+            let user = account::find_by_email(&mut conn, &body.email).await?;
             drop(conn);
             let stored = user.as_ref().map(|u| u.password_hash.clone());
             let valid = self.state.passwords.verify(body.password, stored).await?;
@@ -134,7 +137,7 @@ impl pb::auth_server::Auth for AuthService {
                 // A session outliving its account (a revocation lost with Redis, or raced by
                 // the deletion) must not mint access tokens for a user who is gone.
                 let mut conn = self.state.pool.acquire().await.map_err(AppError::from)?;
-                match users::find(&mut conn, user_id).await {
+                match account::find(&mut conn, user_id).await {
                     Ok(_) => {}
                     Err(AppError::NotFound(_)) => {
                         self.state.sessions.revoke(&next).await?;

@@ -94,19 +94,6 @@ pub async fn spend_all(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose)
     Ok(())
 }
 
-/// When `user_id` was last sent a token of `purpose`, if ever.
-pub async fn last_sent(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    purpose: Purpose,
-) -> AppResult<Option<DateTime<Utc>>> {
-    Ok(sqlx::query_scalar("SELECT max(created_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2")
-        .bind(user_id)
-        .bind(purpose.as_str())
-        .fetch_one(conn)
-        .await?)
-}
-
 /// How many tokens of `purpose` `user_id` was sent in the last `window`.
 pub async fn recent(
     conn: &mut PgConnection,

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::users::account::{self as users, UserRow};
 use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
-use crate::users::service::{self as users, UserRow};
 use crate::users::totp;
 
 /// How long a login may wait for its second factor.

@@ -1,7 +1,9 @@
 //! Users and auth: accounts, sign-in and what guards them.
 //!
-//! - `service`: the stored user, registration with default categories, and the Users gRPC
-//!   service (profile, password, deletion, audit log).
+//! - `account`: the stored user row, finding it, address shape, password check.
+//! - `service`: registration with default categories, and the Users gRPC service (profile,
+//!   password, email, two-factor sign-in, sessions, deletion, audit log), above `mfa` and
+//!   `verification`.
 //! - `auth`: the Auth gRPC service (register, login, refresh, logout), over `service`,
 //!   `sessions` and `throttle`.
 //! - `sessions`: rotating refresh-token families in Redis.
@@ -14,6 +16,7 @@
 //! - `totp`: TOTP and recovery-code arithmetic, with no storage.
 //! - `mfa`: two-factor sign-in: enrolment, the login's second step, turning it off.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod email_tokens;

@@ -15,10 +15,10 @@ use serde_json::json;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::users::account as users;
 use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
 use crate::users::email_tokens::{self, Purpose};
 use crate::users::passwords;
-use crate::users::service as users;
 use crate::users::{mfa, verification};
 use crate::validation::Violations;
 

@@ -20,9 +20,9 @@ use uuid::Uuid;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::users::account::{self as users, UserRow};
 use crate::users::audit::{self, AuditEvent, AuditKind, Origin};
 use crate::users::email_tokens::{self, Purpose};
-use crate::users::service::{self as users, UserRow};
 use crate::validation::Violations;
 
 /// How long a verification link works.

@@ -4,6 +4,10 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::extract::{QueryMap, parse_json};
 
 /// A page titled `title` holding `body` (already escaped where it holds values).
 pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -22,6 +26,28 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
         html,
     )
         .into_response()
+}
+
+/// The `token` an emailed link's page was opened with; 422 without one.
+pub(super) fn link_token(query: &QueryMap) -> Result<String, ApiError> {
+    query.get("token").ok_or_else(|| ApiError::field("token", "is required"))
+}
+
+/// An API client's JSON post to a link's page: `act` on the body, then 204 or the problem.
+pub(super) async fn json_post<B, F, Fut>(body: &[u8], act: F) -> Response
+where
+    B: DeserializeOwned,
+    F: FnOnce(B) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let outcome = match parse_json::<B>(body) {
+        Ok(body) => act(body).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 /// Whether a POST is a page's form (rather than an API client's JSON).

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::html::{self, escape, is_form};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, QueryMap, parse_json};
+use crate::extract::{ApiJson, QueryMap};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -80,11 +80,7 @@ pub async fn request(
     )
 )]
 pub async fn page(query: QueryMap) -> Result<Response, ApiError> {
-    let token = query
-        .get("token")
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ApiError::field("token", "is required"))?;
-    Ok(form(StatusCode::OK, &token, None))
+    Ok(form(StatusCode::OK, &html::link_token(&query)?, None))
 }
 
 /// Set a new password with a reset link's token.
@@ -109,14 +105,7 @@ pub async fn confirm(
     body: Bytes,
 ) -> Response {
     if !is_form(&headers) {
-        let body = match parse_json::<ConfirmBody>(&body) {
-            Ok(body) => body,
-            Err(error) => return error.into_response(),
-        };
-        return match set(&state, body).await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(error) => error.into_response(),
-        };
+        return html::json_post(&body, |body: ConfirmBody| set(&state, body)).await;
     }
     let mut body: ConfirmBody = match serde_urlencoded::from_bytes(&body) {
         Ok(body) => body,

@@ -10,7 +10,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::html::{self, escape, is_form};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, QueryMap, parse_json};
+use crate::extract::{ApiJson, QueryMap};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -58,11 +58,7 @@ pub struct ChangeBody {
     )
 )]
 pub async fn page(query: QueryMap) -> Result<Response, ApiError> {
-    let token = query
-        .get("token")
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ApiError::field("token", "is required"))?;
-    Ok(button(StatusCode::OK, &token, None))
+    Ok(button(StatusCode::OK, &html::link_token(&query)?, None))
 }
 
 /// Verify an address with the token of its emailed link.
@@ -89,13 +85,7 @@ pub async fn verify(
     body: Bytes,
 ) -> Response {
     if !is_form(&headers) {
-        return match parse_json::<VerifyBody>(&body) {
-            Ok(body) => match spend(&state, body.token).await {
-                Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                Err(error) => error.into_response(),
-            },
-            Err(error) => error.into_response(),
-        };
+        return html::json_post(&body, |body: VerifyBody| spend(&state, body.token)).await;
     }
     let token = serde_urlencoded::from_bytes::<VerifyBody>(&body)
         .map(|b| b.token)
