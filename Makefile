@@ -60,7 +60,7 @@ chaos: check-infra mail-sink ## Seven faults under load (broker, engine, analyti
 	$(CARGO) build --bins -p engine -p analytics -p notification -p gateway -p e2e
 	CHAOS_COMMAND="make chaos$(if $(CHAOS_PROFILE), CHAOS_PROFILE=$(CHAOS_PROFILE))" "$${CARGO_TARGET_DIR:-target}/debug/chaos" --profile $(or $(CHAOS_PROFILE),full) --bin "$${CARGO_TARGET_DIR:-target}/debug" --out $(or $(CHAOS_OUT),docs/resilience.md) $(CHAOS_SCENARIOS)
 
-fuzz-api: check-infra ## Schemathesis against /openapi.json with a valid token: no 5xx, no response off the schema
+fuzz-api: check-infra ## Schemathesis, every phase and check, against /openapi.json with a real account: no finding, no warning
 	@scripts/test/fuzz-api.sh
 
 lint-deploy: ## Dockerfile (hadolint), compose (spec schema), Kubernetes overlays (kubernetes-validate), .env.example

@@ -204,9 +204,12 @@ pub fn month_label(day: NaiveDate) -> String {
     day.format("%Y-%m").to_string()
 }
 
-/// Parses `YYYY-MM` into the month's first day.
+/// Parses `YYYY-MM` into the month's first day. Only the years the engine takes (1900 to
+/// 2999) are months here: chrono alone reads `0000-01`, or a five-digit year.
 pub fn parse_month(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d").ok()
+    let text = text.trim();
+    let first = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").ok()?;
+    (text.len() == 7 && (1900..=2999).contains(&first.year())).then_some(first)
 }
 
 /// Sums `spend` per month over `[first, last]` (first days of months), zero-filled.
@@ -234,6 +237,10 @@ mod tests {
         assert_eq!(month_end(day("2024-02-10")), day("2024-02-29"));
         assert_eq!(shift_months(day("2024-01-31"), -2), day("2023-11-01"));
         assert_eq!(parse_month("2025-13"), None);
+        assert_eq!(parse_month("0000-01"), None, "year 0 is no month of a budget");
+        assert_eq!(parse_month("0167-12"), None);
+        assert_eq!(parse_month("12025-01"), None);
+        assert_eq!(parse_month("1900-01"), NaiveDate::from_ymd_opt(1900, 1, 1));
         let mut spend = DailySpend::new();
         spend.insert(day("2024-01-05"), Decimal::new(1000, 2));
         spend.insert(day("2024-03-31"), Decimal::new(250, 2));

@@ -382,6 +382,41 @@ async fn the_document_covers_the_contract_consistently_and_swagger_ui_is_self_co
         .expect("a script");
     assert!(initializer.contains("/openapi.json"), "{initializer}");
     assert!(!initializer.contains("https://"), "the initializer points elsewhere: {initializer}");
+
+    // (f) What validation refuses, the document says (issue 22, point 7): a blank or NUL
+    // query value, a year outside 1900..=2999, a NUL in any text of a body.
+    for (method, path, operation) in operations(&document) {
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let schema = &parameter["schema"];
+            let text = schema["type"] == "string"
+                || schema["type"].as_array().is_some_and(|t| t.contains(&json!("string")));
+            if parameter["in"] != "query" || !text || schema.get("enum").is_some() {
+                continue;
+            }
+            let name = format!("{method} {path} ?{}", parameter["name"]);
+            let pattern = schema["pattern"].as_str().unwrap_or_default();
+            match schema["format"].as_str() {
+                Some("date") => assert!(pattern.starts_with("^(19|2[0-9])"), "{name}: {schema}"),
+                Some(_) => {}
+                // Its own pattern (an amount's) or the generic one: non-blank, no NUL.
+                None => {
+                    assert!(pattern.starts_with('^'), "{name}: {schema}");
+                    if pattern.contains(r"[^\u0000]") {
+                        assert_eq!(schema["minLength"], 1, "{name}: {schema}");
+                    }
+                }
+            }
+        }
+    }
+    let schemas = &document["components"]["schemas"];
+    let reset = &schemas["PasswordReset"]["properties"]["new_password"];
+    assert_eq!(reset["pattern"], r"^[^\u0000]*$", "{reset}");
+    assert_eq!(schemas["NewCategory"]["properties"]["name"]["pattern"], r"^[^\u0000]*\S[^\u0000]*$");
+    let patched_day = schemas["TransactionPatch"]["properties"]["occurred_on"].to_string();
+    assert!(patched_day.contains("#/components/schemas/Day"), "{patched_day}");
+    let png =
+        &document["paths"]["/api/v1/me/mfa/totp/qr.png"]["get"]["responses"]["200"]["content"]["image/png"];
+    assert!(png.get("schema").is_none(), "a PNG is no array of numbers: {png}");
     system.stop().await;
 }
 

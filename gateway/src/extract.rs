@@ -40,8 +40,9 @@ where
 
 /// Deserializes `bytes`, turning serde's error into a client-facing one.
 ///
-/// A NUL character is valid JSON (`"\u0000"`) but no text column can store it, so it is
-/// refused here, naming the field, before it can reach a database as a server error.
+/// A NUL character is valid JSON (`"\u0000"`) but no text column can store it, so a field the
+/// body type reads is refused with one, naming the field, before it can reach a database as a
+/// server error. A field it does not read is ignored, NUL or not, as every unknown field is.
 ///
 /// Every body is a JSON object: serde would also read a struct from an array of its fields in
 /// order (`[null, null]`), which no client means.
@@ -51,35 +52,75 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     // Only a body that spells the escape can hold a NUL (raw control characters are not
     // valid JSON), so the common case costs one scan and no second parse.
-    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
-        let value: serde_json::Value = parse_value(bytes)?;
-        if let Some(field) = nul_field(&value, String::new()) {
-            return Err(ApiError::field(field, "must not contain NUL characters"));
-        }
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return parse_value(bytes, |_| {});
     }
-    parse_value(bytes)
+    let mut ignored = Vec::new();
+    // serde_ignored shows a step through an `Option` or a newtype as its own `?` segment
+    // (`quiet.?.note`); the body itself has no such step.
+    let parsed = parse_value(bytes, |path| {
+        let steps: Vec<String> =
+            path.to_string().split('.').filter(|s| *s != "?").map(str::to_owned).collect();
+        ignored.push(steps.join("."));
+    })?;
+    let value: serde_json::Value = parse_value(bytes, |_| {})?;
+    let read =
+        |path: &Path| !ignored.iter().any(|i| path.dotted == *i || path.dotted.starts_with(&format!("{i}.")));
+    match nul_field(&value, Path::default(), &read) {
+        Some(field) => Err(ApiError::field(field, "must not contain NUL characters")),
+        None => Ok(parsed),
+    }
 }
 
-/// The path of the first string (or key) holding a NUL, e.g. `category_limits[0].limit`.
-fn nul_field(value: &serde_json::Value, path: String) -> Option<String> {
+/// Where a value sits in the body: as problem+json names it (`limits[0].label`) and as
+/// `serde_ignored` does (`limits.0.label`).
+#[derive(Default)]
+struct Path {
+    shown: String,
+    dotted: String,
+}
+
+impl Path {
+    fn key(&self, key: &str) -> Path {
+        let join = |base: &str| if base.is_empty() { key.to_owned() } else { format!("{base}.{key}") };
+        Path { shown: join(&self.shown), dotted: join(&self.dotted) }
+    }
+
+    fn index(&self, index: usize) -> Path {
+        let dotted =
+            if self.dotted.is_empty() { index.to_string() } else { format!("{}.{index}", self.dotted) };
+        Path { shown: format!("{}[{index}]", self.shown), dotted }
+    }
+}
+
+/// The first string (or key) holding a NUL among the values `read` says the body type reads.
+fn nul_field(value: &serde_json::Value, path: Path, read: &dyn Fn(&Path) -> bool) -> Option<String> {
+    if !read(&path) {
+        return None;
+    }
     match value {
         serde_json::Value::String(text) if text.contains('\0') => {
-            Some(if path.is_empty() { ".".into() } else { path })
+            Some(if path.shown.is_empty() { ".".into() } else { path.shown })
         }
         serde_json::Value::Array(items) => {
-            items.iter().enumerate().find_map(|(i, item)| nul_field(item, format!("{path}[{i}]")))
+            items.iter().enumerate().find_map(|(i, item)| nul_field(item, path.index(i), read))
         }
         serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
-            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-            if key.contains('\0') { Some(here) } else { nul_field(item, here) }
+            let here = path.key(key);
+            if key.contains('\0') && read(&here) { Some(here.shown) } else { nul_field(item, here, read) }
         }),
         _ => None,
     }
 }
 
-fn parse_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Deserializes `bytes`, telling `ignored` the path of every field the type does not read.
+fn parse_value<T: DeserializeOwned>(
+    bytes: &[u8],
+    mut ignored: impl FnMut(serde_ignored::Path<'_>),
+) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let deserializer = serde_ignored::Deserializer::new(&mut deserializer, &mut ignored);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = inner.to_string();
@@ -178,6 +219,25 @@ mod tests {
         // A literal backslash before u0000 is text, not a NUL.
         let fine = br#"{"name":"a\\u0000b","limits":[]}"#;
         assert_eq!(parse_json::<Body>(fine).expect("valid").name, "a\\u0000b");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Settings {
+        quiet: Option<Limit>,
+    }
+
+    #[test]
+    fn a_nul_in_a_field_the_type_does_not_read_is_ignored_like_the_field() {
+        // The fuzzer's "valid" bodies carry extra properties the document allows.
+        let extra = br#"{"name":"ok","limits":[{"label":"a","x\u0000":"y\u0000"}],"k\u0000":{"v":"\u0000"}}"#;
+        assert_eq!(parse_json::<Body>(extra).expect("the NULs are in ignored fields").name, "ok");
+        let inside_option = br#"{"quiet":{"label":"a","note":"\u0000"}}"#;
+        parse_json::<Settings>(inside_option).expect("an ignored field inside an Option");
+        // A field the type reads is still refused, under an ignored sibling too.
+        let read = br#"{"quiet":{"label":"\u0000","note":"\u0000"}}"#;
+        let error = parse_json::<Settings>(read).expect_err("a NUL in a read field");
+        assert!(format!("{error:?}").contains("quiet.label"), "{error:?}");
     }
 
     #[test]

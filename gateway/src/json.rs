@@ -5,6 +5,8 @@ use budgetsmart_common::money;
 use budgetsmart_proto::common::v1::Money;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, OneOfBuilder, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, FieldError};
@@ -139,10 +141,40 @@ impl utoipa::PartialSchema for CurrencyCode {
 
 impl utoipa::ToSchema for CurrencyCode {}
 
-/// A calendar month, `YYYY-MM`.
+/// An IANA time zone such as `Europe/Paris`: one of the zones the service knows, listed as
+/// the schema's `enum`, as for [`CurrencyCode`].
+pub struct TimeZoneName(pub String);
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An IANA time zone"))
+            .examples(["Europe/Paris"])
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {}
+
+/// A calendar month, `YYYY-MM`, of the years validation takes (1900 to 2999).
 #[derive(ToSchema)]
-#[schema(example = "2026-03", pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+#[schema(example = "2026-03", pattern = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$")]
 pub struct Month(pub String);
+
+/// What a day (`YYYY-MM-DD`) must look like: validation takes the years 1900 to 2999, which
+/// `format: date` alone does not say.
+pub const DAY_PATTERN: &str = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// A calendar day, `YYYY-MM-DD` (see [`DAY_PATTERN`]).
+#[derive(ToSchema)]
+#[schema(
+    example = "2026-03-14",
+    format = Date,
+    pattern = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+)]
+pub struct Day(pub String);
 
 /// Which way a transaction's money went: `debit` is spending, `credit` is income.
 #[derive(ToSchema)]
@@ -158,6 +190,21 @@ pub enum TransactionType {
 pub enum CategoryKind {
     Expense,
     Income,
+}
+
+/// The schema of a body that takes one of several sets of fields (a code or a recovery code):
+/// each alternative is a JSON Schema object written as the document shows it, closed with
+/// `additionalProperties: false`, so "both" and "neither" are invalid in the document as in
+/// the handler. The literals are the crate's own; one that does not parse fails the OpenAPI
+/// test, not a request.
+pub fn one_of(description: &str, alternatives: [serde_json::Value; 2]) -> RefOr<Schema> {
+    let mut builder = OneOfBuilder::new().description(Some(description));
+    for alternative in alternatives {
+        let object: Object =
+            serde_json::from_value(alternative).unwrap_or_else(|e| panic!("a schema literal: {e}"));
+        builder = builder.item(object);
+    }
+    builder.into()
 }
 
 #[cfg(test)]

@@ -89,7 +89,89 @@ pub fn document(api: Document) -> Document {
         }
     }
     crate::openapi_links::add(&mut document, API_PREFIX);
+    non_blank_queries(&mut document);
+    for schema in document.components.iter_mut().flat_map(|c| c.schemas.values_mut()) {
+        without_nul(schema);
+    }
     document
+}
+
+/// Every text `extract::parse_json` reads is refused with a NUL in it (no text column can
+/// store one), so every free-text schema says so: a pattern without NUL, and `\S` (a
+/// non-blank name) becomes "a non-blank character and no NUL". A date, id or enum cannot hold
+/// one and is left as it is.
+fn without_nul(schema: &mut RefOr<utoipa::openapi::schema::Schema>) {
+    fn walk(node: &mut serde_json::Value) {
+        let serde_json::Value::Object(map) = node else {
+            if let serde_json::Value::Array(items) = node {
+                items.iter_mut().for_each(walk);
+            }
+            return;
+        };
+        let text = match map.get("type") {
+            Some(serde_json::Value::String(kind)) => kind == "string",
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|k| k == "string"),
+            _ => false,
+        };
+        let free = map.get("format").is_none_or(|f| f == "password");
+        if text && free && !map.contains_key("enum") && !map.contains_key("const") {
+            match map.get("pattern").and_then(serde_json::Value::as_str) {
+                None => {
+                    map.insert("pattern".into(), NO_NUL.into());
+                }
+                Some(r"\S") => {
+                    map.insert("pattern".into(), NON_BLANK.into());
+                }
+                Some(_) => {}
+            }
+        }
+        map.values_mut().for_each(walk);
+    }
+    let Ok(mut value) = serde_json::to_value(&*schema) else { return };
+    walk(&mut value);
+    if let Ok(changed) = serde_json::from_value(value) {
+        *schema = changed;
+    }
+}
+
+/// Text without a NUL character.
+const NO_NUL: &str = r"^[^\u0000]*$";
+/// Text with a non-blank character and without a NUL.
+const NON_BLANK: &str = r"^[^\u0000]*\S[^\u0000]*$";
+
+/// Documents what `extract::QueryMap` does to every query parameter: a blank value (`?to=`)
+/// is refused, not read as absent. A free-text parameter (no format, enum or pattern of its
+/// own) gets `minLength` 1 and a pattern asking for a non-blank character and no NUL (also
+/// refused there); a date, the years
+/// validation takes ([`crate::json::DAY_PATTERN`]).
+fn non_blank_queries(document: &mut Document) {
+    use utoipa::openapi::schema::{KnownFormat, Schema, SchemaFormat, SchemaType};
+    for item in document.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else { continue };
+                if !matches!(parameter.parameter_in, ParameterIn::Query) {
+                    continue;
+                }
+                let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() else { continue };
+                // `Option<String>` is `["string", "null"]`.
+                let text = match &object.schema_type {
+                    SchemaType::Type(kind) => *kind == Type::String,
+                    SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                    SchemaType::AnyValue => false,
+                };
+                let day = matches!(object.format, Some(SchemaFormat::KnownFormat(KnownFormat::Date)));
+                if day && object.pattern.is_none() {
+                    object.pattern = Some(crate::json::DAY_PATTERN.to_owned());
+                }
+                if text && object.format.is_none() && object.enum_values.is_none() && object.pattern.is_none()
+                {
+                    object.min_length = Some(1);
+                    object.pattern = Some(NON_BLANK.to_owned());
+                }
+            }
+        }
+    }
 }
 
 /// `GET /openapi.json` (the document) and Swagger UI at `/docs`, whose assets are compiled in.

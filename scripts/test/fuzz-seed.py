@@ -13,49 +13,13 @@ Python 3 standard library only.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import re
 import sys
 import time
 import urllib.error
-import urllib.request
-import uuid
 
-BASE = os.environ["FUZZ_BASE"].rstrip("/")
-API = f"{BASE}/api/v1"
-SINK = os.environ.get("MAIL_SINK_API", "http://127.0.0.1:1080").rstrip("/")
-EMAIL = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
-PASSWORD = "fuzzing passphrase 1"
+from fuzz_client import PASSWORD, Failed, call, login, mail_token, new_email, register
 
-
-def call(method: str, path: str, token: str | None = None, body: object = None,
-         content_type: str = "application/json") -> object:
-    data = None
-    headers = {"Accept": "application/json"}
-    if body is not None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        headers["Content-Type"] = content_type
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"{API}{path}", data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=60) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
-
-
-def mail_token(marker: str, limit: float = 30) -> str:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{SINK}/api/email", timeout=30) as response:
-            mail = json.loads(response.read())
-        for message in reversed(mail):
-            if any(t["address"] == EMAIL for t in message.get("to", [])):
-                found = re.search(re.escape(marker) + r"([A-Za-z0-9_.-]+)", message.get("text") or "")
-                if found:
-                    return found.group(1)
-        time.sleep(0.5)
-    sys.exit(f"fuzz-seed: no {marker} link for {EMAIL} in {SINK}")
+EMAIL = new_email("fuzz")
 
 
 def cursor(path: str, token: str) -> str:
@@ -64,19 +28,18 @@ def cursor(path: str, token: str) -> str:
 
 
 def main() -> None:
-    call("POST", "/auth/register", body={"email": EMAIL, "password": PASSWORD, "name": "Fuzz"})
-    call("POST", "/auth/verify-email", body={"token": mail_token("verify-email?token=")})
-    unsubscribe = mail_token("unsubscribe?token=")
-    token = call("POST", "/auth/login", body={"email": EMAIL, "password": PASSWORD})["access_token"]
+    register(EMAIL)
+    unsubscribe = mail_token(EMAIL, "unsubscribe?token=")
+    token = login(EMAIL)["access_token"]
     # A second session, so the list of sessions has a page after the first.
-    call("POST", "/auth/login", body={"email": EMAIL, "password": PASSWORD})
+    login(EMAIL)
 
     categories = {c["name"]: c["id"] for c in call("GET", "/categories", token)["data"]}
     today = dt.date.today()
     # Five whole months before this one: no row dated in the future.
     months = [(today.replace(day=1) - dt.timedelta(days=28 * back)).replace(day=1) for back in range(5, 0, -1)]
-    budgets = [call("POST", "/budgets", token, {"month": m.strftime("%Y-%m"), "currency": "USD", "total_limit": "900.00"})
-               for m in months[-2:]]
+    for m in months[-2:]:
+        call("POST", "/budgets", token, {"month": m.strftime("%Y-%m"), "currency": "USD", "total_limit": "900.00"})
     rows = ["date,description,amount,currency,category"]
     for month in months:
         rows.append(f"{month.replace(day=3)},Netflix,-15.49,USD,Entertainment")
@@ -92,7 +55,6 @@ def main() -> None:
     imported = call("POST", "/transactions/import", token, "\n".join(rows) + "\n", content_type="text/csv")
     if imported.get("errors"):
         sys.exit(f"fuzz-seed: the import refused rows: {imported['errors'][:3]}")
-    transaction = call("GET", "/transactions?limit=1", token)["data"][0]["id"]
 
     deadline = time.monotonic() + 90
     anomalies = recurring = []
@@ -108,17 +70,12 @@ def main() -> None:
         "FUZZ_PASSWORD": PASSWORD,
         "FUZZ_TOKEN": token,
         "FUZZ_CATEGORY_ID": categories["Groceries"],
-        "FUZZ_BUDGET_ID": budgets[-1]["id"],
-        "FUZZ_TRANSACTION_ID": transaction,
-        "FUZZ_ANOMALY_ID": anomalies[0]["id"],
-        "FUZZ_RECURRING_ID": recurring[0]["id"],
         "FUZZ_UNSUBSCRIBE_TOKEN": unsubscribe,
         "FUZZ_CURSOR_TRANSACTIONS": cursor("/transactions", token),
         "FUZZ_CURSOR_BUDGETS": cursor("/budgets", token),
         "FUZZ_CURSOR_AUDIT": cursor("/me/audit", token),
         "FUZZ_CURSOR_NOTIFICATIONS": cursor("/notifications", token),
         "FUZZ_CURSOR_ANOMALIES": cursor("/analytics/anomalies", token),
-        "FUZZ_CURSOR_INSIGHTS": cursor("/insights", token),
     }
     for name, value in values.items():
         print(f"export {name}='{value}'")
@@ -129,3 +86,5 @@ if __name__ == "__main__":
         main()
     except urllib.error.HTTPError as error:
         sys.exit(f"fuzz-seed: {error.code} from {error.url}: {error.read()[:300]!r}")
+    except Failed as error:
+        sys.exit(f"fuzz-seed: {error}")

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::json::{CurrencyCode, timestamp};
+use crate::json::{CurrencyCode, TimeZoneName, timestamp};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -66,6 +66,7 @@ pub struct UpdateMeBody {
     #[schema(value_type = Option<CurrencyCode>)]
     default_currency: Option<String>,
     /// An IANA time zone such as `Europe/Paris`.
+    #[schema(value_type = Option<TimeZoneName>)]
     timezone: Option<String>,
 }
 

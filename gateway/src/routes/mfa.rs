@@ -2,6 +2,8 @@
 //! `/me/mfa/totp` (enrol, show the QR code, confirm, turn off). The engine keeps the secret and
 //! checks codes; the gateway draws the QR code of the pending enrolment's `otpauth://` URI.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -9,31 +11,65 @@ use axum::response::{IntoResponse, Response};
 use budgetsmart_proto::engine::v1 as pb;
 use qrcode::QrCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use super::auth::TokenJson;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::json;
 use crate::limits::ClientIp;
 use crate::openapi::problems;
 use crate::state::AppState;
 
-/// The login's second step: its `mfa_token` and one of `code` and `recovery_code`.
-#[derive(Deserialize, ToSchema)]
-#[schema(as = MfaProof)]
+/// The login's second step: its `mfa_token` and one of `code` and `recovery_code`. Unknown
+/// fields are refused, as the schema (two closed alternatives) says.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MfaBody {
-    /// The `mfa_token` of the login's answer.
-    #[schema(min_length = 1, max_length = 200)]
     mfa_token: String,
-    /// The six digits the app shows now.
-    #[schema(pattern = r"^\s*\d{3}\s?\d{3}\s*$", example = "123456")]
     #[serde(default)]
     code: String,
-    /// One of the recovery codes given at enrolment, when the app is lost; each works once.
-    #[schema(max_length = 40, example = "k7qm2-x9fa4")]
     #[serde(default)]
     recovery_code: String,
+}
+
+impl utoipa::PartialSchema for MfaBody {
+    fn schema() -> RefOr<Schema> {
+        let mfa_token = json!({"type": "string", "minLength": 1, "maxLength": 200,
+            "description": "The `mfa_token` of the login's answer."});
+        json::one_of(
+            "The login's `mfa_token`, and the app's `code` or a `recovery_code`",
+            [
+                json!({"type": "object", "title": "A code of the app", "required": ["mfa_token", "code"],
+                    "properties": {"mfa_token": mfa_token, "code": code_schema()},
+                    "additionalProperties": false}),
+                json!({"type": "object", "title": "A recovery code", "required": ["mfa_token", "recovery_code"],
+                    "properties": {"mfa_token": mfa_token, "recovery_code": recovery_code_schema()},
+                    "additionalProperties": false}),
+            ],
+        )
+    }
+}
+
+impl utoipa::ToSchema for MfaBody {
+    fn name() -> Cow<'static, str> {
+        "MfaProof".into()
+    }
+}
+
+/// The six digits an app shows; spaces people type between them are ignored.
+fn code_schema() -> serde_json::Value {
+    json!({"type": "string", "pattern": r"^\s*\d{3}\s?\d{3}\s*$", "example": "123456",
+        "description": "The six digits the app shows now."})
+}
+
+fn recovery_code_schema() -> serde_json::Value {
+    json!({"type": "string", "pattern": r"\S", "maxLength": 40, "example": "k7qm2-x9fa4",
+        "description": "One of the recovery codes given at enrolment, when the app is lost; each works once."})
 }
 
 /// A new enrolment: type `secret` into the app, or scan the QR code of `otpauth_uri`.
@@ -69,20 +105,39 @@ pub struct RecoveryCodesJson {
     recovery_codes: Vec<String>,
 }
 
-#[derive(Deserialize, ToSchema)]
-#[schema(as = TotpRemoval)]
+/// Turning two-factor sign-in off: the password and one of `code` and `recovery_code`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DisableBody {
-    /// The account's password.
-    #[schema(format = Password, min_length = 1)]
     password: String,
-    /// The six digits the app shows now (or give `recovery_code`).
-    #[schema(pattern = r"^\s*\d{3}\s?\d{3}\s*$", example = "123456")]
     #[serde(default)]
     code: String,
-    /// A recovery code, instead of `code`.
-    #[schema(max_length = 40)]
     #[serde(default)]
     recovery_code: String,
+}
+
+impl utoipa::PartialSchema for DisableBody {
+    fn schema() -> RefOr<Schema> {
+        let password = json!({"type": "string", "format": "password", "minLength": 1,
+            "description": "The account's password."});
+        json::one_of(
+            "The password, and the app's `code` or a `recovery_code`",
+            [
+                json!({"type": "object", "title": "A code of the app", "required": ["password", "code"],
+                    "properties": {"password": password, "code": code_schema()},
+                    "additionalProperties": false}),
+                json!({"type": "object", "title": "A recovery code", "required": ["password", "recovery_code"],
+                    "properties": {"password": password, "recovery_code": recovery_code_schema()},
+                    "additionalProperties": false}),
+            ],
+        )
+    }
+}
+
+impl utoipa::ToSchema for DisableBody {
+    fn name() -> Cow<'static, str> {
+        "TotpRemoval".into()
+    }
 }
 
 /// Complete a login with a second factor.
@@ -178,7 +233,7 @@ pub async fn qr_svg(State(state): State<AppState>, _user: AuthUser) -> Result<Re
     operation_id = "totp_qr_png",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The QR code", body = Vec<u8>, content_type = "image/png"),
+        (status = 200, description = "The QR code: a PNG image", content(("image/png"))),
         problems::NotFound,
     )
 )]

@@ -1,15 +1,20 @@
 //! `/analytics/recurring`: detected recurring payments and subscriptions.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use budgetsmart_proto::analytics::v1 as pb;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::json::{Amount, CurrencyCode, ListPage, amount};
+use crate::json::{self, Amount, CurrencyCode, ListPage, amount};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -156,20 +161,40 @@ pub async fn list(
     Ok(Json(ListPage::new(listed.data.into_iter().map(Into::into).collect(), String::new())))
 }
 
-/// A correction: what the payment is, or that it does not recur.
-#[derive(Deserialize, ToSchema)]
+/// A correction: what the payment is, or that it does not recur (one of the two).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = RecurringCorrection)]
 pub struct CorrectionBody {
-    /// The right kind; kept across rescans, and applied to the category's other payments the
-    /// classifier has no stronger evidence about.
     #[serde(default)]
-    #[schema(value_type = Option<RecurringKind>)]
     kind: Option<String>,
-    /// `true`: these charges are not a recurring payment; they are no longer listed, forecast
-    /// as due, or suggested as a saving, after any rescan.
     #[serde(default)]
     not_recurring: Option<bool>,
+}
+
+impl utoipa::PartialSchema for CorrectionBody {
+    fn schema() -> RefOr<Schema> {
+        json::one_of(
+            "The payment's right `kind`, or `not_recurring: true`",
+            [
+                json!({"type": "object", "title": "Its kind", "required": ["kind"],
+                    "properties": {
+                        "kind": {"$ref": "#/components/schemas/RecurringKind"},
+                        "not_recurring": {"type": ["boolean", "null"], "enum": [false, null]}},
+                    "additionalProperties": false,
+                    "description": "Kept across rescans, and applied to the category's other payments the classifier has no stronger evidence about."}),
+                json!({"type": "object", "title": "Not a recurring payment", "required": ["not_recurring"],
+                    "properties": {"not_recurring": {"type": "boolean", "enum": [true]}},
+                    "additionalProperties": false,
+                    "description": "These charges are no longer listed, forecast as due, or suggested as a saving, after any rescan."}),
+            ],
+        )
+    }
+}
+
+impl utoipa::ToSchema for CorrectionBody {
+    fn name() -> Cow<'static, str> {
+        "RecurringCorrection".into()
+    }
 }
 
 /// Correct a recurring payment: its kind, or that it does not recur.

@@ -12,7 +12,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, QueryMap};
 use crate::json::{
-    Amount, CurrencyCode, FieldErrors, ListPage, PageParams, PositiveAmount, TransactionType, amount,
+    Amount, CurrencyCode, Day, FieldErrors, ListPage, PageParams, PositiveAmount, TransactionType, amount,
     nullable, timestamp,
 };
 use crate::openapi::problems;
@@ -75,7 +75,7 @@ impl From<pb::Transaction> for TransactionJson {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewTransaction)]
 pub struct CreateBody {
-    #[schema(format = Date)]
+    #[schema(value_type = Day)]
     occurred_on: String,
     #[schema(min_length = 1, max_length = 500, example = "Whole Foods")]
     description: String,
@@ -98,7 +98,7 @@ pub struct CreateBody {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = TransactionPatch)]
 pub struct UpdateBody {
-    #[schema(format = Date)]
+    #[schema(value_type = Option<Day>)]
     occurred_on: Option<String>,
     #[schema(min_length = 1, max_length = 500)]
     description: Option<String>,

@@ -20,6 +20,7 @@ use budgetsmart_proto::engine::v1 as engine;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
+use crate::json::{CurrencyCode, Month};
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -49,10 +50,9 @@ async fn category_names(state: &AppState) -> Result<HashMap<String, String>, Api
         ("to" = Option<String>, Query, format = Date, description = "Last day, inclusive; today by default"),
         ("group_by" = inline(Option<GroupBy>), Query, description = "`category` by default"),
         (
-            "currency" = Option<String>,
+            "currency" = Option<CurrencyCode>,
             Query,
-            pattern = "^[A-Za-z]{3}$",
-            description = "ISO 4217; the user's default currency by default"
+            description = "ISO 4217 (any case is read, upper case is documented); the user's default currency by default"
         ),
     ),
     responses(
@@ -93,10 +93,9 @@ pub async fn summary(
             description = "Complete months before the current one, 6 by default"
         ),
         (
-            "currency" = Option<String>,
+            "currency" = Option<CurrencyCode>,
             Query,
-            pattern = "^[A-Za-z]{3}$",
-            description = "ISO 4217; the user's default currency by default"
+            description = "ISO 4217 (any case is read, upper case is documented); the user's default currency by default"
         ),
     ),
     responses(
@@ -135,16 +134,14 @@ pub async fn trends(
     params(
         ("budget_id" = Option<String>, Query, format = Uuid, description = "Project this budget's month"),
         (
-            "month" = Option<String>,
+            "month" = Option<Month>,
             Query,
-            pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$",
             description = "Project this month"
         ),
         (
-            "currency" = Option<String>,
+            "currency" = Option<CurrencyCode>,
             Query,
-            pattern = "^[A-Za-z]{3}$",
-            description = "ISO 4217; the user's default currency by default"
+            description = "ISO 4217 (any case is read, upper case is documented); the user's default currency by default"
         ),
     ),
     responses(
@@ -205,15 +202,13 @@ pub async fn models(State(state): State<AppState>, _user: AuthUser) -> Result<Js
         ),
         ("budget_id" = Option<String>, Query, format = Uuid, description = "For `forecast`: the budget"),
         (
-            "currency" = Option<String>,
+            "currency" = Option<CurrencyCode>,
             Query,
-            pattern = "^[A-Za-z]{3}$",
-            description = "ISO 4217; the user's default currency by default"
+            description = "ISO 4217 (any case is read, upper case is documented); the user's default currency by default"
         ),
         (
-            "month" = Option<String>,
+            "month" = Option<Month>,
             Query,
-            pattern = r"^\d{4}-\d{2}$",
             description = "For `spending-by-category`: the last month drawn (YYYY-MM), this month by default"
         ),
     ),
