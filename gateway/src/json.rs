@@ -129,13 +129,12 @@ pub struct PositiveAmount(pub String);
 pub struct CurrencyCode(pub String);
 
 impl utoipa::PartialSchema for CurrencyCode {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("An ISO 4217 currency code, upper case"))
-            .examples(["USD"])
-            .enum_values(Some(budgetsmart_common::currency::Currency::all_codes()))
-            .into()
+    fn schema() -> RefOr<Schema> {
+        listed_text(
+            "An ISO 4217 currency code, upper case",
+            "USD",
+            budgetsmart_common::currency::Currency::all_codes(),
+        )
     }
 }
 
@@ -146,17 +145,30 @@ impl utoipa::ToSchema for CurrencyCode {}
 pub struct TimeZoneName(pub String);
 
 impl utoipa::PartialSchema for TimeZoneName {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("An IANA time zone"))
-            .examples(["Europe/Paris"])
-            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
-            .into()
+    fn schema() -> RefOr<Schema> {
+        listed_text(
+            "An IANA time zone",
+            "Europe/Paris",
+            chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name()),
+        )
     }
 }
 
 impl utoipa::ToSchema for TimeZoneName {}
+
+/// A string that is one of `values`: what validation takes, listed as the schema's `enum`.
+fn listed_text<V: Into<serde_json::Value>>(
+    description: &str,
+    example: &str,
+    values: impl IntoIterator<Item = V>,
+) -> RefOr<Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .examples([example])
+        .enum_values(Some(values))
+        .into()
+}
 
 /// A calendar month, `YYYY-MM`, of the years validation takes (1900 to 2999).
 #[derive(ToSchema)]
