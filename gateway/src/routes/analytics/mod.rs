@@ -109,11 +109,15 @@ pub async fn trends(
     _user: AuthUser,
     query: QueryMap,
 ) -> Result<Json<TrendsJson>, ApiError> {
+    // 0 is the wire's "the default" (proto3 has no absent integer), so a client's 0 must be
+    // refused here, not passed on to mean 6.
     let months = match query.get("months") {
         None => 0,
         Some(raw) => raw
             .parse::<u32>()
-            .map_err(|_| ApiError::field("months", "must be a whole number from 2 to 24"))?,
+            .ok()
+            .filter(|months| (2..=24).contains(months))
+            .ok_or_else(|| ApiError::field("months", "must be a whole number from 2 to 24"))?,
     };
     let request = pb::TrendsRequest { months, currency: query.get("currency").unwrap_or_default() };
     let t = state.analytics.clone().get_trends(request).await?.into_inner();
