@@ -15,6 +15,13 @@ mail sink's inbox, from an enrolment's secret) and put it in the body:
 - `confirm_totp` and `disable_totp`: a code for the fuzzed account, whose two-factor sign-in
   these hooks turn off or on first, so that each has something to confirm or to turn off.
 
+State, too, for a request generated as valid: a made-up path id of a budget, transaction,
+category, anomaly or recurring payment becomes a live one (the stateful phase deletes what it
+finds, seeded rows too, and analytics replaces its rows on a rescan); a made-up `category_id`
+in a body becomes a live category; a made-up cursor is dropped (only a cursor an answer gave
+is one); the current password goes where a body proves it. Ids and cursors an answer showed,
+which the stateful phase's links carry, are kept.
+
 Two credentials (the auth providers at the end): the fuzzed account's token for every
 operation but two, and a fresh throwaway account's token for `delete_me` and
 `change_password`, whose success would otherwise end the account or the password every other
