@@ -41,16 +41,10 @@ impl utoipa::PartialSchema for MfaBody {
     fn schema() -> RefOr<Schema> {
         let mfa_token = json!({"type": "string", "minLength": 1, "maxLength": 200,
             "description": "The `mfa_token` of the login's answer."});
-        json::one_of(
+        with_code_or_recovery_code(
             "The login's `mfa_token`, and the app's `code` or a `recovery_code`",
-            [
-                json!({"type": "object", "title": "A code of the app", "required": ["mfa_token", "code"],
-                    "properties": {"mfa_token": mfa_token, "code": code_schema()},
-                    "additionalProperties": false}),
-                json!({"type": "object", "title": "A recovery code", "required": ["mfa_token", "recovery_code"],
-                    "properties": {"mfa_token": mfa_token, "recovery_code": recovery_code_schema()},
-                    "additionalProperties": false}),
-            ],
+            "mfa_token",
+            mfa_token,
         )
     }
 }
@@ -59,6 +53,23 @@ impl utoipa::ToSchema for MfaBody {
     fn name() -> Cow<'static, str> {
         "MfaProof".into()
     }
+}
+
+/// A body of `field` and one proof of the second factor: the app's `code` or a
+/// `recovery_code`, never both (two closed alternatives).
+fn with_code_or_recovery_code(description: &str, field: &str, schema: serde_json::Value) -> RefOr<Schema> {
+    let alternative = |title: &str, proof: &str, proof_schema: serde_json::Value| {
+        json!({"type": "object", "title": title, "required": [field, proof],
+            "properties": {field: schema.clone(), proof: proof_schema},
+            "additionalProperties": false})
+    };
+    json::one_of(
+        description,
+        [
+            alternative("A code of the app", "code", code_schema()),
+            alternative("A recovery code", "recovery_code", recovery_code_schema()),
+        ],
+    )
 }
 
 /// The six digits an app shows; spaces people type between them are ignored.
@@ -120,16 +131,10 @@ impl utoipa::PartialSchema for DisableBody {
     fn schema() -> RefOr<Schema> {
         let password = json!({"type": "string", "format": "password", "minLength": 1,
             "description": "The account's password."});
-        json::one_of(
+        with_code_or_recovery_code(
             "The password, and the app's `code` or a `recovery_code`",
-            [
-                json!({"type": "object", "title": "A code of the app", "required": ["password", "code"],
-                    "properties": {"password": password, "code": code_schema()},
-                    "additionalProperties": false}),
-                json!({"type": "object", "title": "A recovery code", "required": ["password", "recovery_code"],
-                    "properties": {"password": password, "recovery_code": recovery_code_schema()},
-                    "additionalProperties": false}),
-            ],
+            "password",
+            password,
         )
     }
 }
