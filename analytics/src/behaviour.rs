@@ -99,6 +99,8 @@ pub async fn review(
     let mut candidates = extra;
     candidates.extend(insights::from_recurring(&stored, &context, today));
     candidates.extend(insights::from_spending(&rows, &regular, &names, &profile.currency, &context, today));
+    candidates
+        .extend(insights::foreign_spending(conn, user, &profile.currency, today, context.usual_month).await?);
     let insights = insights::issue(conn, user, &candidates).await?;
 
     let categorizer = categorizer::store::replace_user_model(conn, user, model.as_ref()).await?;

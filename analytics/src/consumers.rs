@@ -19,6 +19,7 @@ pub fn spec(cache: Cache) -> ConsumerSpec {
             ev::BudgetUpdated::routing_key(),
             ev::BudgetDeleted::routing_key(),
             ev::UserRegistered::routing_key(),
+            ev::UserUpdated::routing_key(),
             ev::UserDeleted::routing_key(),
         ],
         handler: Arc::new(ReadModel::new(cache)),

@@ -99,6 +99,67 @@ fn figure(amount: Decimal, currency: &str) -> String {
     round(amount, currency).normalize().to_string()
 }
 
+/// `foreign_spending`: what last month's payments in other currencies came to, in both the
+/// currencies paid and the home currency, e.g. "420.00 EUR (455.10 USD)". Once per month and
+/// currency; only for payments whose rate is known (a pending one is not counted anywhere yet).
+pub async fn foreign_spending(
+    conn: &mut PgConnection,
+    user: Uuid,
+    home: &str,
+    today: NaiveDate,
+    usual_month: Decimal,
+) -> Result<Vec<Insight>, sqlx::Error> {
+    let month = history::shift_months(history::month_start(today), -1);
+    let rows: Vec<(String, Decimal, Decimal, i64)> = sqlx::query_as(
+        "SELECT original_currency, SUM(original_amount), SUM(amount), count(*) FROM transactions \
+         WHERE user_id = $1 AND NOT deleted AND kind = 'debit' AND currency = $2 \
+         AND original_currency IS NOT NULL AND occurred_on >= $3 AND occurred_on < $4 \
+         GROUP BY original_currency ORDER BY SUM(amount) DESC",
+    )
+    .bind(user)
+    .bind(home)
+    .bind(month)
+    .bind(history::shift_months(month, 1))
+    .fetch_all(conn)
+    .await?;
+    let label = crate::text::month(month);
+    Ok(rows
+        .into_iter()
+        .map(|(paid_in, paid, counted, payments)| {
+            let payments_text =
+                if payments == 1 { "1 payment".to_owned() } else { format!("{payments} payments") };
+            Insight {
+                key: format!("foreign_spending:{paid_in}:{}", history::month_label(month)),
+                kind: "foreign_spending",
+                title: format!(
+                    "{} ({}) spent in {paid_in} in {label}",
+                    text(paid, &paid_in),
+                    text(counted, home)
+                ),
+                body: format!(
+                    "{payments_text} in {paid_in} in {label} came to {} ({} at the rates of their days), \
+                     all counted in your budgets in {home}.",
+                    text(paid, &paid_in),
+                    text(counted, home),
+                ),
+                amount: Some(counted),
+                currency: Some(home.to_owned()),
+                evidence: evidence(
+                    &[month],
+                    serde_json::json!({
+                        "currency": paid_in,
+                        "paid": figure(paid, &paid_in),
+                        "counted": figure(counted, home),
+                        "payments": payments,
+                    }),
+                ),
+                relevance: 0.0,
+            }
+            .rated(usual_month)
+        })
+        .collect())
+}
+
 /// Whether savings may be suggested on a category of this name: not housing, bills, loans or
 /// income.
 pub fn discretionary(category_name: &str) -> bool {

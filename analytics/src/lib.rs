@@ -18,6 +18,8 @@
 //! - Retraining: `retraining` queues a user, `trainer` retrains once their changes go quiet,
 //!   with the forecasts and the behaviour review in separate transactions.
 //! - Reading it back: `reports`, `charts`, and `api` (the gRPC service).
+//! - `goals`: savings goals, projected with the forecasting code and reviewed by the trainer,
+//!   with their own gRPC service.
 //! - `startup`: `build` binds the listeners; `Analytics::run` starts the consumer, trainer and
 //!   server.
 
@@ -31,6 +33,7 @@ pub mod config;
 pub mod consumers;
 pub mod error;
 pub mod forecasting;
+pub mod goals;
 pub mod history;
 pub mod insights;
 pub mod merchant;

@@ -10,6 +10,7 @@ use crate::api::AnalyticsService;
 use crate::cache::Cache;
 use crate::config::AnalyticsConfig;
 use crate::consumers;
+use crate::goals::service::GoalsService;
 use crate::trainer::Trainer;
 
 /// Postgres schema the analytics service owns.
@@ -63,13 +64,16 @@ impl Analytics {
             self.config.train_max_wait,
         );
         let trainer = tokio::spawn(trainer.run(shutdown.clone()));
+        let goals = budgetsmart_proto::analytics::v1::goals_server::GoalsServer::with_interceptor(
+            GoalsService::new(pool.clone(), self.backend.outbox().clone()),
+            self.backend.auth(),
+        );
         let service =
             AnalyticsServer::with_interceptor(AnalyticsService::new(pool, self.cache), self.backend.auth());
+        let names = ["budgetsmart.analytics.v1.Analytics", "budgetsmart.analytics.v1.Goals"];
         let served = self
             .backend
-            .serve(shutdown.clone(), &["budgetsmart.analytics.v1.Analytics"], |router| {
-                router.add_service(service)
-            })
+            .serve(shutdown.clone(), &names, |router| router.add_service(service).add_service(goals))
             .await;
         shutdown.cancel();
         let _ = trainer.await;

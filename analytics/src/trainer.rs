@@ -24,7 +24,7 @@ use crate::monthend::{self, Target};
 use crate::readmodel::budgets;
 use crate::recurring::scan;
 use crate::retraining::Stage;
-use crate::{behaviour, categorizer, history, insights, parts, profile, registry, retraining};
+use crate::{behaviour, categorizer, goals, history, insights, parts, profile, registry, retraining};
 
 /// How often the trainer looks for due users.
 const POLL: Duration = Duration::from_millis(250);
@@ -112,11 +112,14 @@ impl Trainer {
     }
 
     async fn request_stale_refreshes(&self) -> Result<(), sqlx::Error> {
+        // Stale forecasts, and goals not reviewed for as long (their pace moves with the
+        // calendar even when no transaction arrives).
         sqlx::query(
             "INSERT INTO training_requests (user_id, requested_at) SELECT DISTINCT user_id, \
-             clock_timestamp() - interval '1 hour' FROM forecasts \
-             WHERE generated_at < now() - make_interval(hours => $1) \
-             AND NOT EXISTS (SELECT 1 FROM training_requests r WHERE r.user_id = forecasts.user_id)",
+             clock_timestamp() - interval '1 hour' FROM ( \
+               SELECT user_id FROM forecasts WHERE generated_at < now() - make_interval(hours => $1) \
+               UNION SELECT user_id FROM goals WHERE reviewed_at < now() - make_interval(hours => $1)) stale \
+             WHERE NOT EXISTS (SELECT 1 FROM training_requests r WHERE r.user_id = stale.user_id)",
         )
         .bind(REFRESH_AFTER_HOURS)
         .execute(&self.pool)
@@ -174,9 +177,11 @@ impl Trainer {
             return Ok(());
         }
         let reviewed = review_user(&mut tx, user, inputs).await?;
+        let today = profile::load(&mut tx, user).await?.today();
+        let announced = goals::review::review_all(&mut tx, user, today).await?;
         retraining::served(&mut tx, user, up_to, Stage::Review).await?;
         tx.commit().await?;
-        if reviewed.published() > 0 {
+        if reviewed.published() + announced > 0 {
             self.outbox.wake();
         }
         Ok(())

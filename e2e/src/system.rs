@@ -83,6 +83,9 @@ pub fn engine_config(
         // Debug builds hash slowly, and test binaries run in parallel.
         password_hash_wait: Duration::from_secs(30),
         gateway_token: secrecy::SecretString::from(TEST_GATEWAY_TOKEN),
+        // Tests load rates themselves (`engine::exchange::apply`), or serve RATES_URL.
+        rates_url: None,
+        rates_fetch_every: Duration::from_secs(3600),
     }
 }
 

@@ -140,6 +140,7 @@ async fn concurrent_calls_with_one_key_create_once() {
             r#type: "debit".into(),
             category_id: Some(housing.clone()),
             notes: None,
+            bank_conversion: None,
         });
         request.metadata_mut().insert("authorization", authorization.clone());
         request.metadata_mut().insert("idempotency-key", key.parse().expect("an ASCII key"));

@@ -48,6 +48,13 @@ pub struct EngineConfig {
     /// carrying it has its `client_ip` believed; any other caller is throttled by its own
     /// address.
     pub gateway_token: secrecy::SecretString,
+    /// `RATES_URL`: an ECB reference-rate file to fetch on a schedule, e.g.
+    /// https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml. Unset, nothing is
+    /// fetched and rates come only from `engine rates import FILE`.
+    pub rates_url: Option<String>,
+    /// `RATES_FETCH_EVERY_SECS`, default 3600: the ECB publishes once a working day, around
+    /// 16:00 CET, and the daily file is 1.5 kB, so hourly is both cheap and prompt.
+    pub rates_fetch_every: std::time::Duration,
 }
 
 /// Failed-login limits within a sliding window.
@@ -101,6 +108,10 @@ impl EngineConfig {
                 3000,
             )?),
             gateway_token: budgetsmart_common::keys::shared_secret(env, "GATEWAY_TOKEN")?,
+            rates_url: Some(config::string("RATES_URL", "")).filter(|u| !u.trim().is_empty()),
+            rates_fetch_every: std::time::Duration::from_secs(
+                config::parse("RATES_FETCH_EVERY_SECS", 3600)?.max(1),
+            ),
         };
         // One leaked secret must not also be another.
         budgetsmart_common::keys::distinct(

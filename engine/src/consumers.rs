@@ -1,4 +1,5 @@
-//! What the engine consumes: forecasts and insights from analytics.
+//! What the engine consumes: forecasts and insights from analytics, and its own
+//! `home_currency_changed`, whose work (re-expressing a history) is too long for the request.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use sqlx::PgConnection;
 
 use crate::budgets::forecasts;
 use crate::insights;
+use crate::transactions::reexpress;
 
 /// Routes each consumed event to its handler.
 struct EngineEvents;
@@ -23,17 +25,32 @@ impl EventHandler for EngineEvents {
             match event.event_type.as_str() {
                 ev::PredictionCompleted::NAME => forecasts::apply(conn, event).await,
                 ev::InsightGenerated::NAME => insights::apply(conn, event).await,
+                ev::HomeCurrencyChanged::NAME => rehome(conn, event).await,
                 other => Err(HandlerError::Permanent(anyhow::anyhow!("the engine does not handle {other}"))),
             }
         })
     }
 }
 
+/// A user chose another home currency: their history is re-expressed in it.
+async fn rehome(conn: &mut PgConnection, event: &IncomingEvent) -> Result<(), HandlerError> {
+    let changed: ev::HomeCurrencyChanged = event.decode()?;
+    let user_id = uuid::Uuid::parse_str(&changed.user_id).map_err(|_| {
+        HandlerError::Permanent(anyhow::anyhow!("home_currency_changed: user_id is not a UUID"))
+    })?;
+    reexpress::rehome(conn, user_id).await.map_err(|e| HandlerError::Transient(anyhow::anyhow!("{e:#}")))?;
+    Ok(())
+}
+
 /// The engine's queue, `engine.events`.
 pub fn spec() -> ConsumerSpec {
     ConsumerSpec {
         queue: "engine.events".into(),
-        bindings: vec![ev::PredictionCompleted::routing_key(), ev::InsightGenerated::routing_key()],
+        bindings: vec![
+            ev::PredictionCompleted::routing_key(),
+            ev::InsightGenerated::routing_key(),
+            ev::HomeCurrencyChanged::routing_key(),
+        ],
         handler: Arc::new(EngineEvents),
     }
 }

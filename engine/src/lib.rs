@@ -11,8 +11,12 @@
 //! - One folder per resource, each with its stored rows beside its gRPC `service`:
 //!   `users` (accounts, auth, sessions, the audit log), `categories`, `budgets` (limits,
 //!   alerts, forecasts) and `transactions` (create, import, categorisation).
+//! - `rates`: the ECB's reference-rate files, the `rates` table and the conversion rules,
+//!   below `transactions`, which expresses every amount in its owner's home currency.
+//! - `exchange`: loading a rate file (`engine rates import FILE`, or fetched from `RATES_URL`)
+//!   and counting the transactions that waited for it.
 //! - `insights` (the feed analytics fills) and `consumers` (the events the engine consumes
-//!   from analytics).
+//!   from analytics, and its own `home_currency_changed`).
 //! - `startup`: `build` binds the listeners and wires the services; `Engine::run` serves.
 //!
 //! Every query is scoped to the caller's user id; every write that others must hear about
@@ -24,8 +28,10 @@ pub mod config;
 pub mod consumers;
 pub mod convert;
 pub mod error;
+pub mod exchange;
 pub mod idempotency;
 pub mod insights;
+pub mod rates;
 pub mod request_metadata;
 pub mod startup;
 pub mod state;

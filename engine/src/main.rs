@@ -1,4 +1,5 @@
-//! The engine binary: read config, build, serve until SIGTERM. `engine migrate` only migrates.
+//! The engine binary: read config, build, serve until SIGTERM. `engine migrate` only migrates;
+//! `engine rates import FILE` loads an ECB reference-rate file.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -16,8 +17,14 @@ async fn run() -> anyhow::Result<()> {
     budgetsmart_common::config::load_dotenv();
     budgetsmart_common::telemetry::init("engine");
     let config = engine::EngineConfig::from_env()?;
-    if std::env::args().nth(1).as_deref() == Some("migrate") {
-        return engine::startup::migrate(&config.backend.database_url).await;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["migrate"] => return engine::startup::migrate(&config.backend.database_url).await,
+        ["rates", "import", file] => {
+            return engine::exchange::import_file(&config.backend.database_url, file).await;
+        }
+        [] => {}
+        _ => anyhow::bail!("usage: engine [migrate | rates import FILE]"),
     }
     let engine = engine::build(config).await?;
     engine.run(budgetsmart_common::shutdown::on_signal()).await

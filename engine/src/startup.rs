@@ -37,6 +37,8 @@ pub struct Engine {
     backend: Backend,
     state: AppState,
     idempotency_ttl: Duration,
+    /// `RATES_URL` and how often to fetch it, when set.
+    rates_fetch: Option<(String, Duration)>,
 }
 
 /// Applies the engine's migrations to the database at `database_url` (`migrate` command).
@@ -73,7 +75,12 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         passwords: Passwords::new(config.password_hash_slots, config.password_hash_wait),
         gateway: crate::request_metadata::Gateway::new(&config.gateway_token),
     };
-    Ok(Engine { backend, state, idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs) })
+    Ok(Engine {
+        backend,
+        state,
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl_secs),
+        rates_fetch: config.rates_url.clone().map(|url| (url, config.rates_fetch_every)),
+    })
 }
 
 /// The largest request the engine decodes: the gateway's 6 MiB body limit plus the envelope.
@@ -92,9 +99,12 @@ impl Engine {
 
     /// Serves until `shutdown`, then drains calls, deliveries and the outbox.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Engine { backend, state, idempotency_ttl } = self;
+        let Engine { backend, state, idempotency_ttl, rates_fetch } = self;
         let sweeper =
             tokio::spawn(sweep_idempotency_keys(state.pool.clone(), idempotency_ttl, shutdown.clone()));
+        let fetcher = rates_fetch.map(|(url, every)| {
+            tokio::spawn(crate::exchange::fetch_on_schedule(state.pool.clone(), url, every, shutdown.clone()))
+        });
         let stop = shutdown.clone();
         let auth = backend.auth();
         let names = [
@@ -139,6 +149,9 @@ impl Engine {
         // `serve` cancels on its way out, except when it fails before serving.
         stop.cancel();
         let _ = sweeper.await;
+        if let Some(fetcher) = fetcher {
+            let _ = fetcher.await;
+        }
         served
     }
 }

@@ -93,6 +93,11 @@ impl FieldErrors {
         }
     }
 
+    /// Records a violation of `field`.
+    pub fn add(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError { field: field.to_owned(), message: message.to_owned() });
+    }
+
     /// `Ok` when nothing was wrong.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }

@@ -137,7 +137,9 @@ fn without_nul(schema: &mut RefOr<utoipa::openapi::schema::Schema>) {
 /// Text without a NUL character.
 const NO_NUL: &str = r"^[^\u0000]*$";
 /// Text with a non-blank character and without a NUL.
-const NON_BLANK: &str = r"^[^\u0000]*\S[^\u0000]*$";
+// `\S` alone would match a NUL (it is not white space), so the one required character
+// excludes it too.
+const NON_BLANK: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
 
 /// Documents what `extract::QueryMap` does to every query parameter: a blank value (`?to=`)
 /// is refused, not read as absent. A free-text parameter (no format, enum or pattern of its

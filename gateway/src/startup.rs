@@ -62,6 +62,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         live: live.clone(),
         engine: EngineClients::new(&engine),
         analytics: AnalyticsClient::new(analytics.upstream()),
+        goals: budgetsmart_proto::analytics::v1::goals_client::GoalsClient::new(analytics.upstream()),
         notifications: NotificationsClient::new(notification.upstream()),
         unsubscribe: UnsubscribeClient::new(notification.upstream()),
         upstreams: Arc::new(vec![engine, analytics, notification]),

@@ -95,6 +95,8 @@ pub struct Shared {
     pub engine: EngineClients,
     /// The analytics service.
     pub analytics: AnalyticsClient<Upstream>,
+    /// Savings goals, also in analytics.
+    pub goals: budgetsmart_proto::analytics::v1::goals_client::GoalsClient<Upstream>,
     /// The notification service.
     pub notifications: NotificationsClient<Upstream>,
     /// Its token-authenticated unsubscribe.

@@ -49,6 +49,8 @@ fn to_proto(prefs: &Preferences) -> pb::Preferences {
             insight_generated: prefs.type_enabled(Kind::InsightGenerated),
             monthly_summary: prefs.type_enabled(Kind::MonthlySummary),
             welcome: prefs.type_enabled(Kind::Welcome),
+            goal_reached: prefs.type_enabled(Kind::GoalReached),
+            goal_at_risk: prefs.type_enabled(Kind::GoalAtRisk),
         }),
         min_anomaly_score: prefs.min_anomaly_score,
         digest: prefs.digest.as_str().into(),
@@ -109,6 +111,8 @@ fn from_proto(body: pb::Preferences) -> Result<Preferences, ApiError> {
         (Kind::InsightGenerated, types.insight_generated),
         (Kind::MonthlySummary, types.monthly_summary),
         (Kind::Welcome, types.welcome),
+        (Kind::GoalReached, types.goal_reached),
+        (Kind::GoalAtRisk, types.goal_at_risk),
     ] {
         prefs.set(kind, on);
     }

@@ -17,6 +17,8 @@ pub fn spec(intake: Intake) -> ConsumerSpec {
             ev::PredictionCompleted::routing_key(),
             ev::InsightGenerated::routing_key(),
             ev::AnomalyDetected::routing_key(),
+            ev::GoalReached::routing_key(),
+            ev::GoalAtRisk::routing_key(),
             ev::UserRegistered::routing_key(),
             ev::UserUpdated::routing_key(),
             ev::UserDeleted::routing_key(),

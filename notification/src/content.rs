@@ -46,10 +46,16 @@ pub fn threshold(event: &ev::BudgetThresholdReached) -> Value {
     } else {
         event.currency.clone()
     };
+    // A payment in another currency says both amounts: what was paid, and what it counts.
     let transaction = event.transaction.as_ref().map(|t| {
+        let paid_in = t.amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default();
+        let home = t.home_amount.as_ref().filter(|h| h.currency_code != paid_in);
         json!({
             "description": t.description,
             "amount": amount(t.amount.as_ref()),
+            "currency": if paid_in.is_empty() { currency.clone() } else { paid_in },
+            "home_amount": home.map(|h| amount(Some(h))),
+            "home_currency": home.map(|h| h.currency_code.clone()),
             "occurred_on": t.occurred_on,
         })
     });
@@ -64,6 +70,24 @@ pub fn threshold(event: &ev::BudgetThresholdReached) -> Value {
         "percent_used": percent(spent, limit),
         "currency": currency,
         "transaction": transaction,
+    }})
+}
+
+/// `goal_reached` and `goal_at_risk`: the goal's numbers and where it is heading.
+pub fn goal(goal: &ev::GoalData) -> Value {
+    let currency = goal.target_amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default();
+    let day = |text: &str| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.format("%-d %B %Y").to_string())
+    };
+    json!({ "goal": {
+        "name": goal.name,
+        "target": amount(goal.target_amount.as_ref()),
+        "saved": amount(goal.saved.as_ref()),
+        "remaining": amount(goal.remaining.as_ref()),
+        "monthly_needed": goal.monthly_needed.as_ref().map(|m| amount(Some(m))),
+        "target_date": day(&goal.target_date),
+        "projected_completion": day(&goal.projected_completion),
+        "currency": currency,
     }})
 }
 

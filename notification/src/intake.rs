@@ -318,6 +318,22 @@ impl Intake {
                     self.queue(conn, request).await?;
                 }
             }
+            ev::GoalReached::NAME => {
+                let e: ev::GoalReached = event.decode()?;
+                let goal = e.goal.unwrap_or_default();
+                let mut request = request(user(&goal.user_id)?, Kind::GoalReached, content::goal(&goal));
+                // Once per goal, however often the event comes.
+                request.dedupe_key = format!("goal_reached:{}", goal.goal_id);
+                self.queue(conn, request).await?;
+            }
+            ev::GoalAtRisk::NAME => {
+                let e: ev::GoalAtRisk = event.decode()?;
+                let goal = e.goal.unwrap_or_default();
+                let mut request = request(user(&goal.user_id)?, Kind::GoalAtRisk, content::goal(&goal));
+                // Analytics announces each slip once; a redelivery of one is the same email.
+                request.dedupe_key = format!("goal_at_risk:{}:{}", goal.goal_id, event.id);
+                self.queue(conn, request).await?;
+            }
             ev::InsightGenerated::NAME => {
                 let e: ev::InsightGenerated = event.decode()?;
                 let mut request = request(user(&e.user_id)?, Kind::InsightGenerated, content::insight(&e));

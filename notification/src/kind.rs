@@ -15,6 +15,10 @@ pub enum Kind {
     MonthlySummary,
     /// Sent once, when the new account's address is verified.
     Welcome,
+    /// A savings goal's target was met.
+    GoalReached,
+    /// A savings goal's date will be missed at the current pace.
+    GoalAtRisk,
     /// A link to set a new password, asked for by whoever knows the address. A security
     /// email: not a preference, never held for quiet hours or a digest.
     PasswordReset,
@@ -31,13 +35,15 @@ impl Kind {
     pub const SECURITY: [Kind; 3] = [Kind::PasswordReset, Kind::VerifyEmail, Kind::EmailChanged];
 
     /// Every kind the preferences list, in their order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::BudgetThresholdReached,
         Kind::AnomalyDetected,
         Kind::PredictionCompleted,
         Kind::InsightGenerated,
         Kind::MonthlySummary,
         Kind::Welcome,
+        Kind::GoalReached,
+        Kind::GoalAtRisk,
     ];
 
     /// The API name, e.g. `budget_threshold_reached`.
@@ -49,6 +55,8 @@ impl Kind {
             Kind::InsightGenerated => "insight_generated",
             Kind::MonthlySummary => "monthly_summary",
             Kind::Welcome => "welcome",
+            Kind::GoalReached => "goal_reached",
+            Kind::GoalAtRisk => "goal_at_risk",
             Kind::PasswordReset => "password_reset",
             Kind::VerifyEmail => "verify_email",
             Kind::EmailChanged => "email_changed",

@@ -50,7 +50,7 @@ pub struct Preferences {
     /// Email as a whole.
     pub email_enabled: bool,
     /// Each kind, in [`Kind::ALL`] order.
-    pub types: [bool; 6],
+    pub types: [bool; 8],
     /// Anomalies scoring below this (0..1) are not emailed.
     pub min_anomaly_score: f64,
     /// Immediate or daily.
@@ -64,7 +64,7 @@ impl Default for Preferences {
     fn default() -> Self {
         Preferences {
             email_enabled: true,
-            types: [true; 6],
+            types: [true; 8],
             min_anomaly_score: 0.5,
             digest: Digest::Immediate,
             quiet_hours: None,
@@ -105,6 +105,8 @@ struct Row {
     insight_generated: bool,
     monthly_summary: bool,
     welcome: bool,
+    goal_reached: bool,
+    goal_at_risk: bool,
     min_anomaly_score: f64,
     digest: String,
     quiet_start: Option<NaiveTime>,
@@ -115,8 +117,8 @@ struct Row {
 pub async fn load(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Preferences> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT email_enabled, budget_threshold_reached, anomaly_detected, prediction_completed, \
-         insight_generated, monthly_summary, welcome, min_anomaly_score, digest, quiet_start, quiet_end \
-         FROM preferences WHERE user_id = $1",
+         insight_generated, monthly_summary, welcome, goal_reached, goal_at_risk, min_anomaly_score, digest, \
+         quiet_start, quiet_end FROM preferences WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(conn)
@@ -135,6 +137,8 @@ fn from_row(row: Row) -> Preferences {
             row.insight_generated,
             row.monthly_summary,
             row.welcome,
+            row.goal_reached,
+            row.goal_at_risk,
         ],
         min_anomaly_score: row.min_anomaly_score,
         digest: Digest::parse(&row.digest).unwrap_or(Digest::Immediate),
@@ -148,13 +152,14 @@ pub async fn save(conn: &mut PgConnection, user_id: Uuid, prefs: &Preferences) -
     sqlx::query(
         "INSERT INTO preferences (user_id, email_enabled, budget_threshold_reached, anomaly_detected, \
            prediction_completed, insight_generated, monthly_summary, welcome, min_anomaly_score, digest, \
-           quiet_start, quiet_end, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) \
+           quiet_start, quiet_end, goal_reached, goal_at_risk, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now()) \
          ON CONFLICT (user_id) DO UPDATE SET email_enabled = EXCLUDED.email_enabled, \
            budget_threshold_reached = EXCLUDED.budget_threshold_reached, \
            anomaly_detected = EXCLUDED.anomaly_detected, prediction_completed = EXCLUDED.prediction_completed, \
            insight_generated = EXCLUDED.insight_generated, monthly_summary = EXCLUDED.monthly_summary, \
-           welcome = EXCLUDED.welcome, min_anomaly_score = EXCLUDED.min_anomaly_score, \
+           welcome = EXCLUDED.welcome, goal_reached = EXCLUDED.goal_reached, \
+           goal_at_risk = EXCLUDED.goal_at_risk, min_anomaly_score = EXCLUDED.min_anomaly_score, \
            digest = EXCLUDED.digest, quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end, \
            updated_at = now()",
     )
@@ -170,6 +175,8 @@ pub async fn save(conn: &mut PgConnection, user_id: Uuid, prefs: &Preferences) -
     .bind(prefs.digest.as_str())
     .bind(prefs.quiet_hours.map(|q| q.start))
     .bind(prefs.quiet_hours.map(|q| q.end))
+    .bind(t(Kind::GoalReached))
+    .bind(t(Kind::GoalAtRisk))
     .execute(conn)
     .await?;
     Ok(())

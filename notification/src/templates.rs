@@ -34,6 +34,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("insight_generated.txt", include_str!("../templates/insight_generated.txt")),
     ("monthly_summary.html", include_str!("../templates/monthly_summary.html")),
     ("monthly_summary.txt", include_str!("../templates/monthly_summary.txt")),
+    ("goal_reached.html", include_str!("../templates/goal_reached.html")),
+    ("goal_reached.txt", include_str!("../templates/goal_reached.txt")),
+    ("goal_at_risk.html", include_str!("../templates/goal_at_risk.html")),
+    ("goal_at_risk.txt", include_str!("../templates/goal_at_risk.txt")),
     ("digest.html", include_str!("../templates/digest.html")),
     ("digest.txt", include_str!("../templates/digest.txt")),
 ];
@@ -143,7 +147,8 @@ mod tests {
             "threshold_percent": 80, "scope": "category", "category_name": "Groceries",
             "month_label": "November 2026", "limit": "500", "spent": "520.5", "remaining": "-20.5",
             "percent_used": 104, "currency": "USD",
-            "transaction": { "description": "<script>alert(1)</script>", "amount": "62.5", "occurred_on": "2026-11-20" },
+            "transaction": { "description": "<script>alert(1)</script>", "amount": "57.25", "currency": "EUR",
+                "home_amount": "62.5", "home_currency": "USD", "occurred_on": "2026-11-20" },
         }});
         let anomaly = json!({ "anomaly": {
             "kind": "amount_spike", "kind_label": "Unusually large charge", "score": 0.93,
@@ -178,6 +183,13 @@ mod tests {
         let digest = json!({ "items": [
             { "kind": "anomaly_detected", "subject": "Unusual <transaction>", "summary": "One line." },
         ]});
+        let goal = |projected: serde_json::Value| {
+            json!({ "goal": {
+                "name": "<Trip> to Lisbon", "target": "3000", "saved": "1200", "remaining": "1800",
+                "monthly_needed": "450", "target_date": "30 April 2027", "projected_completion": projected,
+                "currency": "EUR",
+            }})
+        };
         vec![
             ("welcome", json!({})),
             ("budget_threshold_reached", alert),
@@ -191,6 +203,9 @@ mod tests {
             ("verify_email", json!({ "token": "abc_DEF-123", "valid_hours": 24, "change": true })),
             ("email_changed", json!({ "new_email": "a***@example.org", "pending": true })),
             ("email_changed", json!({ "new_email": "a***@example.org", "pending": false })),
+            ("goal_reached", goal(json!(null))),
+            ("goal_at_risk", goal(json!("31 August 2027"))),
+            ("goal_at_risk", goal(json!(null))),
         ]
     }
 
@@ -217,6 +232,8 @@ mod tests {
         assert!(rendered.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", rendered.html);
         assert!(rendered.text.contains("<script>alert(1)</script>"));
         assert!(rendered.text.contains("Over by:    $20.50"), "{}", rendered.text);
+        // A payment in another currency says both amounts.
+        assert!(rendered.text.contains("57.25 ($62.50) on 2026-11-20"), "{}", rendered.text);
         assert!(rendered.subject.contains("80% of your Groceries budget for November 2026"));
         let (_, summary) = samples().into_iter().nth(5).expect("the summary sample");
         let rendered = templates.render("monthly_summary", &with_common(summary)).expect("renders");

@@ -62,6 +62,7 @@ impl EventHandler for ReadModel {
                 ev::BudgetUpdated::NAME => budgets::upsert(conn, event.decode()?).await,
                 ev::BudgetDeleted::NAME => budgets::delete(conn, event.decode()?).await,
                 ev::UserRegistered::NAME => users::register(conn, event.decode()?).await,
+                ev::UserUpdated::NAME => users::update(conn, event.decode()?).await,
                 ev::UserDeleted::NAME => users::forget(conn, event.decode()?).await,
                 other => {
                     // A binding added before its handler: keep the queue flowing.

@@ -37,8 +37,9 @@ struct Stored {
     category_id: Option<Uuid>,
 }
 
-/// A transaction event's parts: id, state, description, category name and source.
-type Parsed = (Uuid, Stored, String, Option<String>, Option<String>);
+/// A transaction event's parts: id, state, description, category name and source, and the
+/// amount as paid when it is counted converted.
+type Parsed = (Uuid, Stored, String, Option<String>, Option<String>, Option<(Decimal, String)>);
 
 impl Stored {
     /// The transaction id, its state, and the description, category name and category source
@@ -56,6 +57,19 @@ impl Stored {
         let currency = Currency::parse(&code).ok_or_else(|| malformed(EVENT, "currency is unknown"))?;
         let amount = money::validate_positive(amount, currency)
             .map_err(|e| malformed(EVENT, format!("amount {e}")))?;
+        // Counted in the home currency once the rate is known; until then (or for an amount
+        // too small to show in the home currency) in its own, which no home total includes.
+        let home = match data.home_amount.as_ref().map(money::from_proto) {
+            Some(Ok((home_amount, code))) if home_amount > Decimal::ZERO => Currency::parse(&code)
+                .filter(|home| *home != currency)
+                .and_then(|home| money::validate_positive(home_amount, home).ok().map(|a| (a, home))),
+            Some(Err(e)) => return Err(malformed(EVENT, format!("home_amount {e}"))),
+            _ => None,
+        };
+        let (amount, currency, original) = match home {
+            Some((home_amount, home)) => (home_amount, home, Some((amount, currency.code().to_owned()))),
+            None => (amount, currency, None),
+        };
         if data.r#type != "debit" && data.r#type != "credit" {
             return Err(malformed(EVENT, "type is neither debit nor credit"));
         }
@@ -76,7 +90,7 @@ impl Stored {
         // Who chose the category: only a person's choice or their file's trains the models.
         let source =
             Some(data.category_source.trim().to_owned()).filter(|s| !s.is_empty() && category_id.is_some());
-        Ok((id, stored, data.description, data.category_name, source))
+        Ok((id, stored, data.description, data.category_name, source, original))
     }
 
     /// Whether `self` (incoming) supersedes `held`. At equal versions a delete wins, so an
@@ -93,7 +107,7 @@ pub async fn apply(
     change: Change,
 ) -> Result<(), HandlerError> {
     let data = data.ok_or_else(|| malformed(EVENT, "transaction is missing"))?;
-    let (id, incoming, description, category_name, category_source) =
+    let (id, incoming, description, category_name, category_source, original) =
         Stored::parse(data, change == Change::Delete)?;
     // Serialises concurrent deliveries about one transaction, including its first insert,
     // which a row lock cannot cover; and drops events about users who have left. The read
@@ -132,13 +146,15 @@ pub async fn apply(
     let (spent, income, debits, credits) = contribution(&incoming, 1);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH stored AS (INSERT INTO transactions (transaction_id, user_id, version, deleted, occurred_on, \
-         description, merchant, amount, currency, kind, category_id, category_name, category_source) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17, $18) \
+         description, merchant, amount, currency, kind, category_id, category_name, category_source, \
+         original_amount, original_currency) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17, $18, $19, $20) \
          ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
          occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
          amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
          category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, \
-         category_source = EXCLUDED.category_source, applied_at = now()), \
+         category_source = EXCLUDED.category_source, original_amount = EXCLUDED.original_amount, \
+         original_currency = EXCLUDED.original_currency, applied_at = now()), \
          requested AS (INSERT INTO training_requests (user_id) VALUES ($2)) \
          INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
          SELECT $2, $9, $5, $12, $13, $14, $15, $16 WHERE NOT $4 {TOTALS_CONFLICT}"
@@ -161,6 +177,8 @@ pub async fn apply(
     .bind(credits)
     .bind(category_name.filter(|n| !n.trim().is_empty()))
     .bind(category_source)
+    .bind(original.as_ref().map(|o| o.0))
+    .bind(original.map(|o| o.1))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -10,6 +10,8 @@ use super::uuid;
 
 /// Every table holding a user's data, emptied when the account is deleted.
 const USER_TABLES: &[&str] = &[
+    "goal_contributions",
+    "goals",
     "transactions",
     "daily_totals",
     "budgets",
@@ -28,8 +30,30 @@ const USER_TABLES: &[&str] = &[
 /// Records a new user's preferences (a replay changes nothing once they are deleted).
 pub async fn register(conn: &mut PgConnection, event: ev::UserRegistered) -> Result<(), HandlerError> {
     let user = uuid("user_registered", "user_id", &event.user_id)?;
-    let currency = Some(event.default_currency.trim()).filter(|c| !c.is_empty()).unwrap_or("USD");
-    let timezone = Some(event.timezone.trim()).filter(|t| !t.is_empty()).unwrap_or("UTC");
+    store(conn, user, &event.default_currency, &event.timezone).await
+}
+
+/// A changed profile: a new home currency (reports and forecasts follow it, and the engine
+/// re-expresses the transactions) or time zone (when days and months begin). The user's
+/// models are retrained in the new terms.
+pub async fn update(conn: &mut PgConnection, event: ev::UserUpdated) -> Result<(), HandlerError> {
+    let user = uuid("user_updated", "user_id", &event.user_id)?;
+    store(conn, user, &event.default_currency, &event.timezone).await?;
+    sqlx::query("INSERT INTO training_requests (user_id) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM deleted_users WHERE user_id = $1)")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn store(
+    conn: &mut PgConnection,
+    user: uuid::Uuid,
+    currency: &str,
+    timezone: &str,
+) -> Result<(), HandlerError> {
+    let currency = Some(currency.trim()).filter(|c| !c.is_empty()).unwrap_or("USD");
+    let timezone = Some(timezone.trim()).filter(|t| !t.is_empty()).unwrap_or("UTC");
     sqlx::query(
         "INSERT INTO users (user_id, default_currency, timezone) \
          SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM deleted_users WHERE user_id = $1) \

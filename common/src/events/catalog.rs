@@ -38,4 +38,7 @@ domain_events! {
     InsightGenerated => "insight_generated",
     AnomalyDetected => "anomaly_detected",
     NotificationSent => "notification_sent",
+    HomeCurrencyChanged => "home_currency_changed",
+    GoalReached => "goal_reached",
+    GoalAtRisk => "goal_at_risk",
 }

@@ -84,6 +84,8 @@ async fn publish(events: usize, users: usize) -> anyhow::Result<()> {
                 category_name: None,
                 category_source: "import".into(),
                 category_confidence: None,
+                home_amount: None,
+                rate_pending: false,
             }),
             source: "import".into(),
             occurred_at: None,

@@ -217,6 +217,14 @@ pub struct Spending {
     pub by_category: Vec<(Uuid, Decimal)>,
 }
 
+/// The debits a budget in currency `$2` counts during the month `[$3, $4)`: those booked in
+/// that currency, and, when it is the owner's home currency, every other one converted.
+pub const SPENDING_IN: &str =
+    "(currency = $2 OR home_currency = $2) AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4";
+/// Their sum in the budget's currency. A transaction whose rate is pending has no home amount
+/// and adds nothing until its rate arrives.
+pub const SPENT: &str = "COALESCE(SUM(CASE WHEN home_currency = $2 THEN home_amount ELSE amount END), 0)";
+
 /// Sums the user's debits in `currency` during `month`.
 pub async fn spending(
     conn: &mut PgConnection,
@@ -224,17 +232,16 @@ pub async fn spending(
     month: NaiveDate,
     currency: &str,
 ) -> AppResult<Spending> {
-    let rows: Vec<(Option<Uuid>, Decimal)> = sqlx::query_as(
-        "SELECT category_id, SUM(amount) FROM transactions \
-         WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
-         GROUP BY category_id",
-    )
-    .bind(user_id)
-    .bind(currency)
-    .bind(month)
-    .bind(next_month(month))
-    .fetch_all(conn)
-    .await?;
+    let sql = format!(
+        "SELECT category_id, {SPENT} FROM transactions WHERE user_id = $1 AND {SPENDING_IN} GROUP BY category_id"
+    );
+    let rows: Vec<(Option<Uuid>, Decimal)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(currency)
+        .bind(month)
+        .bind(next_month(month))
+        .fetch_all(conn)
+        .await?;
     let total = rows.iter().map(|(_, sum)| *sum).sum();
     let by_category = rows.into_iter().filter_map(|(c, sum)| c.map(|c| (c, sum))).collect();
     Ok(Spending { total, by_category })

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::budgets::store::{self as budgets, Budget, Spending};
+use crate::budgets::store::{self as budgets, Budget, SPENDING_IN, SPENT, Spending};
 use crate::convert::{money, timestamp};
 use crate::error::AppResult;
 use crate::validation::format_month;
@@ -142,20 +142,19 @@ async fn spending_and_fired(
         sum: Option<Decimal>,
         threshold: Option<i32>,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT true AS is_spending, category_id::text AS key, SUM(amount) AS sum, NULL::int AS threshold \
-         FROM transactions \
-         WHERE user_id = $1 AND currency = $2 AND type = 'debit' AND occurred_on >= $3 AND occurred_on < $4 \
-         GROUP BY category_id \
-         UNION ALL SELECT false, scope, NULL, threshold FROM budget_alerts WHERE budget_id = $5",
-    )
-    .bind(budget.row.user_id)
-    .bind(budget.row.currency.trim())
-    .bind(budget.row.month)
-    .bind(next_month(budget.row.month))
-    .bind(budget.row.id)
-    .fetch_all(conn)
-    .await?;
+    let sql = format!(
+        "SELECT true AS is_spending, category_id::text AS key, {SPENT} AS sum, NULL::int AS threshold \
+         FROM transactions WHERE user_id = $1 AND {SPENDING_IN} GROUP BY category_id \
+         UNION ALL SELECT false, scope, NULL, threshold FROM budget_alerts WHERE budget_id = $5"
+    );
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(budget.row.user_id)
+        .bind(budget.row.currency.trim())
+        .bind(budget.row.month)
+        .bind(next_month(budget.row.month))
+        .bind(budget.row.id)
+        .fetch_all(conn)
+        .await?;
     let mut spending = Spending { total: Decimal::ZERO, by_category: Vec::new() };
     let mut fired = Vec::new();
     for Row { is_spending, key, sum, threshold } in rows {

@@ -18,6 +18,7 @@ use crate::budgets::thresholds;
 use crate::categories::store as categories;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{Claim, IdempotentRequest};
+use crate::rates::store as rates;
 use crate::state::AppState;
 use crate::transactions::store::{self as transactions, CategorySource, NewTransaction};
 use crate::validation::{MAX_DESCRIPTION, Violations};
@@ -116,6 +117,7 @@ fn parse_row(
                 category_source: None,
                 notes: None,
                 source: "import",
+                bank: None,
             },
             category,
         )),
@@ -218,6 +220,8 @@ pub async fn run(
     .await?;
     let mut already: HashMap<Vec<u8>, i64> = stored.into_iter().collect();
 
+    let home = rates::home_currency(tx, user_id).await?;
+    let mut quotes = rates::Quotes::default();
     let mut imported = 0u32;
     let mut duplicates = 0u32;
     let mut touched = Vec::new();
@@ -229,8 +233,20 @@ pub async fn run(
             duplicates += 1;
             continue;
         }
-        let stored = transactions::insert(tx, ctx, user_id, &row.transaction).await?;
-        touched.extend(stored.spending_key());
+        let t = &row.transaction;
+        let conversion = match quotes.express(tx, t.amount, t.currency, t.occurred_on, home).await {
+            Ok(conversion) => conversion,
+            Err(AppError::Validation(_)) => {
+                errors.push(pb::ImportError {
+                    line: row.line,
+                    message: "amount is too large once converted to your home currency".to_owned(),
+                });
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        let stored = transactions::insert(tx, ctx, user_id, t, &conversion).await?;
+        touched.extend(stored.spending_keys());
         imported += 1;
     }
     thresholds::after_change(tx, ctx, user_id, touched, None).await?;

@@ -9,5 +9,6 @@
 
 pub mod autocategorize;
 pub mod import;
+pub mod reexpress;
 pub mod service;
 pub mod store;

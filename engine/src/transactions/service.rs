@@ -18,6 +18,8 @@ use crate::categories::store::path_id;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{Claim, Scope};
+use crate::rates::conversion::RateSource;
+use crate::rates::store::{self as rates, Bank};
 use crate::state::AppState;
 use crate::transactions::import;
 use crate::transactions::store::{
@@ -59,6 +61,7 @@ fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction
     let kind = check_type(&mut violations, &body.r#type);
     let category_id = optional_uuid(&mut violations, "category_id", body.category_id.as_deref());
     let notes = violations.optional_text("notes", body.notes.as_deref(), MAX_NOTES);
+    let bank = Bank::from_proto(&mut violations, body.bank_conversion.as_ref());
     violations.finish()?;
     match (occurred_on, amount, currency) {
         (Some(occurred_on), Some(amount), Some(currency)) => Ok(NewTransaction {
@@ -71,6 +74,7 @@ fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction
             category_source: category_id.map(|_| CategorySource::User),
             notes,
             source: "api",
+            bank,
         }),
         _ => Err(AppError::Internal(anyhow::anyhow!("validated fields missing"))),
     }
@@ -205,8 +209,17 @@ impl pb::transactions_server::Transactions for TransactionsService {
             Claim::Replay(answer) => return Ok(Response::new(answer)),
             Claim::Write(write) => write,
         };
-        let row = insert(write.tx(), &ctx, user_id, &new).await?;
-        let touched = row.spending_key().into_iter().collect();
+        let conversion = rates::express_for_user(
+            write.tx(),
+            user_id,
+            new.amount,
+            new.currency,
+            new.occurred_on,
+            new.bank.as_ref(),
+        )
+        .await?;
+        let row = insert(write.tx(), &ctx, user_id, &new, &conversion).await?;
+        let touched = row.spending_keys();
         thresholds::after_change(write.tx(), &ctx, user_id, touched, Some(&row.event_data())).await?;
         let answer = pb::Transaction::from(row);
         write.commit(&answer).await?;
@@ -254,13 +267,31 @@ impl pb::transactions_server::Transactions for TransactionsService {
         };
         let category_id = optional_uuid(&mut violations, "category_id", body.category_id.as_deref());
         let notes = violations.optional_text("notes", body.notes.as_deref(), MAX_NOTES);
+        let bank = Bank::from_proto(&mut violations, body.bank_conversion.as_ref());
+        if bank.is_some() && body.clear_bank_conversion {
+            violations.add("rate", "cannot be set and cleared at once");
+        }
         violations.finish()?;
 
         let occurred_on = occurred_on.unwrap_or(before.occurred_on);
         let description = description.unwrap_or_else(|| before.description.clone());
         let kind = kind.unwrap_or_else(|| before.kind.clone());
         let amount = amount.unwrap_or(before.amount);
-        let currency = currency.map(|c| c.code()).unwrap_or(before.currency()).to_owned();
+        let currency = currency
+            .or_else(|| Currency::parse(before.currency()))
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored currency is unknown")))?;
+        // The amount in the home currency follows the change: a bank's conversion given now
+        // wins; one given before stays while the currency does, scaled to a new amount; else
+        // the reference rate of the (new) day.
+        let home = rates::home_currency(&mut tx, user_id).await?;
+        let same_pair = currency.code() == before.currency() && home.code() == before.home_currency();
+        let kept_bank = match (before.rate_source.as_deref(), before.rate) {
+            (Some("bank"), Some(rate)) if same_pair && !body.clear_bank_conversion => Some(Bank::Rate(rate)),
+            _ => None,
+        };
+        let conversion =
+            rates::express(&mut tx, amount, currency, occurred_on, home, bank.or(kept_bank).as_ref()).await?;
+        let currency = currency.code().to_owned();
         // A category the person sets, or clears, is theirs from now on; a model's guess they
         // change is feedback, counted by whether they kept it.
         let chosen = body.clear_category || category_id.is_some();
@@ -279,6 +310,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let sql = format!(
             "UPDATE transactions SET occurred_on = $3, description = $4, amount = $5, currency = $6, type = $7, \
              category_id = $8, notes = $9, fingerprint = $10, category_source = $11, category_confidence = $12, \
+             home_currency = $13, home_amount = $14, rate = $15, rate_date = $16, rate_source = $17, \
              version = version + 1, updated_at = now() \
              WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
@@ -295,6 +327,11 @@ impl pb::transactions_server::Transactions for TransactionsService {
             .bind(fingerprint(occurred_on, amount, &currency, &kind, &description))
             .bind(source)
             .bind(confidence)
+            .bind(conversion.home_currency.code())
+            .bind(conversion.home_amount)
+            .bind(conversion.rate)
+            .bind(conversion.rate_date)
+            .bind(conversion.source.map(RateSource::as_str))
             .fetch_one(&mut *tx)
             .await
             .map_err(AppError::from)?;
@@ -304,7 +341,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
             occurred_at: Some(timestamp(Utc::now())),
         };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
-        let touched = before.spending_key().into_iter().chain(after.spending_key()).collect();
+        let touched = before.spending_keys().into_iter().chain(after.spending_keys()).collect();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, Some(&after.event_data())).await?;
         self.state.commit(tx).await?;
         Ok(Response::new(after.into()))
@@ -332,7 +369,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
             occurred_at: Some(timestamp(Utc::now())),
         };
         events::enqueue(&mut tx, &ctx, &event).await.map_err(AppError::from)?;
-        let touched = row.spending_key().into_iter().collect();
+        let touched = row.spending_keys();
         thresholds::after_change(&mut tx, &ctx, user_id, touched, None).await?;
         self.state.commit(tx).await?;
         Ok(Response::new(pb::DeleteTransactionResponse {}))

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::convert::{self, timestamp};
 use crate::error::AppResult;
+use crate::rates::conversion::{Conversion, RateSource};
+use crate::rates::store::Bank;
 use crate::validation::Violations;
 
 /// A transaction row.
@@ -36,12 +38,20 @@ pub struct TransactionRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The owner's home currency, and the amount in it (`None` while the rate is pending).
+    pub home_currency: String,
+    pub home_amount: Option<Decimal>,
+    pub rate: Option<Decimal>,
+    pub rate_date: Option<NaiveDate>,
+    /// "ecb" or "bank".
+    pub rate_source: Option<String>,
 }
 
 /// Columns of [`TransactionRow`]. The category's name rides along for the events: consumers
 /// explain what they found in the user's own words ("your usual Groceries spend").
 pub const COLUMNS: &str = "id, user_id, occurred_on, description, amount, currency, type, category_id, \
-                           category_source, category_confidence, notes, version, created_at, updated_at, (SELECT c.name FROM categories c \
+                           category_source, category_confidence, notes, version, created_at, updated_at, \
+                           home_currency, home_amount, rate, rate_date, rate_source, (SELECT c.name FROM categories c \
                            WHERE c.id = transactions.category_id AND c.user_id = transactions.user_id) \
                            AS category_name";
 
@@ -51,9 +61,28 @@ impl TransactionRow {
         self.currency.trim()
     }
 
-    /// The budget month and currency this row counts against, if it is spending.
-    pub fn spending_key(&self) -> Option<(NaiveDate, String)> {
-        (self.kind == "debit").then(|| (first_of_month(self.occurred_on), self.currency().to_owned()))
+    /// The home currency, without `char(3)` padding.
+    pub fn home_currency(&self) -> &str {
+        self.home_currency.trim()
+    }
+
+    /// The budget months and currencies this row counts against, if it is spending: a budget
+    /// in the home currency counts it converted, one in its own currency as it is.
+    pub fn spending_keys(&self) -> Vec<(NaiveDate, String)> {
+        if self.kind != "debit" {
+            return Vec::new();
+        }
+        let month = first_of_month(self.occurred_on);
+        let mut keys = vec![(month, self.currency().to_owned())];
+        if self.home_currency() != self.currency() {
+            keys.push((month, self.home_currency().to_owned()));
+        }
+        keys
+    }
+
+    /// Whether the amount in the home currency still waits for its rate.
+    pub fn rate_pending(&self) -> bool {
+        self.home_amount.is_none()
     }
 
     /// The row as carried in transaction events.
@@ -70,13 +99,22 @@ impl TransactionRow {
             category_name: self.category_name.clone(),
             category_source: self.category_source.clone().unwrap_or_default(),
             category_confidence: self.category_confidence,
+            home_amount: self.home_amount.map(|a| convert::money(a, self.home_currency())),
+            rate_pending: self.rate_pending(),
         }
     }
 }
 
 impl From<TransactionRow> for pb::Transaction {
     fn from(row: TransactionRow) -> Self {
+        let foreign = row.home_currency() != row.currency();
         pb::Transaction {
+            home_currency: row.home_currency().to_owned(),
+            home_amount: row.home_amount.map(|a| convert::money(a, row.home_currency())),
+            rate: row.rate.filter(|_| foreign).map(|r| r.normalize().to_string()).unwrap_or_default(),
+            rate_date: row.rate_date.filter(|_| foreign).map(|d| d.to_string()).unwrap_or_default(),
+            rate_source: row.rate_source.clone().filter(|_| foreign).unwrap_or_default(),
+            rate_pending: row.rate_pending(),
             id: row.id.to_string(),
             occurred_on: row.occurred_on.to_string(),
             amount: Some(convert::money(row.amount, row.currency())),
@@ -131,6 +169,8 @@ pub struct NewTransaction {
     pub category_source: Option<CategorySource>,
     pub notes: Option<String>,
     pub source: &'static str,
+    /// The bank's own conversion, when the person gave one.
+    pub bank: Option<Bank>,
 }
 
 /// Where a transaction's category came from. Only a person's choice ("user") or their
@@ -165,17 +205,21 @@ impl CategorySource {
     }
 }
 
-/// Inserts one transaction and its `transaction_created` event (thresholds are the caller's).
+/// Inserts one transaction, expressed in the home currency as `conversion` says, and its
+/// `transaction_created` event (thresholds are the caller's).
 pub async fn insert(
     conn: &mut PgConnection,
     ctx: &EventContext,
     user_id: Uuid,
     new: &NewTransaction,
+    conversion: &Conversion,
 ) -> AppResult<TransactionRow> {
     let sql = format!(
         "INSERT INTO transactions (id, user_id, occurred_on, description, amount, currency, type, \
-         category_id, notes, fingerprint, source, category_source, category_confidence) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
+         category_id, notes, fingerprint, source, category_source, category_confidence, \
+         home_currency, home_amount, rate, rate_date, rate_source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         RETURNING {COLUMNS}"
     );
     let row: TransactionRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(Uuid::now_v7())
@@ -191,6 +235,11 @@ pub async fn insert(
         .bind(new.source)
         .bind(new.category_id.and(new.category_source).map(CategorySource::as_str))
         .bind(new.category_id.and(new.category_source).and_then(CategorySource::confidence))
+        .bind(conversion.home_currency.code())
+        .bind(conversion.home_amount)
+        .bind(conversion.rate)
+        .bind(conversion.rate_date)
+        .bind(conversion.source.map(RateSource::as_str))
         .fetch_one(&mut *conn)
         .await?;
     let event = ev::TransactionCreated {

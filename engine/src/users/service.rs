@@ -138,10 +138,16 @@ impl pb::users_server::Users for UsersService {
              timezone = COALESCE($4, timezone), updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         let mut tx = self.state.pool.begin().await.map_err(AppError::from)?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT default_currency FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(AppError::from)?;
         let user: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(name)
-            .bind(currency)
+            .bind(&currency)
             .bind(timezone)
             .fetch_optional(&mut *tx)
             .await
@@ -149,6 +155,19 @@ impl pb::users_server::Users for UsersService {
             .ok_or(AppError::NotFound("user"))?;
         // Services that address the user (notification) keep their copy from this event.
         events::enqueue(&mut tx, &ctx, &user.updated_event()).await.map_err(AppError::from)?;
+        // A new home currency: the engine's consumer re-expresses the history, outside this
+        // request, since a long history is many rows.
+        if let Some(previous) = previous.map(|p| p.trim().to_owned())
+            && previous != user.default_currency.trim()
+        {
+            let changed = ev::HomeCurrencyChanged {
+                user_id: user_id.to_string(),
+                previous,
+                current: user.default_currency.trim().to_owned(),
+                occurred_at: Some(timestamp(chrono::Utc::now())),
+            };
+            events::enqueue(&mut tx, &ctx, &changed).await.map_err(AppError::from)?;
+        }
         let entry = AuditEvent::new(user_id, AuditKind::ProfileUpdated, origin, json!({ "fields": fields }));
         audit::record(&mut tx, &entry).await?;
         self.state.commit(tx).await?;

@@ -35,12 +35,14 @@ pub(super) enum Signal {
 }
 
 /// The events streamed to users.
-pub(super) fn live_events() -> [&'static str; 4] {
+pub(super) fn live_events() -> [&'static str; 6] {
     [
         ev::NotificationSent::NAME,
         ev::InsightGenerated::NAME,
         ev::AnomalyDetected::NAME,
         ev::BudgetThresholdReached::NAME,
+        ev::GoalReached::NAME,
+        ev::GoalAtRisk::NAME,
     ]
 }
 

@@ -34,12 +34,14 @@ pub(super) struct Feed {
 }
 
 /// Routing keys bound: the live events, and `user_deleted` to forget the user.
-fn bindings() -> [String; 5] {
+fn bindings() -> [String; 7] {
     [
         ev::NotificationSent::routing_key(),
         ev::InsightGenerated::routing_key(),
         ev::AnomalyDetected::routing_key(),
         ev::BudgetThresholdReached::routing_key(),
+        ev::GoalReached::routing_key(),
+        ev::GoalAtRisk::routing_key(),
         ev::UserDeleted::routing_key(),
     ]
 }

@@ -40,7 +40,53 @@ pub(super) fn view(name: &str, payload: &[u8]) -> Result<(&'static str, String, 
             let user = t.user_id.clone();
             Ok((ev::BudgetThresholdReached::NAME, user, to_json(&ThresholdView::from(t))?))
         }
+        ev::GoalReached::NAME => {
+            let g = decode::<ev::GoalReached>(payload)?;
+            let view = GoalView::new(g.goal.unwrap_or_default(), g.occurred_at);
+            Ok((ev::GoalReached::NAME, view.user.clone(), to_json(&view)?))
+        }
+        ev::GoalAtRisk::NAME => {
+            let g = decode::<ev::GoalAtRisk>(payload)?;
+            let view = GoalView::new(g.goal.unwrap_or_default(), g.occurred_at);
+            Ok((ev::GoalAtRisk::NAME, view.user.clone(), to_json(&view)?))
+        }
         other => Err(format!("{other:?} is not a live event")),
+    }
+}
+
+/// `goal_reached` and `goal_at_risk`: the goal's numbers, as `GET /goals/{id}` names them.
+#[derive(Serialize)]
+struct GoalView {
+    #[serde(skip)]
+    user: String,
+    goal_id: String,
+    name: String,
+    target_amount: String,
+    currency: String,
+    saved: String,
+    remaining: String,
+    target_date: Option<String>,
+    projected_completion: Option<String>,
+    monthly_needed: Option<String>,
+    occurred_at: Option<String>,
+}
+
+impl GoalView {
+    fn new(g: ev::GoalData, occurred_at: Option<prost_types::Timestamp>) -> Self {
+        let day = |d: String| Some(d).filter(|d| !d.is_empty());
+        GoalView {
+            user: g.user_id,
+            goal_id: g.goal_id,
+            name: g.name,
+            currency: g.target_amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
+            target_amount: json::amount(&g.target_amount),
+            saved: json::amount(&g.saved),
+            remaining: json::amount(&g.remaining),
+            target_date: day(g.target_date),
+            projected_completion: day(g.projected_completion),
+            monthly_needed: g.monthly_needed.map(|m| json::amount(&Some(m))),
+            occurred_at: json::timestamp(occurred_at),
+        }
     }
 }
 

@@ -23,8 +23,8 @@ const RECONNECT: Duration = Duration::from_secs(2);
 /// Longest a stream stays open on one token, whatever its `exp` says.
 const MAX_STREAM: Duration = Duration::from_secs(24 * 3600);
 
-/// GET /events/stream: `notification_sent`, `insight_generated`, `anomaly_detected` and
-/// `budget_threshold_reached` for the caller, as they happen.
+/// GET /events/stream: `notification_sent`, `insight_generated`, `anomaly_detected`,
+/// `budget_threshold_reached`, `goal_reached` and `goal_at_risk` for the caller, as they happen.
 #[utoipa::path(
     get,
     path = "/events/stream",
@@ -38,8 +38,8 @@ const MAX_STREAM: Duration = Duration::from_secs(24 * 3600);
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
          description = "A Server-Sent Events stream. Each event has `id` (the event id, a UUIDv7), \
-                        `event` (notification_sent, insight_generated, anomaly_detected or \
-                        budget_threshold_reached) and `data` (a JSON object; money as decimal strings \
+                        `event` (notification_sent, insight_generated, anomaly_detected, \
+                        budget_threshold_reached, goal_reached or goal_at_risk) and `data` (a JSON object; money as decimal strings \
                         with `currency`). A comment every 15 s keeps it open; it ends when the access \
                         token expires, and the client reconnects with a fresh token and `Last-Event-ID`."),
         (status = 401, content_type = "application/problem+json", body = crate::error::Problem,

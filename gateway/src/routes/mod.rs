@@ -13,6 +13,7 @@ pub mod categories;
 pub mod categorize;
 pub mod events;
 pub mod export;
+pub mod goals;
 mod html;
 pub mod insights;
 pub mod me;
@@ -85,6 +86,9 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(anomalies::feedback))
         .routes(routes!(recurring::list))
         .routes(routes!(recurring::correct))
+        .routes(routes!(goals::list, goals::create))
+        .routes(routes!(goals::get, goals::update, goals::delete))
+        .routes(routes!(goals::contributions, goals::contribute))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::preferences, notifications::update_preferences))
         .routes(routes!(notifications::summary))

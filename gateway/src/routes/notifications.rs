@@ -126,6 +126,20 @@ pub struct TypesJson {
     insight_generated: bool,
     monthly_summary: bool,
     welcome: bool,
+    /// A savings goal met its target. Absent on PUT: on.
+    #[serde(default = "on")]
+    #[schema(required = true)]
+    goal_reached: bool,
+    /// A savings goal's date will be missed at the current pace (said once per slip).
+    /// Absent on PUT: on.
+    #[serde(default = "on")]
+    #[schema(required = true)]
+    goal_at_risk: bool,
+}
+
+/// The default of a type added after clients were written: on, as every type starts.
+fn on() -> bool {
+    true
 }
 
 /// A daily window, "HH:MM" in the user's time zone, when email waits; `start` after `end`
@@ -171,6 +185,8 @@ impl From<pb::Preferences> for PreferencesJson {
                 insight_generated: t.insight_generated,
                 monthly_summary: t.monthly_summary,
                 welcome: t.welcome,
+                goal_reached: t.goal_reached,
+                goal_at_risk: t.goal_at_risk,
             },
             min_anomaly_score: p.min_anomaly_score,
             digest: p.digest,
@@ -191,6 +207,8 @@ impl From<PreferencesJson> for pb::Preferences {
                 insight_generated: t.insight_generated,
                 monthly_summary: t.monthly_summary,
                 welcome: t.welcome,
+                goal_reached: t.goal_reached,
+                goal_at_risk: t.goal_at_risk,
             }),
             min_anomaly_score: p.min_anomaly_score,
             digest: p.digest,

@@ -51,12 +51,49 @@ pub struct TransactionJson {
     created_at: Option<String>,
     #[schema(format = DateTime, required = true)]
     updated_at: Option<String>,
+    /// The following fields appear only when `currency` is not the owner's home currency.
+    /// The home currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<CurrencyCode>)]
+    home_currency: Option<String>,
+    /// The amount in the home currency: what budgets, alerts, summaries and forecasts count.
+    /// Absent while the rate is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Amount>)]
+    home_amount: Option<String>,
+    /// One unit of `currency` in the home currency (decimal string, up to 10 places).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1.2722443559")]
+    rate: Option<String>,
+    /// The day of the ECB reference rate used (the transaction's day, else the last working
+    /// day before it), or the transaction's day for a bank's rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
+    rate_date: Option<String>,
+    /// `ecb` (the European Central Bank's reference rate) or `bank` (the rate your bank
+    /// applied, as you gave it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ecb")]
+    rate_source: Option<String>,
+    /// `true` while no rate is known for the day: the transaction is stored but not yet
+    /// counted in home-currency totals; it is counted when its rate arrives, never guessed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_pending: Option<bool>,
 }
 
 impl From<pb::Transaction> for TransactionJson {
     fn from(t: pb::Transaction) -> Self {
+        let currency = t.amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default();
+        let foreign = !t.home_currency.is_empty() && t.home_currency != currency;
+        let text = |value: String| Some(value).filter(|v| foreign && !v.is_empty());
         TransactionJson {
-            currency: t.amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
+            home_amount: t.home_amount.as_ref().filter(|_| foreign).map(|m| amount(&Some(m.clone()))),
+            home_currency: text(t.home_currency),
+            rate: text(t.rate),
+            rate_date: text(t.rate_date),
+            rate_source: text(t.rate_source),
+            rate_pending: foreign.then_some(t.rate_pending),
+            currency,
             amount: amount(&t.amount),
             id: t.id,
             occurred_on: t.occurred_on,
@@ -91,6 +128,15 @@ pub struct CreateBody {
     category_id: Option<String>,
     #[schema(max_length = 2000)]
     notes: Option<String>,
+    /// For a payment in another currency: the rate your bank applied (one unit of `currency`
+    /// in your home currency), from the statement. Without it, the ECB reference rate of the
+    /// day is used. Not together with `home_amount`.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,10})?$", example = "1.0836")]
+    rate: Option<String>,
+    /// For a payment in another currency: what your bank charged in your home currency, from
+    /// the statement; the rate is what it implies. Not together with `rate`.
+    #[schema(value_type = Option<PositiveAmount>)]
+    home_amount: Option<String>,
 }
 
 /// The fields to change; an absent field keeps its value. `currency` changes only together
@@ -117,6 +163,34 @@ pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 2000)]
     notes: Option<Option<String>>,
+    /// Your bank's rate, as on create; `null` drops a bank conversion so the reference rate
+    /// applies again.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,10})?$")]
+    rate: Option<Option<String>>,
+    /// What your bank charged in your home currency, as on create; `null` as for `rate`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<PositiveAmount>)]
+    home_amount: Option<Option<String>>,
+}
+
+/// A bank's conversion from the `rate` and `home_amount` fields; both at once is refused.
+fn bank_conversion(
+    errors: &mut FieldErrors,
+    rate: Option<&str>,
+    home_amount: Option<&str>,
+) -> Option<pb::BankConversion> {
+    use pb::bank_conversion::Conversion;
+    let conversion = match (rate, home_amount) {
+        (Some(_), Some(_)) => {
+            errors.add("home_amount", "give either rate or home_amount, not both");
+            return None;
+        }
+        (Some(rate), None) => Conversion::Rate(rate.to_owned()),
+        (None, Some(charged)) => Conversion::HomeAmount(charged.to_owned()),
+        (None, None) => return None,
+    };
+    Some(pb::BankConversion { conversion: Some(conversion) })
 }
 
 /// What a CSV import did.
@@ -218,8 +292,10 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<TransactionJson>), ApiError> {
     let mut errors = FieldErrors::default();
     let amount = errors.money("amount", &body.amount, &body.currency);
+    let bank_conversion = bank_conversion(&mut errors, body.rate.as_deref(), body.home_amount.as_deref());
     errors.finish()?;
     let request = pb::CreateTransactionRequest {
+        bank_conversion,
         occurred_on: body.occurred_on,
         description: body.description,
         amount,
@@ -286,8 +362,16 @@ pub async fn update(
         (None, Some(_)) => return Err(ApiError::field("currency", "can only change together with amount")),
         (None, None) => None,
     };
+    let bank_conversion = bank_conversion(
+        &mut errors,
+        body.rate.clone().flatten().as_deref(),
+        body.home_amount.clone().flatten().as_deref(),
+    );
+    let clear_bank_conversion = matches!(body.rate, Some(None)) || matches!(body.home_amount, Some(None));
     errors.finish()?;
     let request = pb::UpdateTransactionRequest {
+        bank_conversion,
+        clear_bank_conversion,
         id,
         occurred_on: body.occurred_on,
         description: body.description,
