@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: soak chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: rates-import soak chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -74,6 +74,9 @@ seed-data: ## Create a demo user with 18 months of history and budgets through t
 
 smoke: check-infra mail-sink ## Start the system, seed a demo user, check forecast, anomalies, subscriptions, models and the summary email
 	@scripts/test/smoke.sh
+
+rates-import: check-infra ## Load an ECB reference-rate file (CSV or XML), e.g. make rates-import FILE=eurofxref-hist.csv
+	$(CARGO) run -q -p engine -- rates import $(FILE)
 
 migrate: check-infra ## Apply every service's migrations and exit
 	$(CARGO) build --bins -p engine -p analytics -p notification

@@ -7,6 +7,9 @@ scripts/dev/check-infra.sh
 scripts/dev/mail-sink.sh
 cargo build --bins -p engine -p analytics -p notification -p gateway
 bin="${CARGO_TARGET_DIR:-target}/debug"
+# The ECB reference rates the repository ships (Nov 2025 to Apr 2026), so foreign-currency
+# transactions of those days convert out of the box. Set RATES_URL for today's rates.
+"$bin/engine" rates import data/rates/eurofxref-hist.csv
 pids=()
 stop() {
   trap - INT TERM EXIT
