@@ -64,6 +64,9 @@ pub struct Debit {
     pub category_id: Option<Uuid>,
     /// The category's name when the transaction was last changed.
     pub category_name: Option<String>,
+    /// What was paid, when that was another currency than the one it is counted in.
+    pub original_amount: Option<Decimal>,
+    pub original_currency: Option<String>,
 }
 
 impl Debit {
@@ -79,6 +82,8 @@ impl Debit {
             currency: "USD".into(),
             category_id: category.map(|c| c.0),
             category_name: category.map(|c| c.1.to_owned()),
+            original_amount: None,
+            original_currency: None,
         }
     }
 }
@@ -108,7 +113,7 @@ async fn flows(
 ) -> Result<Vec<Debit>, sqlx::Error> {
     let mut flows: Vec<Debit> = sqlx::query_as(
         "SELECT transaction_id, occurred_on, description, merchant, amount, currency, category_id, \
-         category_name FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = $3 AND occurred_on >= $2 \
+         category_name, original_amount, original_currency FROM transactions WHERE user_id = $1 AND NOT deleted AND kind = $3 AND occurred_on >= $2 \
          ORDER BY occurred_on, transaction_id",
     )
     .bind(user)

@@ -45,6 +45,16 @@ async fn the_export_holds_everything_of_the_callers_and_nothing_of_anyone_elses(
         StatusCode::CREATED
     );
 
+    let goal = json!({"name": "Rainy day", "target_amount": "900.00", "currency": "USD"});
+    let goal = system.call(Method::POST, "/goals", Some(&ana.token), Some(goal)).await;
+    assert_eq!(goal.status, StatusCode::CREATED, "{:?}", goal.body);
+    let goal_id = goal.body["id"].as_str().expect("id");
+    let put = json!({"amount": "75.00", "occurred_on": chrono::Utc::now().format("%Y-%m-%d").to_string()});
+    let added = system
+        .call(Method::POST, &format!("/goals/{goal_id}/contributions"), Some(&ana.token), Some(put))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+
     let (status, headers, body) = export(&system, &ana.token, "json").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "application/json");
@@ -66,6 +76,7 @@ async fn the_export_holds_everything_of_the_callers_and_nothing_of_anyone_elses(
         "insights",
         "anomalies",
         "recurring",
+        "goals",
         "notifications",
         "audit",
     ] {
@@ -77,6 +88,9 @@ async fn the_export_holds_everything_of_the_callers_and_nothing_of_anyone_elses(
     assert_eq!(ids.len(), 450, "none twice");
     assert!(!body.contains("Bob's secret"), "another user's data");
     assert_eq!(document["budgets"].as_array().expect("budgets").len(), 1);
+    assert_eq!(document["goals"][0]["name"], "Rainy day");
+    assert_eq!(document["goals"][0]["saved"], "75.00");
+    assert_eq!(document["goals"][0]["contributions"][0]["amount"], "75.00");
     assert!(document["preferences"]["email_enabled"].is_boolean());
     let kinds: Vec<&str> =
         document["audit"].as_array().expect("audit").iter().filter_map(|e| e["kind"].as_str()).collect();

@@ -36,7 +36,9 @@ async fn create(system: &TestSystem, user: &Session, body: Value) -> Value {
 
 async fn contribute(system: &TestSystem, user: &Session, goal: &str, amount: &str, on: NaiveDate) -> Value {
     let body = json!({"amount": amount, "occurred_on": on.to_string()});
-    let added = system.call(Method::POST, &format!("/goals/{goal}/contributions"), Some(&user.token), Some(body)).await;
+    let added = system
+        .call(Method::POST, &format!("/goals/{goal}/contributions"), Some(&user.token), Some(body))
+        .await;
     assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
     added.body
 }
@@ -73,12 +75,14 @@ async fn a_steady_saver_gets_a_projected_date_and_the_goal_is_theirs_alone() {
     // 900 over the fourteen months from this one to the target's, rounded up to the cent.
     assert_eq!(g["monthly_needed"], "64.29", "{g}");
 
-    let listed = system.call(Method::GET, &format!("/goals/{id}/contributions?limit=4"), Some(&ana.token), None).await;
+    let listed =
+        system.call(Method::GET, &format!("/goals/{id}/contributions?limit=4"), Some(&ana.token), None).await;
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(4));
     assert_eq!(listed.body["data"][0]["occurred_on"], first_of_month(-1).to_string(), "newest first");
     let cursor = listed.body["next_cursor"].as_str().expect("a next page").to_owned();
-    let rest =
-        system.call(Method::GET, &format!("/goals/{id}/contributions?cursor={cursor}"), Some(&ana.token), None).await;
+    let rest = system
+        .call(Method::GET, &format!("/goals/{id}/contributions?cursor={cursor}"), Some(&ana.token), None)
+        .await;
     assert_eq!(rest.body["data"].as_array().map(Vec::len), Some(2));
 
     // Someone else's goal does not exist for them.
@@ -91,7 +95,9 @@ async fn a_steady_saver_gets_a_projected_date_and_the_goal_is_theirs_alone() {
         let foreign = system.call(method.clone(), &path, Some(&bo.token), None).await;
         assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{method} {path}");
     }
-    let patch = system.call(Method::PATCH, &format!("/goals/{id}"), Some(&bo.token), Some(json!({"name": "mine"}))).await;
+    let patch = system
+        .call(Method::PATCH, &format!("/goals/{id}"), Some(&bo.token), Some(json!({"name": "mine"})))
+        .await;
     assert_eq!(patch.status, StatusCode::NOT_FOUND);
     let theirs = system.call(Method::GET, "/goals", Some(&bo.token), None).await;
     assert_eq!(theirs.body["data"], json!([]));
@@ -105,10 +111,18 @@ async fn a_steady_saver_gets_a_projected_date_and_the_goal_is_theirs_alone() {
     let last = system.call(Method::GET, &format!("/goals?cursor={cursor}"), Some(&ana.token), None).await;
     assert_eq!(last.body["data"][0]["id"], id.as_str());
     let changed = system
-        .call(Method::PATCH, &format!("/goals/{id}"), Some(&ana.token), Some(json!({"target_amount": "600.00", "target_date": null})))
+        .call(
+            Method::PATCH,
+            &format!("/goals/{id}"),
+            Some(&ana.token),
+            Some(json!({"target_amount": "600.00", "target_date": null})),
+        )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
-    assert_eq!((changed.body["status"].as_str(), changed.body["target_date"].clone()), (Some("reached"), Value::Null));
+    assert_eq!(
+        (changed.body["status"].as_str(), changed.body["target_date"].clone()),
+        (Some("reached"), Value::Null)
+    );
     let deleted = system.call(Method::DELETE, &format!("/goals/{id}"), Some(&ana.token), None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let gone = system.call(Method::GET, &format!("/goals/{id}"), Some(&ana.token), None).await;
@@ -126,7 +140,10 @@ async fn bad_goals_are_refused_naming_the_field() {
         (json!({"name": "Trip", "target_amount": "0", "currency": "USD"}), "target_amount"),
         (json!({"name": "Trip", "target_amount": "-5", "currency": "USD"}), "target_amount"),
         (json!({"name": "Trip", "target_amount": "10.001", "currency": "USD"}), "target_amount"),
-        (json!({"name": "Trip", "target_amount": "100", "currency": "USD", "target_date": yesterday}), "target_date"),
+        (
+            json!({"name": "Trip", "target_amount": "100", "currency": "USD", "target_date": yesterday}),
+            "target_date",
+        ),
         (json!({"name": "  ", "target_amount": "100", "currency": "USD"}), "name"),
         (
             json!({"name": "Trip", "target_amount": "100", "currency": "USD", "category_id": "0190e1f2-0000-7000-8000-000000000000"}),
@@ -145,8 +162,9 @@ async fn bad_goals_are_refused_naming_the_field() {
         (json!({"amount": "0", "occurred_on": today().to_string()}), "amount"),
         (json!({"amount": "5", "occurred_on": tomorrow}), "occurred_on"),
     ] {
-        let refused =
-            system.call(Method::POST, &format!("/goals/{id}/contributions"), Some(&cy.token), Some(body.clone())).await;
+        let refused = system
+            .call(Method::POST, &format!("/goals/{id}/contributions"), Some(&cy.token), Some(body.clone()))
+            .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {:?}", refused.body);
         assert_eq!(refused.error_fields(), vec![field], "{body}");
     }
@@ -158,7 +176,12 @@ async fn a_linked_savings_category_counts_its_transfers() {
     let system = TestSystem::start().await;
     let di = system.register_and_login("di").await;
     let category = system
-        .call(Method::POST, "/categories", Some(&di.token), Some(json!({"name": "Savings", "kind": "expense"})))
+        .call(
+            Method::POST,
+            "/categories",
+            Some(&di.token),
+            Some(json!({"name": "Savings", "kind": "expense"})),
+        )
         .await;
     assert_eq!(category.status, StatusCode::CREATED, "{:?}", category.body);
     let category_id = category.body["id"].as_str().expect("id");
@@ -200,8 +223,7 @@ async fn goal_at_risk_and_goal_reached_are_each_announced_once() {
     assert_eq!(g["status"], "at_risk", "{g}");
     // Another contribution at the same pace: still at risk, and not announced again.
     contribute(&system, &ed, &id, "100.00", today()).await;
-    let risk_mail =
-        mail_sink::wait_for(&ed.email, 1, SOON, |e| e.subject.contains("behind schedule")).await;
+    let risk_mail = mail_sink::wait_for(&ed.email, 1, SOON, |e| e.subject.contains("behind schedule")).await;
     assert_eq!(risk_mail.len(), 1, "the at-risk email arrives");
     assert!(risk_mail[0].text.contains("Sabbatical"), "{}", risk_mail[0].text);
     assert!(risk_mail[0].text.contains("a month"), "it says what to put aside: {}", risk_mail[0].text);
@@ -209,7 +231,8 @@ async fn goal_at_risk_and_goal_reached_are_each_announced_once() {
     // Reached: the rest in one go, then one more.
     contribute(&system, &ed, &id, "9300.00", today()).await;
     contribute(&system, &ed, &id, "10.00", today()).await;
-    let reached_mail = mail_sink::wait_for(&ed.email, 1, SOON, |e| e.subject.contains("You reached your goal")).await;
+    let reached_mail =
+        mail_sink::wait_for(&ed.email, 1, SOON, |e| e.subject.contains("You reached your goal")).await;
     assert_eq!(reached_mail.len(), 1);
     let events = announced.drain(Duration::from_secs(3)).await;
     let kinds: Vec<String> = events.iter().map(|d| d.routing_key.to_string()).collect();

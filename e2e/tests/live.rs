@@ -394,3 +394,28 @@ async fn a_stream_opened_with_a_token_inside_the_leeway_ends_at_once() {
     assert!(ended, "the stream of an expired token ends");
     system.stop().await;
 }
+
+#[tokio::test]
+async fn goal_announcements_reach_the_owners_stream() {
+    let system = TestSystem::start().await;
+    let ana = system.register_and_login("ana").await;
+    let mut stream = EventStream::open(&system, &system.api, &ana.token, None).await;
+    let goal = json!({"name": "New bike", "target_amount": "300.00", "currency": "USD"});
+    let created = system.call(Method::POST, "/goals", Some(&ana.token), Some(goal)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let put = json!({"amount": "300.00", "occurred_on": today});
+    let added =
+        system.call(Method::POST, &format!("/goals/{id}/contributions"), Some(&ana.token), Some(put)).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (reached, _) = stream.until(Duration::from_secs(10), |f| f.event == "goal_reached").await;
+    let reached = reached.expect("goal_reached is streamed");
+    assert_eq!(reached.data["goal_id"], id.as_str());
+    assert_eq!(reached.data["name"], "New bike");
+    assert_eq!(
+        (reached.data["saved"].as_str(), reached.data["remaining"].as_str()),
+        (Some("300.00"), Some("0.00"))
+    );
+    system.stop().await;
+}

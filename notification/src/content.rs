@@ -107,6 +107,8 @@ pub fn anomaly(event: &ev::AnomalyDetected, score: f64, category_name: Option<St
         "description": event.description,
         "amount": amount(event.amount.as_ref()),
         "currency": event.amount.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
+        "paid": event.paid.as_ref().map(|m| amount(Some(m))),
+        "paid_currency": event.paid.as_ref().map(|m| m.currency_code.clone()),
         "occurred_on": event.occurred_on,
         "category_name": category_name,
     }})

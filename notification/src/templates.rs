@@ -153,7 +153,8 @@ mod tests {
         let anomaly = json!({ "anomaly": {
             "kind": "amount_spike", "kind_label": "Unusually large charge", "score": 0.93,
             "explanation": "7.5× your usual spend", "description": "<b>Whole Foods</b>", "amount": "640.8",
-            "currency": "EUR", "occurred_on": "2026-11-21", "category_name": null,
+            "currency": "EUR", "paid": "700", "paid_currency": "CHF", "occurred_on": "2026-11-21",
+            "category_name": null,
         }});
         let forecast = json!({ "forecast": {
             "month_label": "November 2026", "projected_total": "1200", "limit": "1000", "lower_80": "1100",
@@ -235,6 +236,10 @@ mod tests {
         // A payment in another currency says both amounts.
         assert!(rendered.text.contains("57.25 ($62.50) on 2026-11-20"), "{}", rendered.text);
         assert!(rendered.subject.contains("80% of your Groceries budget for November 2026"));
+        // So does an anomaly: what was paid, then what it counts in the home currency.
+        let (_, anomaly) = samples().into_iter().nth(2).expect("the anomaly sample");
+        let rendered = templates.render("anomaly_detected", &with_common(anomaly)).expect("renders");
+        assert!(rendered.text.contains("Amount:       700.00 CHF (€640.80)"), "{}", rendered.text);
         let (_, summary) = samples().into_iter().nth(5).expect("the summary sample");
         let rendered = templates.render("monthly_summary", &with_common(summary)).expect("renders");
         assert!(rendered.html.contains("cid:chart"));

@@ -231,13 +231,48 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
     return [(d, desc, f"{amount:.2f}", category) for d, desc, amount, category in rows]
 
 
-def csv_of(rows: list[tuple[dt.date, str, str, str]]) -> str:
+# A week in Lisbon paid in euros, in March 2026: inside the ECB rates `make run` loads
+# (data/rates/eurofxref-hist.csv, November 2025 to April 2026), so each payment is converted
+# at its day's reference rate and counted in dollars.
+ABROAD = [
+    (dt.date(2026, 3, 9), "TAP Air Portugal lisbon", "-412.00", "Travel"),
+    (dt.date(2026, 3, 10), "Hotel Avenida Palace Lisboa", "-684.00", "Travel"),
+    (dt.date(2026, 3, 11), "Pasteis de Belem", "-14.40", "Dining"),
+    (dt.date(2026, 3, 12), "Time Out Market Lisboa", "-38.50", "Dining"),
+    (dt.date(2026, 3, 14), "Pingo Doce Chiado", "-27.83", "Groceries"),
+]
+
+
+def csv_of(rows: list[tuple[dt.date, str, str, str]], abroad: list[tuple[dt.date, str, str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "description", "amount", "currency", "category"])
     for day, description, amount, category in rows:
         writer.writerow([day.isoformat(), description, amount, CURRENCY, category])
+    for day, description, amount, category in abroad:
+        writer.writerow([day.isoformat(), description, amount, "EUR", category])
     return out.getvalue()
+
+
+def seed_goals(token: str, today: dt.date) -> None:
+    """An emergency fund fed 300.00 a month for the last eight months, due at the end of next
+    year, and a trip saved for in euros: progress, a projected date and a monthly amount."""
+    if call("GET", "/goals?limit=1", token).get("data"):
+        print("goals: already there")
+        return
+    fund = call("POST", "/goals", token, {
+        "name": "Emergency fund", "target_amount": "10000.00", "currency": CURRENCY,
+        "target_date": f"{today.year + 1}-12-31"})
+    for back in range(8, 0, -1):
+        call("POST", f"/goals/{fund['id']}/contributions", token,
+             {"amount": "300.00", "occurred_on": month_start(today, back).replace(day=2).isoformat()})
+    trip = call("POST", "/goals", token, {
+        "name": "Lisbon again", "target_amount": "2500.00", "currency": "EUR",
+        "target_date": f"{today.year + 1}-06-30"})
+    for back, amount in ((3, "150.00"), (2, "150.00"), (1, "200.00")):
+        call("POST", f"/goals/{trip['id']}/contributions", token,
+             {"amount": amount, "occurred_on": month_start(today, back).replace(day=5).isoformat()})
+    print("goals: an emergency fund (10,000.00 USD) and a trip (2,500.00 EUR), with contributions")
 
 
 def login() -> str:
@@ -287,13 +322,14 @@ def main() -> int:
     # Each step is skipped when already done, so a run that stopped half-way can be repeated.
     existing = call("GET", "/transactions?limit=1", token)
     rows = history(today)
+    abroad = [row for row in ABROAD if month_start(today, MONTHS - 1) <= row[0] <= today]
     if fresh or not existing.get("data"):
-        imported = call("POST", "/transactions/import", token, csv_of(rows), content_type="text/csv")
+        imported = call("POST", "/transactions/import", token, csv_of(rows, abroad), content_type="text/csv")
         if imported.get("errors"):
             print(f"import reported errors: {imported['errors'][:5]}", file=sys.stderr)
             return 1
         print(f"imported {imported['imported']} transactions over {MONTHS} months "
-              f"({rows[0][0]} to {rows[-1][0]})")
+              f"({rows[0][0]} to {rows[-1][0]}), {len(abroad)} of them in euros")
     else:
         print(f"{EMAIL} already has its transactions; not imported again")
 
@@ -306,6 +342,7 @@ def main() -> int:
             if error.status != 409:  # one budget per month and currency: already there
                 raise
     print("budgets: the last three months, 3,400.00 USD each with category limits")
+    seed_goals(token, today)
 
     last_month = month_start(today, 1).strftime("%Y-%m")
     wait_for_analytics(token, rows, month_start(today, 1))

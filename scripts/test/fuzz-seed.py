@@ -40,6 +40,11 @@ def main() -> None:
     months = [(today.replace(day=1) - dt.timedelta(days=28 * back)).replace(day=1) for back in range(5, 0, -1)]
     for m in months[-2:]:
         call("POST", "/budgets", token, {"month": m.strftime("%Y-%m"), "currency": "USD", "total_limit": "900.00"})
+    # Two goals (a page after the first), one with contributions to list.
+    goal = call("POST", "/goals", token, {"name": "Rainy day", "target_amount": "2000.00", "currency": "USD"})
+    for m in months:
+        call("POST", f"/goals/{goal['id']}/contributions", token, {"amount": "120.00", "occurred_on": str(m)})
+    call("POST", "/goals", token, {"name": "Trip", "target_amount": "900.00", "currency": "EUR"})
     rows = ["date,description,amount,currency,category"]
     for month in months:
         rows.append(f"{month.replace(day=3)},Netflix,-15.49,USD,Entertainment")
@@ -76,6 +81,7 @@ def main() -> None:
         "FUZZ_CURSOR_AUDIT": cursor("/me/audit", token),
         "FUZZ_CURSOR_NOTIFICATIONS": cursor("/notifications", token),
         "FUZZ_CURSOR_ANOMALIES": cursor("/analytics/anomalies", token),
+        "FUZZ_CURSOR_GOALS": cursor("/goals", token),
     }
     for name, value in values.items():
         print(f"export {name}='{value}'")

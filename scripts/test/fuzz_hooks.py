@@ -189,6 +189,8 @@ def _live(collection: str) -> str:
         return ""  # only analytics makes these; the caller keeps its id
     if collection == "categories":
         return call("POST", "/categories", FUZZ_TOKEN, {"name": f"Fuzz {uuid.uuid4().hex[:8]}"})["id"]
+    if collection == "goals":
+        return call("POST", "/goals", FUZZ_TOKEN, {"name": "Fuzz", "target_amount": "500", "currency": "USD"})["id"]
     if collection == "budgets":
         # A month no other budget of the run takes.
         month = f"2{uuid.uuid4().int % 900 + 100:03d}-01"
@@ -202,12 +204,15 @@ ROWS = {
     "get_budget": "budgets", "update_budget": "budgets", "get_budget_status": "budgets",
     "get_transaction": "transactions", "update_transaction": "transactions",
     "get_category": "categories", "update_category": "categories",
+    "get_goal": "goals", "update_goal": "goals", "list_contributions": "goals", "add_contribution": "goals",
     # Analytics replaces these when it rescans the transactions the fuzzer changes.
     "update_anomaly": "analytics/anomalies", "update_recurring": "analytics/recurring",
 }
 # Bodies that name categories: each made-up `category_id` becomes a live category, a
 # different one for each entry (a budget takes one limit per category).
-CATEGORY_BODIES = {"create_transaction", "update_transaction", "create_budget", "update_budget"}
+CATEGORY_BODIES = {
+    "create_transaction", "update_transaction", "create_budget", "update_budget", "create_goal", "update_goal",
+}
 
 
 def _live_category_ids(body: object, live: list[str]) -> None:

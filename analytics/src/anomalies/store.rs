@@ -210,6 +210,10 @@ async fn upsert(
         description: debit.description.clone(),
         occurred_on: debit.occurred_on.to_string(),
         category_id: debit.category_id.map(|c| c.to_string()),
+        paid: debit
+            .original_amount
+            .zip(debit.original_currency.as_deref())
+            .map(|(a, c)| money::to_proto(a, c)),
     };
     let ctx = EventContext { user_id: Some(user), ..EventContext::default() };
     events::enqueue(conn, &ctx, &event).await?;

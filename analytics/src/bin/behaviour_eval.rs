@@ -115,6 +115,8 @@ fn main() -> anyhow::Result<()> {
                         currency: "USD".into(),
                         category_id: Some(ids[r.category.as_str()]),
                         category_name: Some(r.category.clone()),
+                        original_amount: None,
+                        original_currency: None,
                     },
                     *r,
                 )

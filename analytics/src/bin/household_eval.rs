@@ -194,6 +194,8 @@ fn main() -> anyhow::Result<()> {
         currency: "USD".into(),
         category_id: Some(categories[r.category.as_str()]),
         category_name: Some(r.category.clone()),
+        original_amount: None,
+        original_currency: None,
     };
 
     let mut backtests: BTreeMap<(&str, &str), Backtest> = BTreeMap::new();

@@ -27,6 +27,7 @@ use super::anomalies::AnomalyJson;
 use super::audit::AuditEventJson;
 use super::budgets::BudgetJson;
 use super::categories::CategoryJson;
+use super::goals::{ContributionJson, GoalJson};
 use super::insights::InsightJson;
 use super::me::UserJson;
 use super::notifications::{NotificationJson, PreferencesJson};
@@ -77,17 +78,28 @@ pub struct ExportJson {
     /// Every anomaly, whatever its status.
     anomalies: Vec<AnomalyJson>,
     recurring: Vec<RecurringJson>,
+    /// Savings goals, each with every contribution.
+    goals: Vec<GoalExportJson>,
     /// Sent, pending and suppressed email.
     notifications: Vec<NotificationJson>,
     /// The security log, newest first.
     audit: Vec<AuditEventJson>,
 }
 
+/// A goal as `GET /goals/{id}` answers it, with its contributions, newest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = GoalExport)]
+pub struct GoalExportJson {
+    #[serde(flatten)]
+    goal: GoalJson,
+    contributions: Vec<ContributionJson>,
+}
+
 /// Everything held about the caller.
 ///
 /// `format=json` (the default): one document with the profile, preferences, sessions,
-/// categories, budgets, transactions, insights, anomalies, recurring payments, notifications
-/// and the audit log, in the API's own shapes. `format=csv`: the transactions, with a signed
+/// categories, budgets, transactions, insights, anomalies, recurring payments, savings goals
+/// with their contributions, notifications and the audit log, in the API's own shapes. `format=csv`: the transactions, with a signed
 /// amount (negative for a debit) and the category's name, as `POST /transactions/import`
 /// takes them back. Streamed; a failure half-way cuts the body off rather than ending it.
 #[utoipa::path(
@@ -269,6 +281,26 @@ async fn write_json(state: &AppState, profile: pb::User, out: &Out) -> Result<()
     list(out, "recurring", |_| async {
         let listed = state.analytics.clone().list_recurring(an::ListRecurringRequest {}).await?.into_inner();
         Ok((listed.data.into_iter().map(RecurringJson::from).collect(), String::new()))
+    })
+    .await?;
+    list(out, "goals", |cursor| async move {
+        let request = an::ListGoalsRequest { page: page(cursor) };
+        let listed = state.goals.clone().list_goals(request).await?.into_inner();
+        let mut goals = Vec::with_capacity(listed.data.len());
+        for goal in listed.data {
+            let (id, mut contributions, mut cursor) = (goal.id.clone(), Vec::new(), String::new());
+            loop {
+                let request = an::ListContributionsRequest { goal_id: id.clone(), page: page(cursor) };
+                let page = state.goals.clone().list_contributions(request).await?.into_inner();
+                contributions.extend(page.data.into_iter().map(ContributionJson::from));
+                if page.next_cursor.is_empty() {
+                    break;
+                }
+                cursor = page.next_cursor;
+            }
+            goals.push(GoalExportJson { goal: goal.into(), contributions });
+        }
+        Ok((goals, listed.next_cursor))
     })
     .await?;
     list(out, "notifications", |cursor| async move {
