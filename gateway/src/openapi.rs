@@ -65,6 +65,7 @@ same key and body gets the first answer again, marked `Idempotent-Replayed: true
         (name = "transactions", description = "Booked transactions, CSV import and categorisation"),
         (name = "insights", description = "What analytics noticed about the caller's money"),
         (name = "analytics", description = "Reports, forecasts, anomalies, recurring payments, charts"),
+        (name = "goals", description = "Savings goals, their contributions and projected completion"),
         (name = "notifications", description = "Emails sent and pending, preferences, unsubscribe"),
         (name = "events", description = "Live updates as Server-Sent Events"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -90,10 +91,25 @@ pub fn document(api: Document) -> Document {
     }
     crate::openapi_links::add(&mut document, API_PREFIX);
     non_blank_queries(&mut document);
+    one_bank_conversion(&mut document);
     for schema in document.components.iter_mut().flat_map(|c| c.schemas.values_mut()) {
         without_nul(schema);
     }
     document
+}
+
+/// A transaction's bank conversion is its `rate` or the `home_amount` charged, never both
+/// (`routes::transactions::bank_conversion`); the bodies' schemas say so.
+fn one_bank_conversion(document: &mut Document) {
+    let Some(components) = document.components.as_mut() else { return };
+    for name in ["NewTransaction", "TransactionPatch"] {
+        let Some(schema) = components.schemas.get_mut(name) else { continue };
+        let Ok(mut value) = serde_json::to_value(&*schema) else { continue };
+        value["not"] = serde_json::json!({"required": ["rate", "home_amount"]});
+        if let Ok(changed) = serde_json::from_value(value) {
+            *schema = changed;
+        }
+    }
 }
 
 /// Every text `extract::parse_json` reads is refused with a NUL in it (no text column can

@@ -37,6 +37,7 @@ Requests generated as invalid are never touched: they test the validation.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 
@@ -235,6 +236,40 @@ def _passwords(operation: str, body: dict) -> None:
         body[field[operation]] = PASSWORD
 
 
+def _bank_conversion(operation: str, case) -> None:
+    """A bank's conversion as the account could have one: `home_amount` in its home currency
+    (USD, two places), and a `rate` that keeps the converted amount within what an amount may
+    be. Neither can be stated in the document: both depend on the account and on `amount`."""
+    body = case.body if isinstance(case.body, dict) else None
+    if operation not in ("create_transaction", "update_transaction") or body is None or not _positive(case, "body"):
+        return
+    # The generated pairs are mostly out of range for the account (measured: the run's
+    # validation_mismatch warning), so they are left out; e2e/tests/currencies.rs covers them.
+    body.pop("home_amount", None)
+    body.pop("rate", None)
+
+
+def _dates(operation: str, case) -> None:
+    """Days that move with the clock: a goal's target date is today or later, a contribution
+    today or earlier. A generated day on the wrong side of today becomes one on the right."""
+    body = case.body if isinstance(case.body, dict) else None
+    if body is None or not _positive(case, "body"):
+        return
+    today = dt.date.today()
+    field, wrong = {
+        "create_goal": ("target_date", lambda d: d < today),
+        "update_goal": ("target_date", lambda d: d < today),
+        "add_contribution": ("occurred_on", lambda d: d > today),
+    }.get(operation, (None, None))
+    value = body.get(field) if field else None
+    if isinstance(value, str):
+        try:
+            if wrong(dt.date.fromisoformat(value)):
+                body[field] = (today + dt.timedelta(days=400 if field == "target_date" else 0)).isoformat()
+        except ValueError:
+            pass
+
+
 SECRETS = {
     "verify_email": _verify_email,
     "confirm_password_reset": _confirm_password_reset,
@@ -253,6 +288,8 @@ def before_call(context, case, kwargs):
 
     operation = case.operation.definition.raw.get("operationId")
     path = case.path_parameters or {}
+    _dates(operation, case)
+    _bank_conversion(operation, case)
     if operation in ROWS and _positive(case, "path") and path.get("id") not in SEEN:
         path["id"] = _live(ROWS[operation]) or path["id"]
     if _positive(case, "query") and case.query and "cursor" in case.query and case.query["cursor"] not in CURSORS:

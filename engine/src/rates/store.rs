@@ -203,19 +203,19 @@ impl Bank {
             Given::HomeAmount(raw) => ("home_amount", raw),
         };
         match money::parse_decimal(raw.trim()) {
+            // Kept to RATE_PLACES; one that rounds to nothing is no rate.
             Ok(value)
-                if value > Decimal::ZERO
-                    && field == "rate"
-                    && value.scale() <= RATE_PLACES
+                if field == "rate"
+                    && round_rate(value) > Decimal::ZERO
                     && value < Decimal::from(MAX_RATE) =>
             {
-                Some(Bank::Rate(value))
+                Some(Bank::Rate(round_rate(value)))
             }
             Ok(value) if value > Decimal::ZERO && field == "home_amount" => Some(Bank::Charged(value)),
             _ if field == "rate" => {
                 violations.add(
                     field,
-                    format!("must be a positive decimal below {MAX_RATE} with at most {RATE_PLACES} places"),
+                    format!("must be a decimal above zero (to {RATE_PLACES} places) and below {MAX_RATE}"),
                 );
                 None
             }

@@ -110,7 +110,7 @@ impl From<pb::Goal> for GoalJson {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewGoal)]
 pub struct CreateBody {
-    #[schema(min_length = 1, max_length = 100, example = "Emergency fund")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Emergency fund")]
     name: String,
     #[schema(value_type = PositiveAmount, example = "5000.00")]
     target_amount: String,
@@ -129,7 +129,7 @@ pub struct CreateBody {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = GoalPatch)]
 pub struct UpdateBody {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     #[schema(value_type = Option<PositiveAmount>)]
     target_amount: Option<String>,

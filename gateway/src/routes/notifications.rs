@@ -128,12 +128,10 @@ pub struct TypesJson {
     welcome: bool,
     /// A savings goal met its target. Absent on PUT: on.
     #[serde(default = "on")]
-    #[schema(required = true)]
     goal_reached: bool,
     /// A savings goal's date will be missed at the current pace (said once per slip).
     /// Absent on PUT: on.
     #[serde(default = "on")]
-    #[schema(required = true)]
     goal_at_risk: bool,
 }
 

@@ -129,9 +129,10 @@ pub struct CreateBody {
     #[schema(max_length = 2000)]
     notes: Option<String>,
     /// For a payment in another currency: the rate your bank applied (one unit of `currency`
-    /// in your home currency), from the statement. Without it, the ECB reference rate of the
-    /// day is used. Not together with `home_amount`.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,10})?$", example = "1.0836")]
+    /// in your home currency), from the statement; kept to 10 decimal places. Without it, the
+    /// ECB reference rate of the day is used. Not together with `home_amount`; ignored for a
+    /// payment in your home currency.
+    #[schema(pattern = r"^([1-9][0-9]{0,8}(\.[0-9]+)?|0\.[0-9]{0,9}[1-9][0-9]*)$", example = "1.0836")]
     rate: Option<String>,
     /// For a payment in another currency: what your bank charged in your home currency, from
     /// the statement; the rate is what it implies. Not together with `rate`.
@@ -166,7 +167,7 @@ pub struct UpdateBody {
     /// Your bank's rate, as on create; `null` drops a bank conversion so the reference rate
     /// applies again.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,10})?$")]
+    #[schema(value_type = Option<String>, pattern = r"^([1-9][0-9]{0,8}(\.[0-9]+)?|0\.[0-9]{0,9}[1-9][0-9]*)$")]
     rate: Option<Option<String>>,
     /// What your bank charged in your home currency, as on create; `null` as for `rate`.
     #[serde(default, deserialize_with = "nullable")]
@@ -362,6 +363,9 @@ pub async fn update(
         (None, Some(_)) => return Err(ApiError::field("currency", "can only change together with amount")),
         (None, None) => None,
     };
+    if body.rate.is_some() && body.home_amount.is_some() {
+        errors.add("home_amount", "give either rate or home_amount, not both");
+    }
     let bank_conversion = bank_conversion(
         &mut errors,
         body.rate.clone().flatten().as_deref(),
