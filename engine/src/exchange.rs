@@ -52,8 +52,6 @@ async fn store_all(pool: &PgPool, parsed: &ecb::Parsed) -> AppResult<store::Load
 /// `engine rates import FILE`: loads a file into the database at `database_url`.
 pub async fn import_file(database_url: &str, path: &str) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
-    // The command may run before the engine ever started on this database.
-    crate::startup::migrate(database_url).await?;
     let pool = budgetsmart_common::database::connect(database_url, crate::SCHEMA, 2).await?;
     let applied = apply(&pool, &bytes).await?;
     let store::Loaded { days, rates, first, last } = applied.loaded;

@@ -21,6 +21,8 @@ async fn run() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["migrate"] => return engine::startup::migrate(&config.backend.database_url).await,
         ["rates", "import", file] => {
+            // The command may run before the engine ever started on this database.
+            engine::startup::migrate(&config.backend.database_url).await?;
             return engine::exchange::import_file(&config.backend.database_url, file).await;
         }
         [] => {}

@@ -121,11 +121,8 @@ pub async fn express(
     home: Currency,
     bank: Option<&Bank>,
 ) -> AppResult<Conversion> {
-    if from == home {
-        return Ok(Conversion::same(amount, home));
-    }
-    if let Some(bank) = bank {
-        return bank.conversion(amount, day, home).and_then(fits);
+    if from == home || bank.is_some() {
+        return decide(amount, from, day, home, bank, || None);
     }
     let found: Option<Quoted> = sqlx::query_as(sqlx::AssertSqlSafe(quote_sql("$2")))
         .bind(from.code())
@@ -134,7 +131,26 @@ pub async fn express(
         .bind(MAX_RATE_AGE_DAYS)
         .fetch_optional(conn)
         .await?;
-    quoted(amount, found, home)
+    decide(amount, from, day, home, bank, || found)
+}
+
+/// The conversion of `amount`: none needed in the home currency, the bank's when given, else
+/// the quoted reference rate (`quote`, asked only then), else pending.
+fn decide(
+    amount: Decimal,
+    from: Currency,
+    day: NaiveDate,
+    home: Currency,
+    bank: Option<&Bank>,
+    quote: impl FnOnce() -> Option<Quoted>,
+) -> AppResult<Conversion> {
+    if from == home {
+        return Ok(Conversion::same(amount, home));
+    }
+    if let Some(bank) = bank {
+        return bank.conversion(amount, day, home).and_then(fits);
+    }
+    quoted(amount, quote(), home)
 }
 
 /// [`express`] in the user's home currency, read in the same round trip: this runs on every
@@ -166,21 +182,16 @@ pub async fn express_for_user(
         .bind(MAX_RATE_AGE_DAYS)
         .fetch_one(conn)
         .await?;
-    let home = parse_home(&row.home)?;
-    if from == home {
-        return Ok(Conversion::same(amount, home));
-    }
-    if let Some(bank) = bank {
-        return bank.conversion(amount, day, home).and_then(fits);
-    }
+    let home = currency_of(&row.home)?;
     let found = match (row.day, row.from_per_eur, row.home_per_eur) {
         (Some(on), Some(from_per_eur), Some(home_per_eur)) => Some((on, from_per_eur, home_per_eur)),
         _ => None,
     };
-    quoted(amount, found, home)
+    decide(amount, from, day, home, bank, || found)
 }
 
-fn parse_home(code: &str) -> AppResult<Currency> {
+/// A stored currency code (validated when it was written) as a [`Currency`].
+pub fn currency_of(code: &str) -> AppResult<Currency> {
     Currency::parse(code.trim())
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored home currency {code:?} is unknown")))
 }
@@ -283,5 +294,5 @@ pub async fn home_currency(conn: &mut PgConnection, user_id: Uuid) -> AppResult<
         .bind(user_id)
         .fetch_one(conn)
         .await?;
-    parse_home(&code)
+    currency_of(&code)
 }

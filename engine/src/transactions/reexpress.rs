@@ -5,7 +5,6 @@
 //! so analytics moves it between its totals exactly as for an edit, and the budgets it
 //! touches are re-evaluated. The original amount and currency never change.
 
-use budgetsmart_common::currency::Currency;
 use budgetsmart_common::events::{self, EventContext};
 use budgetsmart_proto::events::v1 as ev;
 use chrono::Utc;
@@ -16,7 +15,7 @@ use crate::budgets::thresholds;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
 use crate::rates::conversion::{Conversion, RateSource};
-use crate::rates::store::Quotes;
+use crate::rates::store::{Quotes, currency_of};
 use crate::transactions::store::{COLUMNS, TransactionRow};
 
 /// Rows converted per database transaction when rates arrive.
@@ -51,11 +50,6 @@ async fn store(
     };
     events::enqueue(conn, ctx, &event).await?;
     Ok(after)
-}
-
-fn currency_of(code: &str) -> AppResult<Currency> {
-    Currency::parse(code.trim())
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored currency {code:?} is unknown")))
 }
 
 /// Counts every transaction whose rate was pending and is now known (after a rate load).
