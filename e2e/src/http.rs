@@ -73,6 +73,24 @@ impl TestSystem {
         reply(request.send().await.expect("the gateway answers")).await
     }
 
+    /// Posts a bank file to `path` (`/transactions/import` or its preview, with any query) as
+    /// `content_type`, as a client uploads one.
+    pub async fn upload(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        file: impl Into<Vec<u8>>,
+    ) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(file.into());
+        reply(request.send().await.expect("the gateway answers")).await
+    }
+
     /// Registers a fresh user, logs in, and verifies the address with the emailed link, as a
     /// person would; email then flows as for any verified account.
     pub async fn register_and_login(&self, name: &str) -> Session {

@@ -109,19 +109,26 @@ async fn invalid_transactions_and_budgets_are_refused_and_nothing_is_written() {
     system.stop().await;
 }
 
-/// A CSV the gateway accepts (up to 6 MiB) reaches the engine's own checks: tonic's default
+/// A file the gateway accepts (up to 32 MiB) reaches the engine's own checks: tonic's default
 /// 4 MiB message limit used to refuse it first, with an error the client could not act on.
+/// Past the limit, 413.
 #[tokio::test]
-async fn an_import_over_four_mebibytes_reaches_the_engine() {
+async fn a_large_file_reaches_the_engine_and_a_larger_one_is_413() {
     let system = TestSystem::start().await;
     let ana = system.register_and_login("ana").await;
-    // 5 MiB with a header the engine refuses: its answer, not a transport error, comes back.
-    let mut csv = String::from("when,what,how much\n");
-    while csv.len() < 5 * 1024 * 1024 {
-        csv.push_str("2026-11-01,a line long enough to fill the file quickly without many rows,-1.00\n");
+    // 10 MiB with no column of days: the engine's answer, not a transport error, comes back.
+    let mut csv = String::from("what,where,who\n");
+    while csv.len() < 10 * 1024 * 1024 {
+        csv.push_str("a line long enough to fill the file quickly,without many rows,nobody\n");
+    }
+    let reply = system.import_csv(&ana.token, csv.clone()).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+    assert_eq!(reply.error_fields(), vec!["file"], "{:?}", reply.body);
+    assert!(reply.body.to_string().contains("date"), "{:?}", reply.body);
+    while csv.len() <= 32 * 1024 * 1024 {
+        csv.push_str("a line long enough to fill the file quickly,without many rows,nobody\n");
     }
     let reply = system.import_csv(&ana.token, csv).await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
-    assert!(reply.body.to_string().contains("header"), "{:?}", reply.body);
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", reply.body);
     system.stop().await;
 }

@@ -71,11 +71,13 @@ async fn the_export_holds_everything_of_the_callers_and_nothing_of_anyone_elses(
     for section in [
         "sessions",
         "categories",
+        "accounts",
         "budgets",
         "transactions",
         "insights",
         "anomalies",
         "recurring",
+        "imports",
         "goals",
         "notifications",
         "audit",
@@ -92,6 +94,8 @@ async fn the_export_holds_everything_of_the_callers_and_nothing_of_anyone_elses(
     assert_eq!(document["goals"][0]["saved"], "75.00");
     assert_eq!(document["goals"][0]["contributions"][0]["amount"], "75.00");
     assert!(document["preferences"]["email_enabled"].is_boolean());
+    assert_eq!(document["imports"][0]["imported"], 450, "the import is in the history");
+    assert_eq!(document["imports"][0]["format"], "csv");
     let kinds: Vec<&str> =
         document["audit"].as_array().expect("audit").iter().filter_map(|e| e["kind"].as_str()).collect();
     assert!(kinds.contains(&"login_succeeded") && kinds.contains(&"email_verified"), "{kinds:?}");

@@ -141,6 +141,7 @@ async fn concurrent_calls_with_one_key_create_once() {
             category_id: Some(housing.clone()),
             notes: None,
             bank_conversion: None,
+            account_id: None,
         });
         request.metadata_mut().insert("authorization", authorization.clone());
         request.metadata_mut().insert("idempotency-key", key.parse().expect("an ASCII key"));

@@ -85,6 +85,9 @@ impl From<sqlx::Error> for AppError {
                 Some("transactions_category_fkey") if db.is_foreign_key_violation() => {
                     return AppError::field("category_id", "no such category");
                 }
+                Some("transactions_account_fkey") if db.is_foreign_key_violation() => {
+                    return AppError::field("account_id", "no such account");
+                }
                 Some("budget_category_limits_category_fkey") if db.is_foreign_key_violation() => {
                     return AppError::field("category_limits", "refers to a category that does not exist");
                 }

@@ -11,6 +11,8 @@
 //! - One folder per resource, each with its stored rows beside its gRPC `service`:
 //!   `users` (accounts, auth, sessions, the audit log), `categories`, `budgets` (limits,
 //!   alerts, forecasts) and `transactions` (create, import, categorisation).
+//! - `accounts`: where money sits; `imports`: bank files and CSVs written as transactions
+//!   (preview, history, undo, large files in the background), above `transactions`.
 //! - `rates`: the ECB's reference-rate files, the `rates` table and the conversion rules,
 //!   below `transactions`, which expresses every amount in its owner's home currency.
 //! - `exchange`: loading a rate file (`engine rates import FILE`, or fetched from `RATES_URL`)
@@ -22,6 +24,7 @@
 //! Every query is scoped to the caller's user id; every write that others must hear about
 //! writes its event to the outbox in the same transaction (see `budgetsmart_common::events`).
 
+pub mod accounts;
 pub mod budgets;
 pub mod categories;
 pub mod config;
@@ -30,6 +33,7 @@ pub mod convert;
 pub mod error;
 pub mod exchange;
 pub mod idempotency;
+pub mod imports;
 pub mod insights;
 pub mod rates;
 pub mod request_metadata;

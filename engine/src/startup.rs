@@ -10,11 +10,13 @@ use budgetsmart_proto::engine::v1 as pb;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::service::AccountsService;
 use crate::budgets::service::BudgetsService;
 use crate::categories::service::CategoriesService;
 use crate::config::EngineConfig;
 use crate::consumers;
 use crate::idempotency::{self, Fingerprinter};
+use crate::imports::service::ImportsService;
 use crate::insights::InsightsService;
 use crate::state::AppState;
 use crate::transactions::autocategorize::AutoCategorizer;
@@ -83,8 +85,9 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
     })
 }
 
-/// The largest request the engine decodes: the gateway's 6 MiB body limit plus the envelope.
-pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// The largest request the engine decodes: the gateway's 32 MiB limit on a bank file plus the
+/// envelope (other calls are far smaller: the gateway holds them to 6 MiB).
+pub const MAX_REQUEST_BYTES: usize = 40 * 1024 * 1024;
 
 impl Engine {
     /// The address gRPC is served on.
@@ -105,6 +108,7 @@ impl Engine {
         let fetcher = rates_fetch.map(|(url, every)| {
             tokio::spawn(crate::exchange::fetch_on_schedule(state.pool.clone(), url, every, shutdown.clone()))
         });
+        let imports = tokio::spawn(crate::imports::worker::sweep(state.clone(), shutdown.clone()));
         let stop = shutdown.clone();
         let auth = backend.auth();
         let names = [
@@ -113,6 +117,8 @@ impl Engine {
             "budgetsmart.engine.v1.Categories",
             "budgetsmart.engine.v1.Budgets",
             "budgetsmart.engine.v1.Transactions",
+            "budgetsmart.engine.v1.Accounts",
+            "budgetsmart.engine.v1.Imports",
             "budgetsmart.engine.v1.Insights",
         ];
         let served = backend
@@ -140,6 +146,16 @@ impl Engine {
                         .max_decoding_message_size(MAX_REQUEST_BYTES),
                         auth.clone(),
                     ))
+                    .add_service(pb::accounts_server::AccountsServer::with_interceptor(
+                        AccountsService::new(state.clone()),
+                        auth.clone(),
+                    ))
+                    .add_service(tonic::service::interceptor::InterceptedService::new(
+                        // A preview carries the whole file, like an import.
+                        pb::imports_server::ImportsServer::new(ImportsService::new(state.clone()))
+                            .max_decoding_message_size(MAX_REQUEST_BYTES),
+                        auth.clone(),
+                    ))
                     .add_service(pb::insights_server::InsightsServer::with_interceptor(
                         InsightsService::new(state.clone()),
                         auth,
@@ -149,6 +165,7 @@ impl Engine {
         // `serve` cancels on its way out, except when it fails before serving.
         stop.cancel();
         let _ = sweeper.await;
+        let _ = imports.await;
         if let Some(fetcher) = fetcher {
             let _ = fetcher.await;
         }

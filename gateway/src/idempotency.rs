@@ -19,8 +19,10 @@ use crate::error::ApiError;
 use crate::identity::AuthUser;
 use crate::state::AppState;
 
-/// Largest body the middleware buffers (CSV imports are the biggest).
+/// The body limit of every route but file imports.
 pub const MAX_BODY: usize = 6 * 1024 * 1024;
+/// Largest body the middleware buffers: a bank file (`routes::imports::MAX_FILE_BODY`).
+const MAX_BUFFERED: usize = crate::routes::imports::MAX_FILE_BODY;
 /// How long a request may hold its key before another attempt may take over.
 const PENDING_TTL_SECS: u64 = 60;
 
@@ -67,7 +69,7 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
         .map(|u| u.user_id.to_string())
         .unwrap_or_else(|| "anonymous".into());
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_BODY)
+    let bytes = to_bytes(body, MAX_BUFFERED)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response())?;
     let fingerprint = fingerprint(&state.config.gateway_token, parts.uri.query().unwrap_or(""), &bytes);
@@ -130,7 +132,7 @@ async fn handle(state: AppState, key: String, request: Request, next: Next) -> R
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
-    let body = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let body = to_bytes(body, MAX_BUFFERED).await.unwrap_or_default();
     let record = Record::Done {
         fingerprint,
         status: status.as_u16(),

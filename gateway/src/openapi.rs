@@ -65,6 +65,8 @@ same key and body gets the first answer again, marked `Idempotent-Replayed: true
         (name = "transactions", description = "Booked transactions, CSV import and categorisation"),
         (name = "insights", description = "What analytics noticed about the caller's money"),
         (name = "analytics", description = "Reports, forecasts, anomalies, recurring payments, charts"),
+        (name = "accounts", description = "Where money sits: checking, savings, credit cards, cash"),
+        (name = "imports", description = "Bank files and CSVs: preview, history and undo"),
         (name = "goals", description = "Savings goals, their contributions and projected completion"),
         (name = "notifications", description = "Emails sent and pending, preferences, unsubscribe"),
         (name = "events", description = "Live updates as Server-Sent Events"),

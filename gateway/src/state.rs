@@ -66,6 +66,8 @@ pub struct EngineClients {
     pub budgets: engine::budgets_client::BudgetsClient<Upstream>,
     pub transactions: engine::transactions_client::TransactionsClient<Upstream>,
     pub insights: engine::insights_client::InsightsClient<Upstream>,
+    pub accounts: engine::accounts_client::AccountsClient<Upstream>,
+    pub imports: engine::imports_client::ImportsClient<Upstream>,
 }
 
 /// Everything handlers share. Every middleware and handler extracts `State`, so a request
@@ -137,6 +139,8 @@ impl EngineClients {
             budgets: engine::budgets_client::BudgetsClient::new(upstream()),
             transactions: engine::transactions_client::TransactionsClient::new(upstream()),
             insights: engine::insights_client::InsightsClient::new(upstream()),
+            accounts: engine::accounts_client::AccountsClient::new(upstream()),
+            imports: engine::imports_client::ImportsClient::new(upstream()),
         }
     }
 }

@@ -21,7 +21,6 @@ use crate::idempotency::{Claim, Scope};
 use crate::rates::conversion::RateSource;
 use crate::rates::store::{self as rates, Bank};
 use crate::state::AppState;
-use crate::transactions::import;
 use crate::transactions::store::{
     COLUMNS, CategorySource, NewTransaction, TransactionRow, check_type, fingerprint, insert,
 };
@@ -62,6 +61,7 @@ fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction
     let category_id = optional_uuid(&mut violations, "category_id", body.category_id.as_deref());
     let notes = violations.optional_text("notes", body.notes.as_deref(), MAX_NOTES);
     let bank = Bank::from_proto(&mut violations, body.bank_conversion.as_ref());
+    let account_id = optional_uuid(&mut violations, "account_id", body.account_id.as_deref());
     violations.finish()?;
     match (occurred_on, amount, currency) {
         (Some(occurred_on), Some(amount), Some(currency)) => Ok(NewTransaction {
@@ -75,6 +75,9 @@ fn validate_new(body: &pb::CreateTransactionRequest) -> AppResult<NewTransaction
             notes,
             source: "api",
             bank,
+            account_id,
+            import_id: None,
+            bank_id: None,
         }),
         _ => Err(AppError::Internal(anyhow::anyhow!("validated fields missing"))),
     }
@@ -271,6 +274,10 @@ impl pb::transactions_server::Transactions for TransactionsService {
         if bank.is_some() && body.clear_bank_conversion {
             violations.add("rate", "cannot be set and cleared at once");
         }
+        let account_id = optional_uuid(&mut violations, "account_id", body.account_id.as_deref());
+        if account_id.is_some() && body.clear_account {
+            violations.add("account_id", "cannot be set and cleared at once");
+        }
         violations.finish()?;
 
         let occurred_on = occurred_on.unwrap_or(before.occurred_on);
@@ -297,6 +304,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let chosen = body.clear_category || category_id.is_some();
         let category_id = if body.clear_category { None } else { category_id.or(before.category_id) };
         let notes = if body.clear_notes { None } else { notes.or_else(|| before.notes.clone()) };
+        let account_id = if body.clear_account { None } else { account_id.or(before.account_id) };
         let (source, confidence) = match (chosen, category_id) {
             (_, None) => (None, None),
             (true, Some(_)) => (Some("user"), None),
@@ -311,7 +319,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
             "UPDATE transactions SET occurred_on = $3, description = $4, amount = $5, currency = $6, type = $7, \
              category_id = $8, notes = $9, fingerprint = $10, category_source = $11, category_confidence = $12, \
              home_currency = $13, home_amount = $14, rate = $15, rate_date = $16, rate_source = $17, \
-             version = version + 1, updated_at = now() \
+             account_id = $18, version = version + 1, updated_at = now() \
              WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let after: TransactionRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -332,6 +340,7 @@ impl pb::transactions_server::Transactions for TransactionsService {
             .bind(conversion.rate)
             .bind(conversion.rate_date)
             .bind(conversion.source.map(RateSource::as_str))
+            .bind(account_id)
             .fetch_one(&mut *tx)
             .await
             .map_err(AppError::from)?;
@@ -380,13 +389,6 @@ impl pb::transactions_server::Transactions for TransactionsService {
         &self,
         request: Request<pb::ImportTransactionsRequest>,
     ) -> Result<Response<pb::ImportTransactionsResponse>, Status> {
-        let user_id = caller(&request)?.user_id;
-        let ctx = event_context(&request, Some(user_id));
-        let idempotent =
-            self.state.idempotent_request(&request, Scope::User(user_id), "ImportTransactions")?;
-        let auth = request.metadata().clone();
-        let csv = request.into_inner().csv;
-        let imported = import::run(&self.state, &ctx, &auth, user_id, &csv, idempotent.as_ref()).await?;
-        Ok(Response::new(imported))
+        crate::imports::service::import(&self.state, request).await
     }
 }

@@ -45,13 +45,16 @@ pub struct TransactionRow {
     pub rate_date: Option<NaiveDate>,
     /// "ecb" or "bank".
     pub rate_source: Option<String>,
+    pub account_id: Option<Uuid>,
+    /// The import that wrote it; undoing the import removes it.
+    pub import_id: Option<Uuid>,
 }
 
 /// Columns of [`TransactionRow`]. The category's name rides along for the events: consumers
 /// explain what they found in the user's own words ("your usual Groceries spend").
 pub const COLUMNS: &str = "id, user_id, occurred_on, description, amount, currency, type, category_id, \
                            category_source, category_confidence, notes, version, created_at, updated_at, \
-                           home_currency, home_amount, rate, rate_date, rate_source, (SELECT c.name FROM categories c \
+                           home_currency, home_amount, rate, rate_date, rate_source, account_id, import_id, (SELECT c.name FROM categories c \
                            WHERE c.id = transactions.category_id AND c.user_id = transactions.user_id) \
                            AS category_name";
 
@@ -126,6 +129,8 @@ impl From<TransactionRow> for pb::Transaction {
             updated_at: Some(timestamp(row.updated_at)),
             category_source: row.category_source.unwrap_or_default(),
             category_confidence: row.category_confidence,
+            account_id: row.account_id.map(|a| a.to_string()),
+            import_id: row.import_id.map(|i| i.to_string()),
         }
     }
 }
@@ -171,6 +176,10 @@ pub struct NewTransaction {
     pub source: &'static str,
     /// The bank's own conversion, when the person gave one.
     pub bank: Option<Bank>,
+    pub account_id: Option<Uuid>,
+    /// Set by an import, with the bank's own id for the row where its file has one.
+    pub import_id: Option<Uuid>,
+    pub bank_id: Option<String>,
 }
 
 /// Where a transaction's category came from. Only a person's choice ("user") or their
@@ -217,8 +226,8 @@ pub async fn insert(
     let sql = format!(
         "INSERT INTO transactions (id, user_id, occurred_on, description, amount, currency, type, \
          category_id, notes, fingerprint, source, category_source, category_confidence, \
-         home_currency, home_amount, rate, rate_date, rate_source) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         home_currency, home_amount, rate, rate_date, rate_source, account_id, import_id, bank_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
          RETURNING {COLUMNS}"
     );
     let row: TransactionRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -240,6 +249,9 @@ pub async fn insert(
         .bind(conversion.rate)
         .bind(conversion.rate_date)
         .bind(conversion.source.map(RateSource::as_str))
+        .bind(new.account_id)
+        .bind(new.import_id)
+        .bind(&new.bank_id)
         .fetch_one(&mut *conn)
         .await?;
     let event = ev::TransactionCreated {

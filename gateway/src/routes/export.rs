@@ -23,11 +23,13 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
+use super::accounts::AccountJson;
 use super::anomalies::AnomalyJson;
 use super::audit::AuditEventJson;
 use super::budgets::BudgetJson;
 use super::categories::CategoryJson;
 use super::goals::{ContributionJson, GoalJson};
+use super::imports::ImportRecordJson;
 use super::insights::InsightJson;
 use super::me::UserJson;
 use super::notifications::{NotificationJson, PreferencesJson};
@@ -72,12 +74,15 @@ pub struct ExportJson {
     preferences: PreferencesJson,
     sessions: Vec<SessionJson>,
     categories: Vec<CategoryJson>,
+    accounts: Vec<AccountJson>,
     budgets: Vec<BudgetJson>,
     transactions: Vec<TransactionJson>,
     insights: Vec<InsightJson>,
     /// Every anomaly, whatever its status.
     anomalies: Vec<AnomalyJson>,
     recurring: Vec<RecurringJson>,
+    /// Imported files, with what each did.
+    imports: Vec<ImportRecordJson>,
     /// Savings goals, each with every contribution.
     goals: Vec<GoalExportJson>,
     /// Sent, pending and suppressed email.
@@ -98,8 +103,9 @@ pub struct GoalExportJson {
 /// Everything held about the caller.
 ///
 /// `format=json` (the default): one document with the profile, preferences, sessions,
-/// categories, budgets, transactions, insights, anomalies, recurring payments, savings goals
-/// with their contributions, notifications and the audit log, in the API's own shapes. `format=csv`: the transactions, with a signed
+/// categories, accounts, budgets, transactions, insights, anomalies, recurring payments,
+/// imports, savings goals with their contributions, notifications and the audit log, in the
+/// API's own shapes. `format=csv`: the transactions, with a signed
 /// amount (negative for a debit) and the category's name, as `POST /transactions/import`
 /// takes them back. Streamed; a failure half-way cuts the body off rather than ending it.
 #[utoipa::path(
@@ -242,6 +248,11 @@ async fn write_json(state: &AppState, profile: pb::User, out: &Out) -> Result<()
         Ok((listed.into_inner().categories.into_iter().map(CategoryJson::from).collect(), String::new()))
     })
     .await?;
+    list(out, "accounts", |_| async {
+        let listed = state.engine.accounts.clone().list_accounts(pb::ListAccountsRequest {}).await?;
+        Ok((listed.into_inner().accounts.into_iter().map(AccountJson::from).collect(), String::new()))
+    })
+    .await?;
     list(out, "budgets", |cursor| async move {
         let listed =
             state.engine.budgets.clone().list_budgets(pb::ListBudgetsRequest { page: page(cursor) }).await?;
@@ -281,6 +292,13 @@ async fn write_json(state: &AppState, profile: pb::User, out: &Out) -> Result<()
     list(out, "recurring", |_| async {
         let listed = state.analytics.clone().list_recurring(an::ListRecurringRequest {}).await?.into_inner();
         Ok((listed.data.into_iter().map(RecurringJson::from).collect(), String::new()))
+    })
+    .await?;
+    list(out, "imports", |cursor| async move {
+        let listed =
+            state.engine.imports.clone().list_imports(pb::ListImportsRequest { page: page(cursor) }).await?;
+        let listed = listed.into_inner();
+        Ok((listed.imports.into_iter().map(ImportRecordJson::from).collect(), listed.next_cursor))
     })
     .await?;
     list(out, "goals", |cursor| async move {

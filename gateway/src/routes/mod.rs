@@ -4,6 +4,7 @@
 //! handler's `#[utoipa::path]`: the router and the document come from the same place, so a
 //! route cannot exist without being documented, nor be documented at another path.
 
+pub mod accounts;
 pub mod analytics;
 pub mod anomalies;
 pub mod audit;
@@ -15,6 +16,7 @@ pub mod events;
 pub mod export;
 pub mod goals;
 mod html;
+pub mod imports;
 pub mod insights;
 pub mod me;
 pub mod mfa;
@@ -60,7 +62,7 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         // No login: the signed token in the link is the credential.
         .routes(routes!(notifications::unsubscribe, notifications::unsubscribe_one_click));
 
-    let mut protected = OpenApiRouter::<AppState>::default()
+    let protected = OpenApiRouter::<AppState>::default()
         .routes(routes!(me::get, me::update, me::delete))
         .routes(routes!(me::change_password))
         .routes(routes!(verify_email::change))
@@ -73,7 +75,6 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(budgets::get, budgets::update, budgets::delete))
         .routes(routes!(budgets::status))
         .routes(routes!(transactions::list, transactions::create))
-        .routes(routes!(transactions::import))
         .routes(routes!(categorize::categorize))
         .routes(routes!(transactions::get, transactions::update, transactions::delete))
         .routes(routes!(insights::list))
@@ -86,6 +87,10 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(anomalies::feedback))
         .routes(routes!(recurring::list))
         .routes(routes!(recurring::correct))
+        .routes(routes!(accounts::list, accounts::create))
+        .routes(routes!(accounts::get, accounts::update, accounts::delete))
+        .routes(routes!(imports::list))
+        .routes(routes!(imports::get, imports::delete))
         .routes(routes!(goals::list, goals::create))
         .routes(routes!(goals::get, goals::update, goals::delete))
         .routes(routes!(goals::contributions, goals::contribute))
@@ -104,6 +109,14 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(mfa::qr_png));
     openapi::requires_bearer(secrets.get_openapi_mut());
     let secrets = secrets.layer(from_fn_with_state(state.clone(), crate::auth::require_token));
+
+    // Files are larger than any other body: their own limit, set nearer the handler than the
+    // API-wide one, so it is the one that applies to them.
+    let files = OpenApiRouter::<AppState>::default()
+        .routes(routes!(imports::import))
+        .routes(routes!(imports::preview))
+        .layer(DefaultBodyLimit::max(imports::MAX_FILE_BODY));
+    let mut protected = protected.merge(files);
 
     // The stream needs no layer of its own: GETs pass the idempotency middleware untouched.
     // In this order: a 401 comes before idempotency, so it is never a replayed answer.

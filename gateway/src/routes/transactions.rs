@@ -1,9 +1,8 @@
-//! `/transactions`, including CSV import.
+//! `/transactions`. Importing files is `routes::imports`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use budgetsmart_proto::engine::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -47,6 +46,12 @@ pub struct TransactionJson {
     category_confidence: Option<f64>,
     #[schema(required = true)]
     notes: Option<String>,
+    /// The account it belongs to; null when none.
+    #[schema(format = Uuid, required = true)]
+    account_id: Option<String>,
+    /// The import that wrote it (`DELETE /imports/{id}` removes it); null when typed in.
+    #[schema(format = Uuid, required = true)]
+    import_id: Option<String>,
     #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
     #[schema(format = DateTime, required = true)]
@@ -103,6 +108,8 @@ impl From<pb::Transaction> for TransactionJson {
             category_source: Some(t.category_source).filter(|s| !s.is_empty()),
             category_confidence: t.category_confidence.filter(|c| c.is_finite()),
             notes: t.notes,
+            account_id: t.account_id,
+            import_id: t.import_id,
             created_at: timestamp(t.created_at),
             updated_at: timestamp(t.updated_at),
         }
@@ -138,6 +145,9 @@ pub struct CreateBody {
     /// the statement; the rate is what it implies. Not together with `rate`.
     #[schema(value_type = Option<PositiveAmount>)]
     home_amount: Option<String>,
+    /// One of the caller's accounts.
+    #[schema(format = Uuid)]
+    account_id: Option<String>,
 }
 
 /// The fields to change; an absent field keeps its value. `currency` changes only together
@@ -173,6 +183,10 @@ pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<PositiveAmount>)]
     home_amount: Option<Option<String>>,
+    /// One of the caller's accounts; `null` takes the transaction out of its account.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    account_id: Option<Option<String>>,
 }
 
 /// A bank's conversion from the `rate` and `home_amount` fields; both at once is refused.
@@ -192,26 +206,6 @@ fn bank_conversion(
         (None, None) => return None,
     };
     Some(pb::BankConversion { conversion: Some(conversion) })
-}
-
-/// What a CSV import did.
-#[derive(Serialize, ToSchema)]
-#[schema(as = ImportResult)]
-pub struct ImportJson {
-    /// Rows stored as new transactions.
-    imported: u32,
-    /// Rows skipped as already stored (same day, amount, currency, direction and description).
-    duplicates: u32,
-    /// Rows refused, with why; the others are still imported.
-    errors: Vec<ImportErrorJson>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[schema(as = ImportError)]
-pub struct ImportErrorJson {
-    /// The CSV line, counting the header as line 1.
-    line: u32,
-    message: String,
 }
 
 /// The caller's transactions, newest first.
@@ -303,6 +297,7 @@ pub async fn create(
         r#type: body.kind,
         category_id: body.category_id,
         notes: body.notes,
+        account_id: body.account_id,
     };
     let created = state.engine.transactions.clone().create_transaction(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(created.into())))
@@ -385,6 +380,8 @@ pub async fn update(
         category_id: body.category_id.flatten(),
         clear_notes: matches!(body.notes, Some(None)),
         notes: body.notes.flatten(),
+        clear_account: matches!(body.account_id, Some(None)),
+        account_id: body.account_id.flatten(),
     };
     Ok(Json(state.engine.transactions.clone().update_transaction(request).await?.into_inner().into()))
 }
@@ -409,56 +406,4 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     state.engine.transactions.clone().delete_transaction(pb::DeleteTransactionRequest { id }).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Import transactions from CSV.
-///
-/// The header is `date,description,amount,currency[,category]`; a negative amount is a debit,
-/// a positive one a credit. Rows already stored are counted as duplicates, not booked twice.
-#[utoipa::path(
-    post,
-    path = "/transactions/import",
-    tag = "transactions",
-    operation_id = "import_transactions",
-    security(("bearer" = [])),
-    request_body(
-        description = "At most 10 000 rows and 6 MiB",
-        content(
-            (String = "text/csv", example = "date,description,amount,currency\n2026-03-01,Rent,-1200.00,USD"),
-            (String = "application/csv"),
-        )
-    ),
-    responses(
-        (status = 200, description = "What was imported", body = ImportJson),
-        problems::RawPayloadTooLarge,
-        problems::UnsupportedMediaType,
-        problems::Unprocessable,
-    )
-)]
-pub async fn import(
-    State(state): State<AppState>,
-    _user: AuthUser,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<ImportJson>, ApiError> {
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !(content_type.starts_with("text/csv") || content_type.starts_with("application/csv")) {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the file as text/csv"));
-    }
-    let result = state
-        .engine
-        .transactions
-        .clone()
-        .import_transactions(pb::ImportTransactionsRequest { csv: body.to_vec() })
-        .await?
-        .into_inner();
-    Ok(Json(ImportJson {
-        imported: result.imported,
-        duplicates: result.duplicates,
-        errors: result
-            .errors
-            .into_iter()
-            .map(|e| ImportErrorJson { line: e.line, message: e.message })
-            .collect(),
-    }))
 }
