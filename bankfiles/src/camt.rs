@@ -358,7 +358,7 @@ impl<'t> Document<'t> {
         let index = existing.unwrap_or_else(|| {
             self.accounts.push(StatementAccount {
                 number,
-                institution: statement.bic.clone().or_else(|| statement.bank_name.clone()),
+                institution: statement.bank_name.clone().or_else(|| statement.bic.clone()),
                 currency,
                 kind: None,
                 opening: None,

@@ -135,6 +135,7 @@ pub struct TestSystem {
     gateway_config: gateway::GatewayConfig,
     engine_shutdown: CancellationToken,
     engine_tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    engine_settings: engine::EngineConfig,
     database_name: String,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
@@ -225,13 +226,12 @@ impl TestSystem {
         // to their pods would) while the rest keeps running.
         let engine_shutdown = shutdown.child_token();
         let mut engine_tasks = Vec::new();
+        let engine_settings = engine::EngineConfig {
+            analytics_url: Some(analytics_urls.clone()),
+            ..engine_config(backend(engine_bus.clone(), keys.clone()), redis_url(), format!("test-{id}:"))
+        };
         for _ in 0..replicas {
-            let engine = engine::build(engine::EngineConfig {
-                analytics_url: Some(analytics_urls.clone()),
-                ..engine_config(backend(engine_bus.clone(), keys.clone()), redis_url(), format!("test-{id}:"))
-            })
-            .await
-            .expect("engine builds");
+            let engine = engine::build(engine_settings.clone()).await.expect("engine builds");
             engines.push((engine.grpc_addr(), engine.bus_activity()));
             engine_tasks.push(tokio::spawn(engine.run(engine_shutdown.child_token())));
         }
@@ -329,6 +329,7 @@ impl TestSystem {
             gateway_config,
             engine_shutdown,
             engine_tasks,
+            engine_settings,
             database_name,
             shutdown,
             tasks,
@@ -368,6 +369,17 @@ impl TestSystem {
             let result = tokio::time::timeout(Duration::from_secs(15), task).await;
             assert!(matches!(result, Ok(Ok(Ok(())))), "an engine did not stop cleanly: {result:?}");
         }
+    }
+
+    /// Starts one more engine on the same database, bus and Redis, as a restarted pod would be
+    /// (the gateway keeps its old address: this engine serves background work, such as the
+    /// sweep that resumes imports). It stops with [`TestSystem::stop_engines`].
+    pub async fn start_engine(&mut self) {
+        if self.engine_shutdown.is_cancelled() {
+            self.engine_shutdown = self.shutdown.child_token();
+        }
+        let engine = engine::build(self.engine_settings.clone()).await.expect("engine builds");
+        self.engine_tasks.push(tokio::spawn(engine.run(self.engine_shutdown.child_token())));
     }
 
     /// Stops every service, then drops the test's database, queues and exchanges.

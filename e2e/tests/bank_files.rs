@@ -585,3 +585,73 @@ async fn a_large_file_is_written_in_the_background() {
     assert_eq!(left.body["data"], json!([]));
     system.stop().await;
 }
+
+/// An engine that stops in the middle of a background import leaves it running with the rows
+/// written so far; the next engine's sweep resumes it where it stopped, and every row of the
+/// file ends up written exactly once.
+#[tokio::test]
+async fn a_background_import_survives_an_engine_restart() {
+    let mut system = TestSystem::start().await;
+    let user = system.register_and_login("Rex").await;
+    const ROWS: usize = 12_000;
+    let mut csv = String::from("date,description,amount,currency\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("2026-02-{:02},Stall {i},-{}.{:02},USD\n", 1 + i % 28, 1 + i % 70, i % 100));
+    }
+    let accepted = system.import_csv(&user.token, csv).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let id: uuid::Uuid = accepted.body["id"].as_str().and_then(|i| i.parse().ok()).expect("an import id");
+    let db = system.pool("engine").await;
+    let progress = |db: sqlx::PgPool| async move {
+        let (status, done): (String, i32) =
+            sqlx::query_as("SELECT status, rows_done FROM imports WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .expect("the import");
+        let written: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE import_id = $1")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .expect("count");
+        (status, done, written)
+    };
+    // Stop the engine once the first batches are in.
+    loop {
+        let (_, done, _) = progress(db.clone()).await;
+        if done >= 1_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    system.stop_engines().await;
+    // The batch in flight finishes; then nothing moves.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, done, written) = progress(db.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(progress(db.clone()).await.1, done, "a stopped engine writes nothing more");
+    assert_eq!(status, "running", "stopped part-way");
+    assert!((done as usize) < ROWS, "stopped part-way: {done}");
+    assert_eq!(written, i64::from(done), "every batch wrote its rows with its progress");
+
+    system.start_engine().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let (status, done, written) = loop {
+        let now = progress(db.clone()).await;
+        if now.0 != "running" {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never resumed: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((status.as_str(), done as usize, written as usize), ("done", ROWS, ROWS), "every row once");
+    let distinct: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT description) FROM transactions WHERE import_id = $1")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .expect("count");
+    assert_eq!(distinct as usize, ROWS, "no row twice, none lost");
+    db.close().await;
+    system.stop().await;
+}

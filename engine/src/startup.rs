@@ -76,6 +76,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         idempotency: Fingerprinter::new(&config.backend.service_token)?,
         passwords: Passwords::new(config.password_hash_slots, config.password_hash_wait),
         gateway: crate::request_metadata::Gateway::new(&config.gateway_token),
+        stopping: CancellationToken::new(),
     };
     Ok(Engine {
         backend,
@@ -109,6 +110,12 @@ impl Engine {
             tokio::spawn(crate::exchange::fetch_on_schedule(state.pool.clone(), url, every, shutdown.clone()))
         });
         let imports = tokio::spawn(crate::imports::worker::sweep(state.clone(), shutdown.clone()));
+        let stopping = state.stopping.clone();
+        let stop_imports = shutdown.clone();
+        tokio::spawn(async move {
+            stop_imports.cancelled().await;
+            stopping.cancel();
+        });
         let stop = shutdown.clone();
         let auth = backend.auth();
         let names = [

@@ -34,6 +34,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Recognises calls from the gateway, whose forwarded client address is believed.
     pub gateway: crate::request_metadata::Gateway,
+    /// Cancelled when the engine stops: background imports finish their batch and leave the
+    /// rest to the next engine's sweep.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {

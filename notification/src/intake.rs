@@ -298,6 +298,12 @@ impl Intake {
             }
             ev::AnomalyDetected::NAME => {
                 let e: ev::AnomalyDetected = event.decode()?;
+                if is_old_news(&e.occurred_on, chrono::Utc::now().date_naive()) {
+                    // An imported history's old anomalies are in the feed, not in the inbox:
+                    // an alert about last year's sofa is noise, not a warning.
+                    tracing::debug!(transaction_id = %e.transaction_id, "anomaly on an old transaction: not emailed");
+                    return Ok(());
+                }
                 let score = e.score.parse::<f64>().ok().filter(|s| s.is_finite()).ok_or_else(|| {
                     HandlerError::Permanent(anyhow::anyhow!("anomaly score {:?} is not a number", e.score))
                 })?;
@@ -395,5 +401,30 @@ impl budgetsmart_common::events::EventHandler for Intake {
     fn committed<'a>(&'a self, _event: &'a IncomingEvent) -> BoxFuture<'a, ()> {
         self.sender.notify_one();
         Box::pin(async {})
+    }
+}
+
+/// Anomalies on transactions older than this are not emailed (they stay in the feed): they come
+/// from an imported history, and an alert is only worth sending while it can still be acted on.
+pub const ANOMALY_EMAIL_MAX_AGE_DAYS: i64 = 14;
+
+/// Whether a transaction of `occurred_on` (`YYYY-MM-DD`) is too old to alert about `today`.
+fn is_old_news(occurred_on: &str, today: chrono::NaiveDate) -> bool {
+    chrono::NaiveDate::parse_from_str(occurred_on, "%Y-%m-%d")
+        .is_ok_and(|day| (today - day).num_days() > ANOMALY_EMAIL_MAX_AGE_DAYS)
+}
+
+#[cfg(test)]
+mod old_news_tests {
+    use super::*;
+
+    #[test]
+    fn only_recent_anomalies_are_alerts() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default();
+        assert!(!is_old_news("2026-12-05", today));
+        assert!(!is_old_news("2026-11-21", today), "two weeks is recent");
+        assert!(is_old_news("2026-11-20", today));
+        assert!(is_old_news("2025-12-10", today));
+        assert!(!is_old_news("not a day", today), "a day it cannot read is not judged old");
     }
 }

@@ -2,7 +2,9 @@
 """`make seed-data`: a demo user with 18 months of realistic money, through the public API.
 
 Everything goes through the gateway, as a client would: register, log in, one CSV import of
-the history, budgets, then a monthly summary email. Analytics and notifications take it from
+the checking account's history, then the credit card's OFX statement (the last two months of
+dining and shopping) and the travel euro account's CAMT.053 statement (a week in Lisbon), which
+make two accounts; budgets, goals, then a monthly summary email. Analytics and notifications take it from
 there (models, forecasts, anomalies, subscriptions, emails in the sink).
 
 The history is generated from a fixed seed, ending today:
@@ -254,6 +256,81 @@ def csv_of(rows: list[tuple[dt.date, str, str, str]], abroad: list[tuple[dt.date
     return out.getvalue()
 
 
+def on_the_card(row: tuple[dt.date, str, str, str], today: dt.date) -> bool:
+    """Dining and shopping of the last two months were paid by credit card: they come from
+    the card's OFX statement, not the checking account's CSV."""
+    return row[3] in ("Dining", "Shopping") and row[0] >= month_start(today, 1)
+
+
+def ofx_of(card: list[tuple[dt.date, str, str, str]], today: dt.date) -> str:
+    """The card issuer's OFX 1.x (SGML) download: no categories (the model suggests them),
+    the bank's own FITID per row, the balance owed as LEDGERBAL."""
+    stamp = lambda day: day.strftime("%Y%m%d")  # noqa: E731
+    lines = [
+        "OFXHEADER:100", "DATA:OFXSGML", "VERSION:102", "SECURITY:NONE", "ENCODING:USASCII",
+        "CHARSET:1252", "COMPRESSION:NONE", "OLDFILEUID:NONE", "NEWFILEUID:NONE", "",
+        "<OFX>", "<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>",
+        f"<DTSERVER>{stamp(today)}120000<LANGUAGE>ENG<FI><ORG>Chase<FID>10898</FI></SONRS></SIGNONMSGSRSV1>",
+        "<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>",
+        "<CCSTMTRS><CURDEF>USD<CCACCTFROM><ACCTID>4147202214718832</CCACCTFROM>",
+        f"<BANKTRANLIST><DTSTART>{stamp(month_start(today, 1))}<DTEND>{stamp(today)}",
+    ]
+    owed = 0.0
+    for n, (day, description, amount, _) in enumerate(card):
+        owed += float(amount)
+        lines += [
+            "<STMTTRN>", "<TRNTYPE>DEBIT", f"<DTPOSTED>{stamp(day)}120000.000", f"<TRNAMT>{amount}",
+            f"<FITID>{stamp(day)}{n:06d}", f"<NAME>{description.upper()[:32]}", "</STMTTRN>",
+        ]
+    lines += ["</BANKTRANLIST>", f"<LEDGERBAL><BALAMT>{owed:.2f}<DTASOF>{stamp(today)}</LEDGERBAL>",
+              "</CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1>", "</OFX>", ""]
+    return "\n".join(lines)
+
+
+def camt_of(abroad: list[tuple[dt.date, str, str, str]]) -> str:
+    """The euro account the household keeps for travel, as its bank's CAMT.053 statement for
+    March 2026: the Lisbon week, with opening and closing balances that add up."""
+    opening = 1500.00
+    closing = opening + sum(float(amount) for _, _, amount, _ in abroad)
+    entries = []
+    for n, (day, description, amount, _) in enumerate(abroad):
+        entries.append(
+            f"<Ntry><Amt Ccy=\"EUR\">{-float(amount):.2f}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>"
+            f"<BookgDt><Dt>{day.isoformat()}</Dt></BookgDt><ValDt><Dt>{day.isoformat()}</Dt></ValDt>"
+            f"<AcctSvcrRef>TRWI{day.strftime('%Y%m%d')}{n:04d}</AcctSvcrRef><NtryDtls><TxDtls><RltdPties>"
+            f"<Cdtr><Nm>{description}</Nm></Cdtr></RltdPties></TxDtls></NtryDtls></Ntry>"
+        )
+    balance = lambda code, amount, day: (  # noqa: E731
+        f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">{amount:.2f}</Amt>"
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+        "<GrpHdr><MsgId>SEED-2026-03</MsgId><CreDtTm>2026-03-31T23:59:59</CreDtTm></GrpHdr>"
+        "<Stmt><Id>SEED-2026-03-EUR</Id><CreDtTm>2026-03-31T23:59:59</CreDtTm>"
+        "<Acct><Id><IBAN>BE71967091234569</IBAN></Id><Ccy>EUR</Ccy>"
+        "<Svcr><FinInstnId><BIC>TRWIBEB1XXX</BIC><Nm>Wise Europe</Nm></FinInstnId></Svcr></Acct>"
+        + balance("OPBD", opening, "2026-03-01") + balance("CLBD", closing, "2026-03-31")
+        + "".join(entries) + "</Stmt></BkToCstmrStmt></Document>\n"
+    )
+
+
+def import_statements(token: str, card: list, abroad: list, today: dt.date) -> None:
+    """The card's OFX and the euro account's CAMT file: two accounts appear, linked by number;
+    running this again finds every row a duplicate by the bank's own id."""
+    files = [("chase-card.qfx", "application/x-ofx", ofx_of(card, today))]
+    if abroad:
+        files.append(("wise-eur-2026-03.xml", "application/xml", camt_of(abroad)))
+    for name, content_type, text in files:
+        done = call("POST", f"/transactions/import?file_name={name}", token, text, content_type=content_type)
+        if done.get("errors"):
+            raise ApiError(422, {"file": name, "errors": done["errors"][:5]})
+        print(f"{name}: {done['imported']} imported, {done['duplicates']} already there")
+    for account in call("GET", "/accounts", token)["data"]:
+        print(f"  account: {account['name']} ({account['type']}, {account['currency']})")
+
+
 def seed_goals(token: str, today: dt.date) -> None:
     """An emergency fund fed 300.00 a month for the last eight months, due at the end of next
     year, and a trip saved for in euros: progress, a projected date and a monthly amount."""
@@ -323,15 +400,23 @@ def main() -> int:
     existing = call("GET", "/transactions?limit=1", token)
     rows = history(today)
     abroad = [row for row in ABROAD if month_start(today, MONTHS - 1) <= row[0] <= today]
+    card = [row for row in rows if on_the_card(row, today)]
+    checking = [row for row in rows if not on_the_card(row, today)]
     if fresh or not existing.get("data"):
-        imported = call("POST", "/transactions/import", token, csv_of(rows, abroad), content_type="text/csv")
+        imported = call("POST", "/transactions/import?file_name=checking-history.csv", token,
+                        csv_of(checking, []), content_type="text/csv")
         if imported.get("errors"):
             print(f"import reported errors: {imported['errors'][:5]}", file=sys.stderr)
             return 1
-        print(f"imported {imported['imported']} transactions over {MONTHS} months "
-              f"({rows[0][0]} to {rows[-1][0]}), {len(abroad)} of them in euros")
+        print(f"imported {imported['imported']} checking-account transactions over {MONTHS} months "
+              f"({rows[0][0]} to {rows[-1][0]})")
     else:
         print(f"{EMAIL} already has its transactions; not imported again")
+    # The card and the euro account come after the models have learnt the checking history,
+    # as for a person who brings their bank's files after their history: the card's rows are
+    # then categorised by their own model.
+    wait_for_analytics(token, checking, month_start(today, 1))
+    import_statements(token, card, abroad, today)
 
     categories = {c["name"]: c["id"] for c in call("GET", "/categories?limit=100", token)["data"]}
     for back in (2, 1, 0):

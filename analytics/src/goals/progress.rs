@@ -10,7 +10,10 @@
 //!   reaches what is left, on the day within it in proportion. The 80 % interval takes the
 //!   cumulative forecast plus and minus 1.2816 standard errors (the steps' errors summed as
 //!   independent): the optimistic pace gives the earliest date, the pessimistic one the
-//!   latest (none when it never gets there within the horizon).
+//!   latest (none when it never gets there within the horizon). Each month's standard error
+//!   is at least [`MIN_SPREAD`] of its mean: eight identical contributions say the person is
+//!   steady, not that they will never skip or change one, and an interval of one day two
+//!   years out would claim exactly that.
 //! - **Status**: `reached` once saved meets the target; `at_risk` when there is a date and
 //!   the projection misses it, or when after [`GRACE_DAYS`] there is still no pace to project
 //!   from; `on_track` otherwise.
@@ -26,6 +29,8 @@ use crate::history::{month_start, shift_months};
 
 /// How far ahead a projection looks: ten years.
 pub const HORIZON_MONTHS: usize = 120;
+/// The least uncertainty a month's contribution has, as a share of its forecast.
+pub const MIN_SPREAD: f64 = 0.10;
 /// A new goal is not at risk for want of contributions before this many days.
 pub const GRACE_DAYS: i64 = 30;
 /// The 80 % two-sided normal quantile.
@@ -125,6 +130,14 @@ struct Pace {
 /// The forecasting code's view of the contributions: a model chosen by backtest on six months
 /// or more, the mean and spread of what there is below that, nothing without history.
 fn pace(monthly: &[f64]) -> Option<Pace> {
+    let mut pace = forecast_pace(monthly)?;
+    for (scale, mean) in pace.scale.iter_mut().zip(&pace.mean) {
+        *scale = scale.max(MIN_SPREAD * mean.abs());
+    }
+    Some(pace)
+}
+
+fn forecast_pace(monthly: &[f64]) -> Option<Pace> {
     if monthly.is_empty() {
         return None;
     }
@@ -204,6 +217,10 @@ mod tests {
         assert_eq!(p.projected, Some(day("2027-08-31")));
         let (earliest, latest) = p.interval_80.expect("an interval");
         assert!(earliest <= day("2027-08-31") && latest >= Some(day("2027-08-31")), "{earliest} {latest:?}");
+        // Steady is not certain: nine months out, the interval spans weeks, not a day.
+        let latest = latest.expect("a latest date");
+        assert!((latest - earliest).num_days() >= 14, "{earliest} {latest}");
+        assert!((latest - earliest).num_days() <= 120, "{earliest} {latest}");
         assert_eq!(p.status, Status::OnTrack);
         // 900 over the 13 months December 2026 to December 2027, rounded up: 69.24.
         assert_eq!(p.monthly_needed, Some("69.24".parse().expect("a decimal")));

@@ -50,6 +50,9 @@ pub async fn sweep(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
+        if shutdown.is_cancelled() {
+            return;
+        }
         let running: Result<Vec<(Uuid, Uuid)>, sqlx::Error> = sqlx::query_as(
             "SELECT id, user_id FROM imports WHERE status = 'running' ORDER BY created_at LIMIT 20",
         )
@@ -161,6 +164,10 @@ async fn process(
     });
     let mut items = reading::stream(file, options, writer.done);
     loop {
+        if state.stopping.is_cancelled() {
+            tracing::info!(%import_id, rows_done = writer.done, "engine stopping; the next sweep resumes the import");
+            return Ok(());
+        }
         let mut batch = Vec::with_capacity(BATCH);
         if items.recv_many(&mut batch, BATCH).await == 0 {
             break;
