@@ -94,6 +94,7 @@ pub fn document(api: Document) -> Document {
     crate::openapi_links::add(&mut document, API_PREFIX);
     non_blank_queries(&mut document);
     one_bank_conversion(&mut document);
+    file_profiles(&mut document);
     for schema in document.components.iter_mut().flat_map(|c| c.schemas.values_mut()) {
         without_nul(schema);
     }
@@ -110,6 +111,32 @@ fn one_bank_conversion(document: &mut Document) {
         value["not"] = serde_json::json!({"required": ["rate", "home_amount"]});
         if let Ok(changed) = serde_json::from_value(value) {
             *schema = changed;
+        }
+    }
+}
+
+/// `?profile=` takes the shipped CSV profiles' names: the list comes from the reader itself,
+/// so the document cannot name one it does not have.
+fn file_profiles(document: &mut Document) {
+    let names: Vec<serde_json::Value> =
+        budgetsmart_bankfiles::profiles().into_iter().map(serde_json::Value::from).collect();
+    for (path, item) in document.paths.paths.iter_mut() {
+        if !path.ends_with("/transactions/import") && !path.ends_with("/transactions/import/preview") {
+            continue;
+        }
+        for operation in operations(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let utoipa::openapi::RefOr::T(parameter) = parameter else { continue };
+                if parameter.name != "profile" {
+                    continue;
+                }
+                let Some(schema) = parameter.schema.as_mut() else { continue };
+                let Ok(mut value) = serde_json::to_value(&*schema) else { continue };
+                value["enum"] = serde_json::Value::Array(names.clone());
+                if let Ok(changed) = serde_json::from_value(value) {
+                    *schema = changed;
+                }
+            }
         }
     }
 }

@@ -329,6 +329,24 @@ def import_statements(token: str, card: list, abroad: list, today: dt.date) -> N
         print(f"{name}: {done['imported']} imported, {done['duplicates']} already there")
     for account in call("GET", "/accounts", token)["data"]:
         print(f"  account: {account['name']} ({account['type']}, {account['currency']})")
+    # Bank files carry no categories: the model fills in what it is sure of, and the person
+    # sorts the rest, as one does after an import (a category chosen by hand is theirs).
+    wanted = {description.upper()[:32]: category for _, description, _, category in card}
+    wanted.update({description: category for _, description, _, category in abroad})
+    categories = {c["name"]: c["id"] for c in call("GET", "/categories?limit=100", token)["data"]}
+    first = min([row[0] for row in card + abroad], default=today)
+    sorted_by_hand, cursor = 0, ""
+    while True:
+        page = call("GET", f"/transactions?from={first}&limit=200" + (f"&cursor={cursor}" if cursor else ""), token)
+        for t in page["data"]:
+            category = wanted.get(t["description"])
+            if t["category_id"] is None and t.get("account_id") and category in categories:
+                call("PATCH", f"/transactions/{t['id']}", token, {"category_id": categories[category]})
+                sorted_by_hand += 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    print(f"  {sorted_by_hand} imported rows the model was unsure of, categorised by hand")
 
 
 def seed_goals(token: str, today: dt.date) -> None:
@@ -402,7 +420,8 @@ def main() -> int:
     abroad = [row for row in ABROAD if month_start(today, MONTHS - 1) <= row[0] <= today]
     card = [row for row in rows if on_the_card(row, today)]
     checking = [row for row in rows if not on_the_card(row, today)]
-    if fresh or not existing.get("data"):
+    first_run = fresh or not existing.get("data")
+    if first_run:
         imported = call("POST", "/transactions/import?file_name=checking-history.csv", token,
                         csv_of(checking, []), content_type="text/csv")
         if imported.get("errors"):
@@ -415,7 +434,8 @@ def main() -> int:
     # The card and the euro account come after the models have learnt the checking history,
     # as for a person who brings their bank's files after their history: the card's rows are
     # then categorised by their own model.
-    wait_for_analytics(token, checking, month_start(today, 1))
+    if first_run:
+        wait_for_analytics(token, checking, month_start(today, 1))
     import_statements(token, card, abroad, today)
 
     categories = {c["name"]: c["id"] for c in call("GET", "/categories?limit=100", token)["data"]}

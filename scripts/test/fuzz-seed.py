@@ -60,6 +60,10 @@ def main() -> None:
     imported = call("POST", "/transactions/import", token, "\n".join(rows) + "\n", content_type="text/csv")
     if imported.get("errors"):
         sys.exit(f"fuzz-seed: the import refused rows: {imported['errors'][:3]}")
+    # A second import (a page of imports after the first) into an account of the account's own.
+    account = call("POST", "/accounts", token, {"name": "Checking", "currency": "USD", "type": "checking"})
+    call("POST", f"/transactions/import?account_id={account['id']}", token,
+         f"date,description,amount,currency\n{today},Corner shop,-3.10,USD\n", content_type="text/csv")
 
     deadline = time.monotonic() + 90
     anomalies = recurring = []
@@ -82,6 +86,7 @@ def main() -> None:
         "FUZZ_CURSOR_NOTIFICATIONS": cursor("/notifications", token),
         "FUZZ_CURSOR_ANOMALIES": cursor("/analytics/anomalies", token),
         "FUZZ_CURSOR_GOALS": cursor("/goals", token),
+        "FUZZ_CURSOR_IMPORTS": cursor("/imports", token),
     }
     for name, value in values.items():
         print(f"export {name}='{value}'")

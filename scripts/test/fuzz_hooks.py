@@ -192,6 +192,13 @@ def _live(collection: str) -> str:
         return call("POST", "/categories", FUZZ_TOKEN, {"name": f"Fuzz {uuid.uuid4().hex[:8]}"})["id"]
     if collection == "goals":
         return call("POST", "/goals", FUZZ_TOKEN, {"name": "Fuzz", "target_amount": "500", "currency": "USD"})["id"]
+    if collection == "accounts":
+        return call("POST", "/accounts", FUZZ_TOKEN, {"name": "Fuzz", "currency": "USD", "type": "checking"})["id"]
+    if collection == "imports":
+        done = call("POST", "/transactions/import", FUZZ_TOKEN,
+                    f"date,description,amount,currency\n{dt.date.today()},Fuzz {uuid.uuid4().hex[:8]},-1.00,USD\n",
+                    content_type="text/csv")
+        return done["import"]["id"]
     if collection == "budgets":
         # A month no other budget of the run takes.
         month = f"2{uuid.uuid4().int % 900 + 100:03d}-01"
@@ -206,6 +213,7 @@ ROWS = {
     "get_transaction": "transactions", "update_transaction": "transactions",
     "get_category": "categories", "update_category": "categories",
     "get_goal": "goals", "update_goal": "goals", "list_contributions": "goals", "add_contribution": "goals",
+    "get_account": "accounts", "update_account": "accounts", "get_import": "imports",
     # Analytics replaces these when it rescans the transactions the fuzzer changes.
     "update_anomaly": "analytics/anomalies", "update_recurring": "analytics/recurring",
 }
@@ -295,6 +303,10 @@ def before_call(context, case, kwargs):
     if _positive(case, "query") and case.query and "cursor" in case.query and case.query["cursor"] not in CURSORS:
         # A made-up cursor: ask for the first page instead.
         del case.query["cursor"]
+    if operation in ("import_transactions", "preview_import") and _positive(case, "query") and case.query:
+        # A made-up account id is "no such account"; a live one of the account's is what a client sends.
+        if "account_id" in case.query and case.query["account_id"] not in SEEN:
+            case.query["account_id"] = _live("accounts")
     if operation == "delete_category" and _positive(case, "query") and case.query:
         # Its categories move to another live one: not itself, which is a 422 by design.
         others = [c for c in _live_categories() if c != path.get("id")]
