@@ -478,6 +478,13 @@ async fn accounts_belong_to_their_owner() {
     let bobs = system.call(Method::POST, "/accounts", Some(&bob.token), Some(body)).await;
     assert_eq!(bobs.status, StatusCode::CREATED, "{:?}", bobs.body);
     let bobs = bobs.body["id"].as_str().unwrap_or_default().to_owned();
+    let blank = json!({"name": "Cash", "currency": "USD", "type": "cash", "institution": " "});
+    let blank = system.call(Method::POST, "/accounts", Some(&bob.token), Some(blank)).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", blank.body);
+    assert_eq!(blank.error_fields(), vec!["institution"]);
+    let bad_type = json!({"name": "Cash", "currency": "USD", "type": "wallet"});
+    let bad_type = system.call(Method::POST, "/accounts", Some(&bob.token), Some(bad_type)).await;
+    assert_eq!(bad_type.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad_type.body);
 
     let into_bobs = system
         .upload(&ann.token, &format!("/transactions/import?account_id={bobs}"), "application/x-ofx", OFX)

@@ -237,7 +237,7 @@ def history(today: dt.date) -> list[tuple[dt.date, str, str, str]]:
 # (data/rates/eurofxref-hist.csv, November 2025 to April 2026), so each payment is converted
 # at its day's reference rate and counted in dollars.
 ABROAD = [
-    (dt.date(2026, 3, 9), "TAP Air Portugal lisbon", "-412.00", "Travel"),
+    (dt.date(2026, 3, 9), "TAP Air Portugal Lisboa", "-412.00", "Travel"),
     (dt.date(2026, 3, 10), "Hotel Avenida Palace Lisboa", "-684.00", "Travel"),
     (dt.date(2026, 3, 11), "Pasteis de Belem", "-14.40", "Dining"),
     (dt.date(2026, 3, 12), "Time Out Market Lisboa", "-38.50", "Dining"),

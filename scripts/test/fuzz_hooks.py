@@ -278,6 +278,38 @@ def _dates(operation: str, case) -> None:
             pass
 
 
+# A statement of each format the import routes take: the document can only say "a string", and
+# a random string is (rightly) not a bank file, so positive cases send a real one and the
+# generated query options are what varies.
+_STATEMENTS = {
+    "csv": "date,description,amount,currency\n2026-01-02,Fuzz market,-12.50,USD\n2026-01-03,Fuzz pay,100.00,USD\n",
+    "ofx": ("OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD\n"
+            "<BANKACCTFROM><BANKID>1<ACCTID>FUZZ0001<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST>\n"
+            "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20260102<TRNAMT>-12.50<FITID>F1<NAME>FUZZ MARKET</STMTTRN>\n"
+            "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"),
+    "qif": "!Type:Bank\nD01/02/2026\nT-12.50\nPFuzz market\n^\n",
+    "xml": ('<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+            "<Stmt><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+            '<Ntry><Amt Ccy="EUR">12.50</Amt><CdtDbtInd>DBIT</CdtDbtInd><BookgDt><Dt>2026-01-02</Dt></BookgDt>'
+            "<AcctSvcrRef>F1</AcctSvcrRef></Ntry></Stmt></BkToCstmrStmt></Document>\n"),
+}
+
+
+def _statement(operation: str, case) -> None:
+    if operation not in ("import_transactions", "preview_import") or not _positive(case, "body"):
+        return
+    kind = (case.media_type or "text/csv").lower()
+    key = "ofx" if ("ofx" in kind or "qfx" in kind) else "qif" if "qif" in kind else "xml" if "xml" in kind else "csv"
+    case.body = _STATEMENTS[key]
+    if case.query:
+        # Options about another file's layout: columns this file lacks, a profile it is not in.
+        for name in [n for n in case.query if n.endswith("_column") or n in ("profile", "date_order", "decimal")]:
+            del case.query[name]
+        if key == "xml":
+            # The euro statement is of its own account, not of the fuzzed account's checking.
+            case.query.pop("account_id", None)
+
+
 SECRETS = {
     "verify_email": _verify_email,
     "confirm_password_reset": _confirm_password_reset,
@@ -298,6 +330,7 @@ def before_call(context, case, kwargs):
     path = case.path_parameters or {}
     _dates(operation, case)
     _bank_conversion(operation, case)
+    _statement(operation, case)
     if operation in ROWS and _positive(case, "path") and path.get("id") not in SEEN:
         path["id"] = _live(ROWS[operation]) or path["id"]
     if _positive(case, "query") and case.query and "cursor" in case.query and case.query["cursor"] not in CURSORS:

@@ -94,6 +94,16 @@ pub struct UpdateBody {
     institution: Option<Option<String>>,
 }
 
+/// A blank institution is not "none": that is `null` (or leaving it out).
+fn blank_institution(institution: Option<&str>) -> Result<(), ApiError> {
+    match institution {
+        Some(text) if text.trim().is_empty() => {
+            Err(ApiError::field("institution", "must not be blank; send null (or leave it out) for none"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The caller's accounts, by name.
 #[utoipa::path(
     get,
@@ -126,6 +136,7 @@ pub async fn create(
     _user: AuthUser,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<AccountJson>), ApiError> {
+    blank_institution(body.institution.as_deref())?;
     let request = pb::CreateAccountRequest {
         name: body.name,
         currency: body.currency,
@@ -177,6 +188,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<AccountJson>, ApiError> {
+    blank_institution(body.institution.clone().flatten().as_deref())?;
     let request = pb::UpdateAccountRequest {
         id,
         name: body.name,
