@@ -188,7 +188,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<AccountJson>, ApiError> {
-    blank_institution(body.institution.clone().flatten().as_deref())?;
+    blank_institution(body.institution.as_ref().and_then(Option::as_deref))?;
     let request = pb::UpdateAccountRequest {
         id,
         name: body.name,
