@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: rates-import soak chaos seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: rates-import soak chaos profile seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -52,6 +52,9 @@ test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, R
 
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
 	@scripts/bench/bench.sh
+
+profile: check-infra ## perf profile of every process under a create load: .cache/profile (hottest symbols, folded stacks)
+	@scripts/bench/profile.sh
 
 soak: check-infra mail-sink ## Ten minutes of creates and logins, resident memory per service sampled; writes its section of docs/benchmarks.md
 	@scripts/bench/soak.sh

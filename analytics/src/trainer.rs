@@ -107,6 +107,7 @@ impl Trainer {
         });
         if !fresh {
             categorizer::store::train_global(&mut conn).await?;
+            categorizer::store::models_changed();
         }
         Ok(())
     }
@@ -181,6 +182,8 @@ impl Trainer {
         let announced = goals::review::review_all(&mut tx, user, today).await?;
         retraining::served(&mut tx, user, up_to, Stage::Review).await?;
         tx.commit().await?;
+        // The review retrained the user's categoriser: suggestions here load it at once.
+        categorizer::store::models_changed();
         if reviewed.published() + announced > 0 {
             self.outbox.wake();
         }

@@ -86,6 +86,23 @@ pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: O
     let _ = span.set_parent(parent);
 }
 
+/// Links `span` to the trace in `traceparent`: for work done for several traced requests at
+/// once (a consumer applying a batch of events), where only one can be the parent.
+pub fn add_link(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
+    use opentelemetry::trace::TraceContextExt;
+    let Some(traceparent) = traceparent else { return };
+    let mut carrier = HashMap::new();
+    carrier.insert("traceparent".to_owned(), traceparent.to_owned());
+    if let Some(state) = tracestate {
+        carrier.insert("tracestate".to_owned(), state.to_owned());
+    }
+    let linked = TraceContextPropagator::new().extract(&Carrier(&mut carrier));
+    let context = linked.span().span_context().clone();
+    if context.is_valid() {
+        span.add_link(context);
+    }
+}
+
 /// The W3C `traceparent` and `tracestate` of the current span, to send on.
 pub fn current_trace_headers() -> (Option<String>, Option<String>) {
     let mut carrier = HashMap::new();

@@ -20,6 +20,7 @@ use crate::imports::service::ImportsService;
 use crate::insights::InsightsService;
 use crate::state::AppState;
 use crate::transactions::autocategorize::AutoCategorizer;
+use crate::transactions::owner::OwnerCache;
 use crate::transactions::service::TransactionsService;
 use crate::users::auth::AuthService;
 use crate::users::passwords::Passwords;
@@ -67,6 +68,7 @@ pub async fn build(config: EngineConfig) -> anyhow::Result<Engine> {
         signer: Arc::new(signer),
         outbox: backend.outbox().clone(),
         pool: backend.pool().clone(),
+        owners: OwnerCache::default(),
         categorizer: AutoCategorizer::new(
             config.analytics_url.as_deref(),
             config.auto_categorize_min_confidence,

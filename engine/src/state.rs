@@ -9,6 +9,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::error::AppResult;
 use crate::idempotency::{Claim, Fingerprinter, IdempotentRequest, IdempotentWrite, Scope};
 use crate::transactions::autocategorize::AutoCategorizer;
+use crate::transactions::owner::OwnerCache;
 use crate::users::passwords::Passwords;
 use crate::users::sessions::Sessions;
 use crate::users::throttle::LoginThrottle;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub outbox: OutboxWaker,
     /// Fills in categories from analytics' suggestions.
     pub categorizer: AutoCategorizer,
+    /// The home currency and categories of recent creators (a hint the write checks).
+    pub owners: OwnerCache,
     /// Fingerprints the bodies of creates made with an Idempotency-Key.
     pub idempotency: Fingerprinter,
     /// Argon2id with bounded concurrency and memory.

@@ -94,8 +94,16 @@ for GW_CLIENTS in ${BENCH_GATEWAY_CLIENTS:-2 8}; do
 done
 
 echo "== load through the gateway: $CONNECTIONS connections, ${SECONDS_RUN}s"
-load=$("$bin/loadgen" http://127.0.0.1:18080 "$CONNECTIONS" "$SECONDS_RUN" bench.analytics.events bench.notification.events)
+# Every process's CPU ticks from just before the timed load (after registration) until the
+# consumers have drained it, divided by the creates answered (issue 25).
+cpu_dir=$(mktemp -d)
+load=$(LOADGEN_ON_START="python3 scripts/bench/cpu_ticks.py snapshot $cpu_dir/before" \
+  LOADGEN_ON_END="python3 scripts/bench/cpu_ticks.py snapshot $cpu_dir/after && echo \$LOADGEN_CREATES > $cpu_dir/creates" \
+  "$bin/loadgen" http://127.0.0.1:18080 "$CONNECTIONS" "$SECONDS_RUN" bench.analytics.events bench.notification.events)
 echo "$load"
+cpu_table=$(python3 scripts/bench/cpu_ticks.py report "$cpu_dir/before" "$cpu_dir/after" "$(cat "$cpu_dir/creates")")
+rm -rf "$cpu_dir"
+echo "$cpu_table"
 
 # Latency at a fixed offered rate of half the closed-loop throughput: what a user sees when
 # the system has headroom. Open loop, so a stall is charged to every request it delays.
@@ -190,6 +198,18 @@ echo "$pgbench_out" | tail -6
 tps=$(echo "$pgbench_out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 lat=$(echo "$pgbench_out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' | head -1)
 
+# The statement census, on a private PostgreSQL with pg_stat_statements (see census.sh).
+echo "== statement census: every statement per create, by service"
+census=$(scripts/bench/census.sh "$bin" "$CONNECTIONS" "${BENCH_CENSUS_SECONDS:-10}")
+echo "$census"
+
+rps=$(echo "$load" | sed -n 's/^| creates per second | \([0-9]*\) |/\1/p')
+ratio=$(awk -v a="${rps:-0}" -v b="${tps:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+open_p99=$(echo "$open_load" | sed -n 's/^| latency p99 | \([0-9.]*\) ms |/\1/p')
+cpu_total=$(echo "$cpu_table" | sed -n 's/^| \*\*all of the pipeline\*\* | \*\*\([0-9.]*\) ms\*\*.*/\1/p')
+statements=$(echo "$census" | sed -n 's/^| \*\*all\*\* | \*\*\([0-9.]*\)\*\*.*/\1/p')
+verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { if (v == "" || v == "?") print "not measured"; else if ((dir == "max" && v + 0 <= t + 0) || (dir == "min" && v + 0 >= t + 0)) print "met"; else print "not met" }'; }
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
 {
@@ -201,15 +221,44 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "insert + outbox + budget threshold check in one transaction) → relay → RabbitMQ → analytics and"
   echo "notification consumers."
   echo
+  echo "## Per create, against the targets (issue 25)"
+  echo
+  echo "| measure | this run | target | |"
+  echo "|---|---|---|---|"
+  echo "| CPU per create, all processes (saturated closed loop) | ${cpu_total:-?} ms | at most 1.5 ms | $(verdict "${cpu_total:-}" 1.5 max) |"
+  echo "| SQL statements per create, all services | ${statements:-?} | at most 8 | $(verdict "${statements:-}" 8 max) |"
+  echo "| closed-loop creates/s as a share of pgbench's rate | ${ratio} | at least 0.20 | $(verdict "$ratio" 0.20 min) |"
+  echo "| open-loop p99 at half the closed-loop rate | ${open_p99:-?} ms | at most 20 ms | $(verdict "${open_p99:-}" 20 max) |"
+  echo
   echo "## Creates through the gateway"
   echo
   echo "Closed loop, $CONNECTIONS connections, one user each:"
   echo
   echo "$load"
   echo
-  echo "Open loop at half that rate (target: p99 at most 50 ms):"
+  echo "Open loop at half that rate (target: p99 at most 20 ms):"
   echo
   echo "$open_load"
+  echo
+  echo "## CPU per create"
+  echo
+  echo "Each process's user and system clock ticks (\`/proc/PID/stat\`, every thread) from just before the"
+  echo "closed-loop load above (after its users registered) until the consumers had drained it, divided"
+  echo "by the creates answered 201 (\`scripts/bench/cpu_ticks.py\`). PostgreSQL is every backend and"
+  echo "background process; RabbitMQ is the Erlang VM. pgbench's own transaction costs about 0.3–0.4 ms"
+  echo "of CPU, client included, on this machine."
+  echo
+  echo "$cpu_table"
+  echo
+  echo "## Statements per create"
+  echo
+  echo "\`scripts/bench/census.sh\`: a private PostgreSQL with \`pg_stat_statements\` preloaded (the shared"
+  echo "one is not restarted for it), a private release stack whose services connect as one role each,"
+  echo "counters reset after registration, a closed-loop load, and every statement the services sent"
+  echo "until the consumers drained it, divided by the creates. BEGIN and COMMIT are statements here;"
+  echo "the relay's statements are the engine's. pgbench's transaction is 4 statements and 1 commit."
+  echo
+  echo "$census"
   echo
   echo "## Password hashing under a burst"
   echo
@@ -252,8 +301,7 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "| latency p99 | ${p99:-?} ms |"
   echo
   if [ -n "${tps:-}" ]; then
-    rps=$(echo "$load" | sed -n 's/^| creates per second | \([0-9]*\) |/\1/p')
-    echo "The full path reaches $(awk -v a="${rps:-0}" -v b="$tps" 'BEGIN { printf "%.2f", a / b }') of the raw database rate (target: at least 0.30)."
+    echo "The full path reaches ${ratio} of the raw database rate (target: at least 0.20)."
   fi
   echo
   echo "## Analytics"

@@ -3,7 +3,9 @@
 //! from an in-process copy that is refreshed when a newer model is stored.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -182,10 +184,31 @@ const ALTERNATIVES: usize = 3;
 /// A model in memory and the `trained_at` it was loaded at.
 type Loaded = (DateTime<Utc>, Arc<Categorizer>);
 
+/// How long the stamps read for a user are trusted before they are read again. Within it a
+/// user creating transactions costs no statement here (issue 25: one per create before). A
+/// model retrained meanwhile, by this replica's trainer or another's, is used at most this
+/// much later; the model it replaces answers until then, over the categories the caller
+/// sends, so a suggestion is at worst the previous model's, never one of a stale category.
+const STAMPS_FRESH: Duration = Duration::from_secs(5);
+
+/// The stamps of a user's and the global model, when they were read, and [`SAVED`] then.
+type Stamps = (Instant, u64, Vec<(Uuid, DateTime<Utc>)>);
+
+/// Commits of models by this process's trainer: each makes every cached stamp stale at once,
+/// so on one replica a new model answers the very next suggestion; only one trained by another
+/// replica waits up to [`STAMPS_FRESH`].
+static SAVED: AtomicU64 = AtomicU64::new(0);
+
+/// Call after committing a transaction that saved a categorisation model.
+pub fn models_changed() {
+    SAVED.fetch_add(1, Ordering::Release);
+}
+
 /// Models in memory, by user.
 #[derive(Clone, Default)]
 pub struct Models {
     loaded: Arc<Mutex<HashMap<Uuid, Loaded>>>,
+    stamps: Arc<Mutex<HashMap<Uuid, Stamps>>>,
 }
 
 impl Models {
@@ -195,11 +218,24 @@ impl Models {
         conn: &mut PgConnection,
         user: Uuid,
     ) -> Result<(Option<Arc<Categorizer>>, Option<Arc<Categorizer>>), sqlx::Error> {
-        let stamps: Vec<(Uuid, DateTime<Utc>)> =
-            sqlx::query_as("SELECT user_id, trained_at FROM categorizer_models WHERE user_id = ANY($1)")
+        let saved = SAVED.load(Ordering::Acquire);
+        let stamps = match self.fresh_stamps(user, saved) {
+            Some(stamps) => stamps,
+            None => {
+                let stamps: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT user_id, trained_at FROM categorizer_models WHERE user_id = ANY($1)",
+                )
                 .bind([user, GLOBAL].as_slice())
                 .fetch_all(&mut *conn)
                 .await?;
+                let mut held = self.stamps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if held.len() >= MAX_CACHED {
+                    held.clear();
+                }
+                held.insert(user, (Instant::now(), saved, stamps.clone()));
+                stamps
+            }
+        };
         let mut found = (None, None);
         for (owner, trained_at) in stamps {
             let cached = self.cached(owner, trained_at);
@@ -232,6 +268,13 @@ impl Models {
             }
         }
         Ok(found)
+    }
+
+    fn fresh_stamps(&self, user: Uuid, saved: u64) -> Option<Vec<(Uuid, DateTime<Utc>)>> {
+        let held = self.stamps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.get(&user)
+            .filter(|(at, seen, _)| *seen == saved && at.elapsed() < STAMPS_FRESH)
+            .map(|(_, _, stamps)| stamps.clone())
     }
 
     fn cached(&self, owner: Uuid, trained_at: DateTime<Utc>) -> Option<Arc<Categorizer>> {

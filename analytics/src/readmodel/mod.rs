@@ -73,6 +73,39 @@ impl EventHandler for ReadModel {
         })
     }
 
+    /// Transaction events, the bulk of the traffic, are applied a run at a time.
+    fn batches(&self, event: &IncomingEvent) -> bool {
+        matches!(
+            event.event_type.as_str(),
+            ev::TransactionCreated::NAME | ev::TransactionUpdated::NAME | ev::TransactionDeleted::NAME
+        )
+    }
+
+    fn handle_batch<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [&'a IncomingEvent],
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let mut items = Vec::with_capacity(events.len());
+            for event in events {
+                items.push(match event.event_type.as_str() {
+                    ev::TransactionCreated::NAME => {
+                        (event.decode::<ev::TransactionCreated>()?.transaction, transactions::Change::Upsert)
+                    }
+                    ev::TransactionUpdated::NAME => {
+                        (event.decode::<ev::TransactionUpdated>()?.transaction, transactions::Change::Upsert)
+                    }
+                    ev::TransactionDeleted::NAME => {
+                        (event.decode::<ev::TransactionDeleted>()?.transaction, transactions::Change::Delete)
+                    }
+                    other => return Err(malformed(other, "is not a transaction event")),
+                });
+            }
+            transactions::apply_many(conn, items).await
+        })
+    }
+
     fn committed<'a>(&'a self, event: &'a IncomingEvent) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Some(user) = event.user_id {

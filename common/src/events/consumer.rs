@@ -122,6 +122,29 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &'a IncomingEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
 
+    /// Whether `event` can be applied with others of its kind by
+    /// [`EventHandler::handle_batch`]. None can, unless the handler says so.
+    fn batches(&self, _event: &IncomingEvent) -> bool {
+        false
+    }
+
+    /// Applies a run of new events that [`EventHandler::batches`] accepted, in order, on
+    /// `conn` inside the one transaction that also records them in the inbox, in fewer
+    /// statements than one [`EventHandler::handle`] each (issue 25). An error rolls back the
+    /// whole consumer batch, which is then applied one event at a time.
+    fn handle_batch<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [&'a IncomingEvent],
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            for event in events {
+                self.handle(conn, event).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Runs once the transaction that applied `event` has committed (never for a duplicate):
     /// for effects outside the database that must not precede the commit, such as
     /// invalidating a cache. It cannot fail the delivery, which is already applied.
@@ -431,6 +454,38 @@ impl EventConsumer {
         }
     }
 
+    /// Applies and empties `run` with [`EventHandler::handle_batch`]; a panic is a permanent
+    /// failure (the batch then falls back to one event at a time, where the panicking one is
+    /// dead-lettered).
+    async fn handle_run(
+        &self,
+        conn: &mut PgConnection,
+        run: &mut Vec<(&Delivery, &IncomingEvent)>,
+    ) -> Result<(), HandlerError> {
+        use futures_util::FutureExt;
+        let Some((first, event)) = run.first() else { return Ok(()) };
+        let span = self.span(first);
+        span.record("event_id", tracing::field::display(event.id));
+        span.record("event_type", event.event_type.as_str());
+        for (delivery, _) in &run[1..] {
+            crate::telemetry::add_link(
+                &span,
+                header_string(delivery, "traceparent").as_deref(),
+                header_string(delivery, "tracestate").as_deref(),
+            );
+        }
+        let events: Vec<&IncomingEvent> = run.iter().map(|(_, e)| *e).collect();
+        run.clear();
+        let handled = std::panic::AssertUnwindSafe(self.handler.handle_batch(conn, &events))
+            .catch_unwind()
+            .instrument(span)
+            .await;
+        match handled {
+            Ok(outcome) => outcome,
+            Err(_) => Err(HandlerError::Permanent(anyhow::anyhow!("the handler panicked on a batch"))),
+        }
+    }
+
     /// Records and applies every event in one transaction; for each, whether it was new.
     async fn apply_batch(
         &self,
@@ -456,17 +511,27 @@ impl EventConsumer {
         .into_iter()
         .collect();
         let mut applied = Vec::with_capacity(events.len());
+        // Consecutive events the handler batches are applied together, under one span that
+        // continues the first one's trace and links the others'.
+        let mut run: Vec<(&Delivery, &IncomingEvent)> = Vec::new();
         for (delivery, event) in deliveries.iter().zip(events) {
             // `remove`: the same event delivered twice in one batch is applied once.
             let new = fresh.remove(&event.id);
-            if new {
-                let span = self.span(delivery);
-                span.record("event_id", tracing::field::display(event.id));
-                span.record("event_type", event.event_type.as_str());
-                self.handle(&mut tx, event).instrument(span).await?;
-            }
             applied.push(new);
+            if !new {
+                continue;
+            }
+            if self.handler.batches(event) {
+                run.push((delivery, event));
+                continue;
+            }
+            self.handle_run(&mut tx, &mut run).await?;
+            let span = self.span(delivery);
+            span.record("event_id", tracing::field::display(event.id));
+            span.record("event_type", event.event_type.as_str());
+            self.handle(&mut tx, event).instrument(span).await?;
         }
+        self.handle_run(&mut tx, &mut run).await?;
         tx.commit().await.map_err(|e| HandlerError::Transient(e.into()))?;
         Ok(applied)
     }

@@ -17,6 +17,6 @@ pub mod topology;
 pub use activity::{ActivityCounts, BusActivity};
 pub use catalog::DomainEvent;
 pub use consumer::{ConsumerSpec, EventConsumer, EventHandler, HandlerError, IncomingEvent};
-pub use outbox::{EventContext, OutboxWaker, enqueue};
+pub use outbox::{EventContext, OUTBOX_COLUMNS, OutboxRow, OutboxWaker, enqueue};
 pub use relay::OutboxRelay;
 pub use topology::BusConfig;

@@ -20,6 +20,49 @@ pub struct EventContext {
     pub tracestate: Option<String>,
 }
 
+/// An outbox row built in Rust, before the statement that writes it: a write that folds its
+/// event into one statement with its effect (a CTE) binds these fields itself.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// UUIDv7, also the AMQP `message_id`.
+    pub id: Uuid,
+    pub event_type: &'static str,
+    pub event_version: i32,
+    pub routing_key: String,
+    pub user_id: Option<Uuid>,
+    pub payload: Vec<u8>,
+    pub correlation_id: Option<String>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// The columns of an outbox row, in [`OutboxRow`]'s order.
+pub const OUTBOX_COLUMNS: &str =
+    "id, event_type, event_version, routing_key, user_id, payload, correlation_id, traceparent, tracestate";
+
+impl OutboxRow {
+    /// The row recording `event` caused in `ctx`.
+    pub fn new<E: DomainEvent>(ctx: &EventContext, event: &E) -> OutboxRow {
+        // An event caused outside a traced call still starts a trace: the current span (a
+        // child of whatever is current, or a new root) is its parent.
+        let (traceparent, tracestate) = match &ctx.traceparent {
+            Some(parent) => (Some(parent.clone()), ctx.tracestate.clone()),
+            None => crate::telemetry::current_trace_headers(),
+        };
+        OutboxRow {
+            id: Uuid::now_v7(),
+            event_type: E::NAME,
+            event_version: E::VERSION as i32,
+            routing_key: E::routing_key(),
+            user_id: ctx.user_id,
+            payload: event.encode_to_vec(),
+            correlation_id: ctx.correlation_id.clone(),
+            traceparent,
+            tracestate,
+        }
+    }
+}
+
 /// Records `event` in the outbox of the connection's schema.
 ///
 /// Call it on the transaction that makes the change, so the event exists if and only if the
@@ -31,29 +74,22 @@ pub async fn enqueue<E: DomainEvent>(
     ctx: &EventContext,
     event: &E,
 ) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
-    // An event caused outside a traced call still starts a trace: this function's own span
-    // (a child of whatever is current, or a new root) is its parent.
-    let (traceparent, tracestate) = match &ctx.traceparent {
-        Some(parent) => (Some(parent.clone()), ctx.tracestate.clone()),
-        None => crate::telemetry::current_trace_headers(),
-    };
-    sqlx::query(
-        "INSERT INTO outbox (id, event_type, event_version, routing_key, user_id, payload, \
-         correlation_id, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(E::NAME)
-    .bind(E::VERSION as i32)
-    .bind(E::routing_key())
-    .bind(ctx.user_id)
-    .bind(event.encode_to_vec())
-    .bind(&ctx.correlation_id)
-    .bind(&traceparent)
-    .bind(&tracestate)
+    let row = OutboxRow::new(ctx, event);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )))
+    .bind(row.id)
+    .bind(row.event_type)
+    .bind(row.event_version)
+    .bind(&row.routing_key)
+    .bind(row.user_id)
+    .bind(&row.payload)
+    .bind(&row.correlation_id)
+    .bind(&row.traceparent)
+    .bind(&row.tracestate)
     .execute(&mut *conn)
     .await?;
-    Ok(id)
+    Ok(row.id)
 }
 
 /// Wakes this process's relay after a commit that wrote to the outbox.

@@ -14,6 +14,11 @@
 //!
 //! With `LOADGEN_LOGIN_CLIENTS=<n>`, n more clients log in back to back for the whole run, and
 //! each registers a new account every tenth login (`make soak`: argon2id under load).
+//!
+//! `LOADGEN_ON_START` and `LOADGEN_ON_END` are shell commands run just before the timed load
+//! (after registration, which would otherwise dominate) and once the consumers have drained
+//! it, the second with `LOADGEN_CREATES` set to the creates answered 201. `make bench` reads
+//! each process's CPU ticks and PostgreSQL's statement counts between the two.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -60,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let rate: Option<f64> = std::env::var("LOADGEN_RATE").ok().map(|r| r.parse()).transpose()?;
     let login_clients: usize =
         std::env::var("LOADGEN_LOGIN_CLIENTS").ok().map(|n| n.parse()).transpose()?.unwrap_or(0);
+    hook("LOADGEN_ON_START", None)?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let logins: Vec<_> = (0..login_clients)
@@ -96,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
+    hook("LOADGEN_ON_END", Some(latencies.len() as u64 - errors))?;
+
     latencies.sort_unstable();
     anyhow::ensure!(!latencies.is_empty(), "no request was sent");
     let pct = |p: f64| {
@@ -128,6 +136,20 @@ async fn main() -> anyhow::Result<()> {
         Some(t) => println!("| consumers caught up after the run in | {:.1} s |", t.as_secs_f64()),
         None => println!("| consumers caught up after the run in | not within 120 s |"),
     }
+    Ok(())
+}
+
+/// Runs the shell command in the environment variable `name`, if set; a failing hook fails
+/// the run, since what it measures would be missing.
+fn hook(name: &str, creates: Option<u64>) -> anyhow::Result<()> {
+    let Ok(command) = std::env::var(name) else { return Ok(()) };
+    let mut shell = std::process::Command::new("sh");
+    shell.arg("-c").arg(&command);
+    if let Some(creates) = creates {
+        shell.env("LOADGEN_CREATES", creates.to_string());
+    }
+    let status = shell.status()?;
+    anyhow::ensure!(status.success(), "{name} ({command}) failed: {status}");
     Ok(())
 }
 

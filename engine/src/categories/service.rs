@@ -83,6 +83,7 @@ impl pb::categories_server::Categories for CategoriesService {
             .map_err(AppError::from)?;
         let answer = pb::Category::from(row);
         write.commit(&answer).await?;
+        self.state.owners.forget(user_id);
         Ok(Response::new(answer))
     }
 
@@ -126,6 +127,7 @@ impl pb::categories_server::Categories for CategoriesService {
             .fetch_optional(&self.state.pool)
             .await
             .map_err(AppError::from)?;
+        self.state.owners.forget(user_id);
         Ok(Response::new(row.ok_or(AppError::NotFound("category"))?.into()))
     }
 
@@ -178,6 +180,7 @@ impl pb::categories_server::Categories for CategoriesService {
             .await
             .map_err(AppError::from)?;
         self.state.commit(tx).await?;
+        self.state.owners.forget(user_id);
         Ok(Response::new(pb::DeleteCategoryResponse {}))
     }
 }

@@ -105,7 +105,7 @@ pub async fn import(
             let mut rows = writer.prepare(items);
             let mut open: Vec<&mut NewTransaction> =
                 rows.iter_mut().filter(|r| r.new.category_id.is_none()).map(|r| &mut r.new).collect();
-            state.categorizer.fill(&state.pool, user_id, &auth, &mut open).await;
+            state.categorizer.fill_fresh(&state.pool, user_id, &auth, &mut open).await;
             Some(rows)
         }
         None => None,

@@ -176,7 +176,7 @@ async fn process(
         let mut open: Vec<&mut NewTransaction> =
             rows.iter_mut().filter(|r| r.new.category_id.is_none()).map(|r| &mut r.new).collect();
         if !auth.is_empty() {
-            state.categorizer.fill(&state.pool, user_id, auth, &mut open).await;
+            state.categorizer.fill_fresh(&state.pool, user_id, auth, &mut open).await;
         }
         let mut tx = state.pool.begin().await?;
         lock_user(&mut tx, user_id).await?;

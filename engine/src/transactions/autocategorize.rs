@@ -16,6 +16,7 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+use crate::transactions::owner::Category;
 use crate::transactions::store::{CategorySource, NewTransaction};
 
 /// Items per call: an import of 10,000 rows stays far below gRPC's 4 MiB message limit, and
@@ -46,27 +47,41 @@ impl AutoCategorizer {
         Ok(AutoCategorizer { client, min_confidence, timeout })
     }
 
-    /// Sets the category of every uncategorised transaction in `items` whose suggestion is at
-    /// least the confidence threshold. `auth` is the caller's request metadata, forwarded.
-    pub async fn fill(
+    /// [`AutoCategorizer::fill`] over the user's categories read now: for imports, whose
+    /// rows are written by the plain insert, which trusts the category it is given.
+    pub async fn fill_fresh(
         &self,
         pool: &PgPool,
         user_id: Uuid,
         auth: &MetadataMap,
         items: &mut [&mut NewTransaction],
     ) {
+        if self.client.is_none() || items.iter().all(|item| item.category_id.is_some()) {
+            return;
+        }
+        match categories(pool, user_id).await {
+            Ok(categories) => self.fill(&categories, auth, items).await,
+            Err(error) => tracing::warn!(%error, "cannot read categories for auto-categorisation"),
+        }
+    }
+
+    /// Sets the category of every uncategorised transaction in `items` whose suggestion is at
+    /// least the confidence threshold, choosing among `categories`. `auth` is the caller's
+    /// request metadata, forwarded.
+    pub async fn fill(&self, categories: &[Category], auth: &MetadataMap, items: &mut [&mut NewTransaction]) {
         let Some(client) = &self.client else { return };
         let open: Vec<usize> = (0..items.len()).filter(|&i| items[i].category_id.is_none()).collect();
         if open.is_empty() {
             return;
         }
-        let categories = match options(pool, user_id).await {
-            Ok(categories) => categories,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read categories for auto-categorisation");
-                return;
-            }
-        };
+        let categories: Vec<analytics::CategoryOption> = categories
+            .iter()
+            .map(|c| analytics::CategoryOption {
+                id: c.id.to_string(),
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+            })
+            .collect();
         for batch in open.chunks(BATCH) {
             if !self.fill_batch(client, auth, items, batch, &categories).await {
                 return;
@@ -128,15 +143,12 @@ impl AutoCategorizer {
     }
 }
 
-/// The user's categories as analytics needs them.
-async fn options(pool: &PgPool, user_id: Uuid) -> Result<Vec<analytics::CategoryOption>, sqlx::Error> {
+/// The user's categories, read now.
+async fn categories(pool: &PgPool, user_id: Uuid) -> Result<Vec<Category>, sqlx::Error> {
     let rows: Vec<(Uuid, String, String)> =
         sqlx::query_as("SELECT id, name, kind FROM categories WHERE user_id = $1")
             .bind(user_id)
             .fetch_all(pool)
             .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, kind)| analytics::CategoryOption { id: id.to_string(), name, kind })
-        .collect())
+    Ok(rows.into_iter().map(|(id, name, kind)| Category { id, name, kind }).collect())
 }

@@ -17,12 +17,12 @@ use crate::budgets::thresholds;
 use crate::categories::store::path_id;
 use crate::convert::timestamp;
 use crate::error::{AppError, AppResult};
-use crate::idempotency::{Claim, Scope};
+use crate::idempotency::{Claim, IdempotentRequest, Scope};
 use crate::rates::conversion::RateSource;
 use crate::rates::store::{self as rates, Bank};
 use crate::state::AppState;
 use crate::transactions::store::{
-    COLUMNS, CategorySource, NewTransaction, TransactionRow, check_type, fingerprint, insert,
+    COLUMNS, CategorySource, NewTransaction, TransactionRow, check_type, fingerprint, insert, insert_checked,
 };
 use crate::validation::{MAX_DESCRIPTION, MAX_NOTES, Violations};
 use budgetsmart_common::pagination::{self, Page};
@@ -106,6 +106,44 @@ impl TransactionsService {
     /// A service over `state`.
     pub fn new(state: AppState) -> Self {
         TransactionsService { state }
+    }
+
+    /// The common create, a transaction in the owner's home currency, in four statements:
+    /// BEGIN, the checked insert (row, event, budget lock), the threshold check, COMMIT. The
+    /// categories offered to the model and the home currency come from the owner cache;
+    /// `None` means this create must take the general path (see `owner`).
+    async fn create_from_cached_owner(
+        &self,
+        request: &Request<pb::CreateTransactionRequest>,
+        user_id: Uuid,
+        ctx: &events::EventContext,
+        idempotent: Option<&IdempotentRequest>,
+        new: &NewTransaction,
+    ) -> AppResult<Option<pb::Transaction>> {
+        let Some(owner) = self.state.owners.get(&self.state.pool, user_id).await? else { return Ok(None) };
+        let known_category = new.category_id.is_none_or(|id| owner.category(id).is_some());
+        if new.currency != owner.home || !known_category {
+            return Ok(None);
+        }
+        let mut new = new.clone();
+        // Before the transaction opens: the remote call must not hold a connection and locks.
+        self.state.categorizer.fill(&owner.categories, request.metadata(), &mut [&mut new]).await;
+        let mut write = match self.state.idempotent_write(idempotent).await? {
+            Claim::Replay(answer) => return Ok(Some(answer)),
+            Claim::Write(write) => write,
+        };
+        let Some((row, budget)) = insert_checked(write.tx(), ctx, user_id, &new, &owner).await? else {
+            // Dropping the write rolls back the claim; the caller writes on fresh reads.
+            tracing::debug!(%user_id, "cached owner was stale");
+            self.state.owners.forget(user_id);
+            return Ok(None);
+        };
+        if let Some(budget) = budget {
+            thresholds::evaluate(write.tx(), ctx, &budget, Some(&row.event_data())).await?;
+        }
+        let answer = pb::Transaction::from(row);
+        write.commit(&answer).await?;
+        Ok(Some(answer))
     }
 }
 
@@ -205,9 +243,20 @@ impl pb::transactions_server::Transactions for TransactionsService {
         let ctx = event_context(&request, Some(user_id));
         let idempotent =
             self.state.idempotent_request(&request, Scope::User(user_id), "CreateTransaction")?;
-        let mut new = validate_new(request.get_ref())?;
-        // Before the transaction opens: the remote call must not hold a connection and locks.
-        self.state.categorizer.fill(&self.state.pool, user_id, request.metadata(), &mut [&mut new]).await;
+        let new = validate_new(request.get_ref())?;
+        if let Some(answer) =
+            self.create_from_cached_owner(&request, user_id, &ctx, idempotent.as_ref(), &new).await?
+        {
+            return Ok(Response::new(answer));
+        }
+        // The owner was not cached in a form the checked write takes (another currency, a
+        // category this replica has not seen), or the write found the entry stale: read
+        // everything fresh.
+        let mut new = new;
+        self.state
+            .categorizer
+            .fill_fresh(&self.state.pool, user_id, request.metadata(), &mut [&mut new])
+            .await;
         let mut write = match self.state.idempotent_write(idempotent.as_ref()).await? {
             Claim::Replay(answer) => return Ok(Response::new(answer)),
             Claim::Write(write) => write,

@@ -2,7 +2,7 @@
 //! fingerprint. The gRPC service over them is `transactions::service`.
 
 use budgetsmart_common::currency::Currency;
-use budgetsmart_common::events::{self, EventContext};
+use budgetsmart_common::events::{self, EventContext, OUTBOX_COLUMNS, OutboxRow};
 use budgetsmart_proto::engine::v1 as pb;
 use budgetsmart_proto::events::v1 as ev;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -11,10 +11,12 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::budgets::store::{Budget, BudgetRow};
 use crate::convert::{self, timestamp};
 use crate::error::AppResult;
 use crate::rates::conversion::{Conversion, RateSource};
 use crate::rates::store::Bank;
+use crate::transactions::owner::Owner;
 use crate::validation::Violations;
 
 /// A transaction row.
@@ -163,6 +165,7 @@ pub fn check_type(violations: &mut Violations, kind: &str) -> String {
 }
 
 /// A validated new transaction.
+#[derive(Clone)]
 pub struct NewTransaction {
     pub occurred_on: NaiveDate,
     pub description: String,
@@ -261,4 +264,175 @@ pub async fn insert(
     };
     events::enqueue(conn, ctx, &event).await?;
     Ok(row)
+}
+
+/// A create in the owner's home currency, written in one statement from what `owner` (a
+/// cached read) says: the row, its `transaction_created` in the outbox, and the lock on the
+/// budget it counts against (for a debit), whose limits come back with it.
+///
+/// The statement first checks that the owner still has that home currency and, when the row
+/// has a category, that the category still exists with the name the event will carry. When
+/// either changed, it writes and locks nothing and this answers `None`: the caller drops the
+/// cached owner and writes on fresh reads. The spending sum is left to the next statement
+/// (`thresholds::evaluate`): a statement that waited on the budget's lock keeps the snapshot
+/// it started with, so only a statement begun after the lock sees the debit that held it.
+pub async fn insert_checked(
+    conn: &mut PgConnection,
+    ctx: &EventContext,
+    user_id: Uuid,
+    new: &NewTransaction,
+    owner: &Owner,
+) -> AppResult<Option<(TransactionRow, Option<Budget>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Written {
+        version: i64,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        budget_id: Option<Uuid>,
+        budget_month: Option<NaiveDate>,
+        budget_currency: Option<String>,
+        budget_total_limit: Option<Decimal>,
+        budget_alert_thresholds: Option<Vec<i32>>,
+        budget_version: Option<i64>,
+        budget_created_at: Option<DateTime<Utc>>,
+        budget_updated_at: Option<DateTime<Utc>>,
+        limit_ids: Option<Vec<Uuid>>,
+        limit_amounts: Option<Vec<Decimal>>,
+    }
+    let category = new.category_id.and_then(|id| owner.category(id));
+    let source = new.category_id.and(new.category_source);
+    let now = Utc::now();
+    let mut row = TransactionRow {
+        id: Uuid::now_v7(),
+        user_id,
+        occurred_on: new.occurred_on,
+        description: new.description.clone(),
+        amount: new.amount,
+        currency: new.currency.code().to_owned(),
+        kind: new.kind.clone(),
+        category_id: new.category_id,
+        category_name: category.map(|c| c.name.clone()),
+        category_source: source.map(|s| s.as_str().to_owned()),
+        category_confidence: source.and_then(CategorySource::confidence),
+        notes: new.notes.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        home_currency: owner.home.code().to_owned(),
+        home_amount: Some(new.amount),
+        rate: None,
+        rate_date: None,
+        rate_source: None,
+        account_id: new.account_id,
+        import_id: new.import_id,
+    };
+    let event = OutboxRow::new(
+        ctx,
+        &ev::TransactionCreated {
+            transaction: Some(row.event_data()),
+            source: new.source.to_owned(),
+            occurred_at: Some(timestamp(now)),
+        },
+    );
+    let sql = format!(
+        "WITH owner AS (SELECT u.id FROM users u WHERE u.id = $2 AND u.default_currency = $14 \
+           AND ($8::uuid IS NULL OR EXISTS (SELECT 1 FROM categories c \
+             WHERE c.user_id = u.id AND c.id = $8 AND c.name = $20 AND c.kind = $21))), \
+         stored AS (INSERT INTO transactions (id, user_id, occurred_on, description, amount, currency, type, \
+           category_id, notes, fingerprint, source, category_source, category_confidence, \
+           home_currency, home_amount, rate, rate_date, rate_source, account_id, import_id, bank_id) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $5, NULL, NULL, NULL, $15, $16, $17 \
+           FROM owner RETURNING version, created_at, updated_at), \
+         event AS (INSERT INTO outbox ({OUTBOX_COLUMNS}) \
+           SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM stored), \
+         locked AS MATERIALIZED (SELECT b.id AS budget_id, b.month AS budget_month, \
+           b.currency AS budget_currency, b.total_limit AS budget_total_limit, \
+           b.alert_thresholds AS budget_alert_thresholds, b.version AS budget_version, \
+           b.created_at AS budget_created_at, b.updated_at AS budget_updated_at, \
+           ARRAY(SELECT category_id FROM budget_category_limits l WHERE l.budget_id = b.id ORDER BY category_id) \
+             AS limit_ids, \
+           ARRAY(SELECT limit_amount FROM budget_category_limits l WHERE l.budget_id = b.id ORDER BY category_id) \
+             AS limit_amounts \
+           FROM budgets b WHERE $18 AND b.user_id = $2 AND b.month = $19 AND b.currency = $6 \
+             AND EXISTS (SELECT 1 FROM owner) FOR UPDATE OF b) \
+         SELECT s.version, s.created_at, s.updated_at, l.* FROM stored s LEFT JOIN locked l ON true",
+    );
+    let written: Option<Written> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(row.id)
+        .bind(user_id)
+        .bind(row.occurred_on)
+        .bind(&row.description)
+        .bind(row.amount)
+        .bind(&row.currency)
+        .bind(&row.kind)
+        .bind(row.category_id)
+        .bind(&row.notes)
+        .bind(fingerprint(new.occurred_on, new.amount, &row.currency, &new.kind, &new.description))
+        .bind(new.source)
+        .bind(&row.category_source)
+        .bind(row.category_confidence)
+        .bind(&row.home_currency)
+        .bind(new.account_id)
+        .bind(new.import_id)
+        .bind(&new.bank_id)
+        .bind(row.kind == "debit")
+        .bind(first_of_month(row.occurred_on))
+        .bind(category.map(|c| c.name.as_str()))
+        .bind(category.map(|c| c.kind.as_str()))
+        .bind(event.id)
+        .bind(event.event_type)
+        .bind(event.event_version)
+        .bind(&event.routing_key)
+        .bind(event.user_id)
+        .bind(&event.payload)
+        .bind(&event.correlation_id)
+        .bind(&event.traceparent)
+        .bind(&event.tracestate)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(written) = written else { return Ok(None) };
+    row.version = written.version;
+    row.created_at = written.created_at;
+    row.updated_at = written.updated_at;
+    let budget = match (
+        written.budget_id,
+        written.budget_month,
+        written.budget_currency,
+        written.budget_total_limit,
+        written.budget_alert_thresholds,
+        written.budget_version,
+        written.budget_created_at,
+        written.budget_updated_at,
+    ) {
+        (
+            Some(id),
+            Some(month),
+            Some(currency),
+            Some(total_limit),
+            Some(alert_thresholds),
+            Some(version),
+            Some(created_at),
+            Some(updated_at),
+        ) => Some(Budget {
+            row: BudgetRow {
+                id,
+                user_id,
+                month,
+                currency,
+                total_limit,
+                alert_thresholds,
+                version,
+                created_at,
+                updated_at,
+            },
+            limits: written
+                .limit_ids
+                .unwrap_or_default()
+                .into_iter()
+                .zip(written.limit_amounts.unwrap_or_default())
+                .collect(),
+        }),
+        _ => None,
+    };
+    Ok(Some((row, budget)))
 }

@@ -171,6 +171,7 @@ impl pb::users_server::Users for UsersService {
         let entry = AuditEvent::new(user_id, AuditKind::ProfileUpdated, origin, json!({ "fields": fields }));
         audit::record(&mut tx, &entry).await?;
         self.state.commit(tx).await?;
+        self.state.owners.forget(user_id);
         Ok(Response::new(user.into()))
     }
 
