@@ -139,19 +139,28 @@ pub struct Claimed {
 /// locked, hence skipped) and send two digests. So a digest row is only taken under its
 /// user's advisory lock, which the first claimant holds for the statement: the other skips
 /// every row of that user.
+///
+/// The turns are ranked once, in a materialised CTE cut to four times the batch, before any row
+/// is joined or locked: with the ranking as a plain subquery the planner, misled by a burst of
+/// fresh rows, once chose a nested loop that re-ranked every due row for each one, and a claim
+/// took 20 s (`make bench`, 3,000 alerts: 2 emails/s). Rows beyond the cut that others hold
+/// locked are skipped, as before; the next claim, a moment later, takes them.
 pub async fn claim(conn: &mut PgConnection, limit: i64, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
-        "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
+        "WITH turns AS MATERIALIZED ( \
+           SELECT id, turn, not_before, user_id FROM ( \
+             SELECT id, not_before, user_id, \
+                    row_number() OVER (PARTITION BY user_id ORDER BY not_before, id) AS turn \
+             FROM deliveries \
+             WHERE (status = 'queued' AND not_before <= now()) OR (status = 'sending' AND lease_until < now())) t \
+           ORDER BY turn, not_before, user_id LIMIT $1 * 4) \
+         UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, \
            lease_until = now() + make_interval(secs => $2) \
-         FROM (SELECT c.id FROM deliveries c \
-               JOIN (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY not_before, id) AS turn \
-                     FROM deliveries \
-                     WHERE (status = 'queued' AND not_before <= now()) \
-                        OR (status = 'sending' AND lease_until < now())) r ON r.id = c.id \
+         FROM (SELECT c.id FROM turns r JOIN deliveries c ON c.id = r.id \
                WHERE ((c.status = 'queued' AND c.not_before <= now()) \
                       OR (c.status = 'sending' AND c.lease_until < now())) \
                  AND (NOT c.digest OR pg_try_advisory_xact_lock(hashtextextended(c.user_id::text, 11))) \
-               ORDER BY r.turn, c.not_before, c.user_id LIMIT $1 FOR UPDATE OF c SKIP LOCKED) due \
+               ORDER BY r.turn, r.not_before, r.user_id LIMIT $1 FOR UPDATE OF c SKIP LOCKED) due \
          WHERE d.id = due.id \
          RETURNING d.id, d.user_id, d.kind, d.recipient, d.payload, d.digest, d.attempts, d.message_id, d.created_at",
     )

@@ -144,9 +144,11 @@ rows = [json.loads(l) for l in sys.stdin if l.strip()]
 base = rows[0]["rows_per_second"] if rows else 0
 print("| format | file | accepted (202) in | written in | rows per second | vs our CSV | engine RSS before / peak |")
 print("|---|---|---|---|---|---|---|")
+# (No quotes inside the f-string expressions: Python before 3.12 refuses a backslash there.)
 for r in rows:
-    print(f"| {r[\"format\"]} | {r[\"bytes\"] / 1048576:.1f} MiB | {r[\"accept_seconds\"]:.2f} s | {r[\"seconds\"]:.1f} s "
-          f"| {r[\"rows_per_second\"]:.0f} | {r[\"rows_per_second\"] / base:.2f} | {r[\"engine_rss_before_mib\"]} / {r[\"engine_rss_peak_mib\"]} MiB |")
+    fmt, mib, accept, secs = r["format"], r["bytes"] / 1048576, r["accept_seconds"], r["seconds"]
+    rate, before, peak = r["rows_per_second"], r["engine_rss_before_mib"], r["engine_rss_peak_mib"]
+    print(f"| {fmt} | {mib:.1f} MiB | {accept:.2f} s | {secs:.1f} s | {rate:.0f} | {rate / base:.2f} | {before} / {peak} MiB |")
 ')
 
 echo "== pgbench: the same insert + outbox transaction straight into PostgreSQL"
@@ -382,16 +384,16 @@ mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
   echo "forecast-eval binary on the same series took 8.6 ms per series on 2026-11-25 and ${eval_ms} ms in"
   echo "this run), so read each row against the baseline measured beside it in the same run."
 } > "$OUT.new"
-# The soak's section (`make soak`) is its own run's; keep it.
 python3 - "$OUT" "$OUT.new" <<'PY'
 import os, sys
 old_path, new_path = sys.argv[1], sys.argv[2]
-marker = "## Memory under sustained load"
 old = open(old_path).read() if os.path.exists(old_path) else ""
 new = open(new_path).read()
-if marker in old:
-    section = marker + old.split(marker, 1)[1].split("\n## ", 1)[0]
-    new = new.rstrip() + "\n\n" + section.rstrip() + "\n"
+# Sections other runs write (`make soak`; the cold build, measured by hand): keep them.
+for marker in ("## Memory under sustained load", "## Cold build"):
+    if marker in old:
+        section = marker + old.split(marker, 1)[1].split("\n## ", 1)[0]
+        new = new.rstrip() + "\n\n" + section.rstrip() + "\n"
 open(old_path, "w").write(new)
 os.remove(new_path)
 PY
