@@ -52,7 +52,10 @@ echo "== analytics retraining: one user with two years of history"
 retrain=$("$bin/analytics_bench" retrain 30)
 echo "$retrain"
 echo "== categorisation: sequential suggestions for one user with a trained model"
-categorize=$(GATEWAY=http://127.0.0.1:18080 "$bin/analytics_bench" categorize 1000)
+# Its model must train first; on a slow day that can miss the tool's two minutes. That costs
+# this row, not the rest of the run.
+categorize=$(GATEWAY=http://127.0.0.1:18080 "$bin/analytics_bench" categorize 1000 2>/dev/null) \
+  || categorize="| categorisation | not measured this run: the user's model did not train within two minutes |"
 echo "$categorize"
 
 
@@ -156,8 +159,8 @@ uid=$(psql "$PG/$DB" -tAc "SELECT id FROM engine.users LIMIT 1")
 script=$(mktemp)
 cat > "$script" <<'SQL'
 BEGIN;
-INSERT INTO engine.transactions (id, user_id, occurred_on, description, amount, currency, type, fingerprint, source)
-  VALUES (gen_random_uuid(), :uid::uuid, current_date, 'pgbench', 1.25, 'USD', 'debit', sha256(random()::text::bytea), 'api');
+INSERT INTO engine.transactions (id, user_id, occurred_on, description, amount, currency, type, fingerprint, source, home_currency, home_amount)
+  VALUES (gen_random_uuid(), :uid::uuid, current_date, 'pgbench', 1.25, 'USD', 'debit', sha256(random()::text::bytea), 'api', 'USD', 1.25);
 INSERT INTO engine.outbox (id, event_type, event_version, routing_key, user_id, payload)
   VALUES (gen_random_uuid(), 'transaction_created', 1, 'transaction_created.v1', :uid::uuid, '\x0a00'::bytea);
 COMMIT;
