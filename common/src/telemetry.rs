@@ -76,27 +76,27 @@ pub fn shutdown() {
 
 /// Makes `span` a child of the W3C trace context in `traceparent`/`tracestate`, if valid.
 pub fn set_parent(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
-    let Some(traceparent) = traceparent else { return };
+    if let Some(parent) = extract(traceparent, tracestate) {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The context a W3C `traceparent` (and `tracestate`) names, if there is one.
+fn extract(traceparent: Option<&str>, tracestate: Option<&str>) -> Option<opentelemetry::Context> {
+    let traceparent = traceparent?;
     let mut carrier = HashMap::new();
     carrier.insert("traceparent".to_owned(), traceparent.to_owned());
     if let Some(state) = tracestate {
         carrier.insert("tracestate".to_owned(), state.to_owned());
     }
-    let parent = TraceContextPropagator::new().extract(&Carrier(&mut carrier));
-    let _ = span.set_parent(parent);
+    Some(TraceContextPropagator::new().extract(&Carrier(&mut carrier)))
 }
 
 /// Links `span` to the trace in `traceparent`: for work done for several traced requests at
 /// once (a consumer applying a batch of events), where only one can be the parent.
 pub fn add_link(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
     use opentelemetry::trace::TraceContextExt;
-    let Some(traceparent) = traceparent else { return };
-    let mut carrier = HashMap::new();
-    carrier.insert("traceparent".to_owned(), traceparent.to_owned());
-    if let Some(state) = tracestate {
-        carrier.insert("tracestate".to_owned(), state.to_owned());
-    }
-    let linked = TraceContextPropagator::new().extract(&Carrier(&mut carrier));
+    let Some(linked) = extract(traceparent, tracestate) else { return };
     let context = linked.span().span_context().clone();
     if context.is_valid() {
         span.add_link(context);

@@ -39,6 +39,24 @@ pub(crate) fn uuid(event: &str, field: &str, value: &str) -> Result<Uuid, Handle
     Uuid::parse_str(value).map_err(|_| malformed(event, format!("{field} is not a UUID")))
 }
 
+/// A transaction event's data and what it says happened.
+fn transaction_change(
+    event: &IncomingEvent,
+) -> Result<(Option<ev::TransactionData>, transactions::Change), HandlerError> {
+    Ok(match event.event_type.as_str() {
+        ev::TransactionCreated::NAME => {
+            (event.decode::<ev::TransactionCreated>()?.transaction, transactions::Change::Upsert)
+        }
+        ev::TransactionUpdated::NAME => {
+            (event.decode::<ev::TransactionUpdated>()?.transaction, transactions::Change::Upsert)
+        }
+        ev::TransactionDeleted::NAME => {
+            (event.decode::<ev::TransactionDeleted>()?.transaction, transactions::Change::Delete)
+        }
+        other => return Err(malformed(other, "is not a transaction event")),
+    })
+}
+
 impl EventHandler for ReadModel {
     fn handle<'a>(
         &'a self,
@@ -47,17 +65,11 @@ impl EventHandler for ReadModel {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             match event.event_type.as_str() {
-                ev::TransactionCreated::NAME => {
-                    let data = event.decode::<ev::TransactionCreated>()?.transaction;
-                    transactions::apply(conn, data, transactions::Change::Upsert).await
-                }
-                ev::TransactionUpdated::NAME => {
-                    let data = event.decode::<ev::TransactionUpdated>()?.transaction;
-                    transactions::apply(conn, data, transactions::Change::Upsert).await
-                }
-                ev::TransactionDeleted::NAME => {
-                    let data = event.decode::<ev::TransactionDeleted>()?.transaction;
-                    transactions::apply(conn, data, transactions::Change::Delete).await
+                ev::TransactionCreated::NAME
+                | ev::TransactionUpdated::NAME
+                | ev::TransactionDeleted::NAME => {
+                    let (data, change) = transaction_change(event)?;
+                    transactions::apply(conn, data, change).await
                 }
                 ev::BudgetUpdated::NAME => budgets::upsert(conn, event.decode()?).await,
                 ev::BudgetDeleted::NAME => budgets::delete(conn, event.decode()?).await,
@@ -87,21 +99,8 @@ impl EventHandler for ReadModel {
         events: &'a [&'a IncomingEvent],
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let mut items = Vec::with_capacity(events.len());
-            for event in events {
-                items.push(match event.event_type.as_str() {
-                    ev::TransactionCreated::NAME => {
-                        (event.decode::<ev::TransactionCreated>()?.transaction, transactions::Change::Upsert)
-                    }
-                    ev::TransactionUpdated::NAME => {
-                        (event.decode::<ev::TransactionUpdated>()?.transaction, transactions::Change::Upsert)
-                    }
-                    ev::TransactionDeleted::NAME => {
-                        (event.decode::<ev::TransactionDeleted>()?.transaction, transactions::Change::Delete)
-                    }
-                    other => return Err(malformed(other, "is not a transaction event")),
-                });
-            }
+            let items =
+                events.iter().map(|event| transaction_change(event)).collect::<Result<Vec<_>, _>>()?;
             transactions::apply_many(conn, items).await
         })
     }

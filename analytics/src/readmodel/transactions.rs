@@ -149,12 +149,7 @@ pub async fn apply(
          description, merchant, amount, currency, kind, category_id, category_name, category_source, \
          original_amount, original_currency) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $17, $18, $19, $20) \
-         ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
-         occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
-         amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
-         category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, \
-         category_source = EXCLUDED.category_source, original_amount = EXCLUDED.original_amount, \
-         original_currency = EXCLUDED.original_currency, applied_at = now()), \
+         {ROW_CONFLICT}), \
          requested AS (INSERT INTO training_requests (user_id) VALUES ($2)) \
          INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
          SELECT $2, $9, $5, $12, $13, $14, $15, $16 WHERE NOT $4 {TOTALS_CONFLICT}"
@@ -183,6 +178,14 @@ pub async fn apply(
     .await?;
     Ok(())
 }
+
+/// How a stored row takes a newer state.
+const ROW_CONFLICT: &str = "ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, \
+     deleted = EXCLUDED.deleted, occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, \
+     merchant = EXCLUDED.merchant, amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
+     category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, \
+     category_source = EXCLUDED.category_source, original_amount = EXCLUDED.original_amount, \
+     original_currency = EXCLUDED.original_currency, applied_at = now()";
 
 /// How the daily totals absorb a contribution.
 const TOTALS_CONFLICT: &str = "ON CONFLICT (user_id, currency, day, category_id) DO UPDATE SET \
@@ -313,12 +316,7 @@ pub async fn apply_many(
          original_amount, original_currency) \
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::bool[], $5::date[], $6::text[], $7::text[], \
            $8::numeric[], $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[], $14::numeric[], $15::text[]) \
-         ON CONFLICT (transaction_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, \
-         occurred_on = EXCLUDED.occurred_on, description = EXCLUDED.description, merchant = EXCLUDED.merchant, \
-         amount = EXCLUDED.amount, currency = EXCLUDED.currency, kind = EXCLUDED.kind, \
-         category_id = EXCLUDED.category_id, category_name = EXCLUDED.category_name, \
-         category_source = EXCLUDED.category_source, original_amount = EXCLUDED.original_amount, \
-         original_currency = EXCLUDED.original_currency, applied_at = now()), \
+         {ROW_CONFLICT}), \
          requested AS (INSERT INTO training_requests (user_id) SELECT unnest($16::uuid[])) \
          INSERT INTO daily_totals (user_id, currency, day, category_id, spent, income, debit_count, credit_count) \
          SELECT * FROM unnest($17::uuid[], $18::text[], $19::date[], $20::uuid[], $21::numeric[], $22::numeric[], \
