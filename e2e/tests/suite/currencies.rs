@@ -13,7 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
 /// The ECB's historical file, trimmed to 2025-11-03 .. 2026-04-13 (see data/rates/README.md).
-const HISTORY: &[u8] = include_bytes!("../../data/rates/eurofxref-hist.csv");
+const HISTORY: &[u8] = include_bytes!("../../../data/rates/eurofxref-hist.csv");
 const SOON: Duration = Duration::from_secs(30);
 
 fn dec(text: &str) -> Decimal {
@@ -323,7 +323,7 @@ async fn rates_url_is_fetched_on_a_schedule() {
     // A real HTTP server serving the ECB's daily XML, as www.ecb.europa.eu would.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("http://{}/stats/eurofxref/eurofxref-daily.xml", listener.local_addr().expect("addr"));
-    let daily: &'static [u8] = include_bytes!("../../data/rates/eurofxref-daily.xml");
+    let daily: &'static [u8] = include_bytes!("../../../data/rates/eurofxref-daily.xml");
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut socket, _)) = listener.accept().await {
