@@ -53,7 +53,7 @@ test: check-infra mail-sink ## Every test, against the real PostgreSQL, Redis, R
 bench: check-infra ## Load benchmark through the gateway plus pgbench; writes docs/benchmarks.md
 	@scripts/bench/bench.sh
 
-profile: check-infra ## perf profile of every process under a create load: .cache/profile (hottest symbols, folded stacks)
+profile: check-infra mail-sink ## perf profile of every process under a create load: .cache/profile (hottest symbols, folded stacks)
 	@scripts/bench/profile.sh
 
 soak: check-infra mail-sink ## Ten minutes of creates and logins, resident memory per service sampled; writes its section of docs/benchmarks.md

@@ -43,10 +43,27 @@ LOADGEN_ON_END="p=\$(cat $OUT/perf.pid); kill -INT \$p; while kill -0 \$p 2>/dev
   "$bin/loadgen" http://127.0.0.1:38080 "$CONNECTIONS" "$SECONDS_RUN" profile.analytics.events profile.notification.events \
   | tee "$OUT/load.md"
 
+# Threads of the Rust services are all named tokio-rt-worker, so a service is chosen by its
+# process id; PostgreSQL's backends by their name; RabbitMQ by the Erlang VM's process id.
+beam=$(pgrep -o beam.smp || true)
+select_of() {
+  case $1 in
+    postgres) echo "--comms postgres" ;;
+    beam.smp) [ -n "$beam" ] && echo "--pid $beam" ;;
+    *) echo "--pid $2" ;;
+  esac
+}
+names=(analytics notification engine gateway)
 for process in postgres engine analytics gateway notification beam.smp; do
-  perf report -i "$OUT/perf.data" --comms "$process" --stdio --no-children --sort dso,symbol \
+  pid=""
+  for i in "${!names[@]}"; do [ "${names[$i]}" = "$process" ] && pid=${pids[$i]}; done
+  selector=$(select_of "$process" "$pid")
+  [ -z "$selector" ] && continue
+  # shellcheck disable=SC2086 # the selector is two words on purpose
+  perf report -i "$OUT/perf.data" $selector --stdio --no-children --sort dso,symbol \
     --percent-limit 0.5 -g none 2>/dev/null | grep -v '^$' >"$OUT/$process.txt" || true
-  perf script -i "$OUT/perf.data" --comms "$process" -F comm,ip,sym 2>/dev/null | python3 -c '
+  # shellcheck disable=SC2086
+  perf script -i "$OUT/perf.data" $selector -F comm,ip,sym 2>/dev/null | python3 -c '
 import sys, collections
 # A sample is a line with the process name, then one indented line per frame, leaf first.
 stacks, frames = collections.Counter(), None
@@ -67,6 +84,21 @@ for stack, n in stacks.items():
     print(stack, n)
 ' >"$OUT/$process.folded" || true
   echo "== $process (self time, share of all samples)"
-  grep -E '^ +[0-9.]+%' "$OUT/$process.txt" | head -12 || true
+  grep -E '^ +[0-9.]+%' "$OUT/$process.txt" | sed -E 's/ {2,}/  /g' | head -12 || true
 done
+# Each process's share of every sample (the kernel's work on its behalf included).
+echo "== share of all samples by process"
+perf script -i "$OUT/perf.data" -F comm,pid 2>/dev/null | python3 -c '
+import collections, sys
+names = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+counts = collections.Counter()
+for line in sys.stdin:
+    parts = line.split()
+    if len(parts) >= 2:
+        comm, pid = " ".join(parts[:-1]), parts[-1]
+        counts[names.get(pid, comm)] += 1
+total = sum(counts.values())
+for name, n in counts.most_common(10):
+    print(f"{100 * n / total:5.1f}%  {name}")
+' "${pids[0]}" analytics "${pids[1]}" notification "${pids[2]}" engine "${pids[3]}" gateway "${beam:-none}" RabbitMQ
 echo "wrote $OUT (perf.data, <process>.txt, <process>.folded)"

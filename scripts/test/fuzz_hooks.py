@@ -252,7 +252,7 @@ def _bank_conversion(operation: str, case) -> None:
     if operation not in ("create_transaction", "update_transaction") or body is None or not _positive(case, "body"):
         return
     # The generated pairs are mostly out of range for the account (measured: the run's
-    # validation_mismatch warning), so they are left out; e2e/tests/currencies.rs covers them.
+    # validation_mismatch warning), so they are left out; e2e/tests/suite/currencies.rs covers them.
     body.pop("home_amount", None)
     body.pop("rate", None)
 

@@ -7,9 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 
 use sqlx::{PgConnection, PgPool};
@@ -17,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::DomainEvent;
+use super::acks::{Acker, Settled};
 use super::activity::BusActivity;
 use super::relay::backoff;
 use super::retention::{self, RetentionConfig};
@@ -272,6 +271,8 @@ impl EventConsumer {
             .await?;
         tracing::info!(queue = %self.queue, "consuming");
         let dlq_depth = self.watch_dead_letters(channel.clone(), shutdown.clone());
+        let acker = Acker::new(channel.clone());
+        let acker = &acker;
         let prefetch = usize::from(self.bus.prefetch.max(1));
         let mut broken: Option<lapin::Error> = None;
         // Deliveries go to one of LANES by their user; a lane applies the deliveries it has
@@ -306,7 +307,7 @@ impl EventConsumer {
                 {
                     batch.push(next);
                 }
-                self.settle_batch(batch, shutdown).await;
+                self.settle_batch(batch, acker, shutdown).await;
             }
         }));
         futures_util::future::join(dispatch, work).await;
@@ -351,9 +352,12 @@ impl EventConsumer {
     /// outage of the database should delay events, not use up their delivery limit and land
     /// healthy events in the dead-letter queue. Only then is the delivery requeued, which
     /// counts against the limit, so an event that can never be applied still ends in the DLQ.
-    async fn settle(&self, delivery: &Delivery, shutdown: &CancellationToken) {
+    ///
+    /// An applied delivery is left for the caller to acknowledge through its channel's
+    /// [`Acker`] (`Settled::Pending`); a rejected or requeued one is settled here (`Alone`).
+    async fn settle(&self, delivery: &Delivery, shutdown: &CancellationToken) -> Settled {
         let span = self.span(delivery);
-        self.settle_in_span(delivery, shutdown).instrument(span).await;
+        self.settle_in_span(delivery, shutdown).instrument(span).await
     }
 
     /// The consumer's span for `delivery`: it continues the producer's trace, and the events a
@@ -389,7 +393,7 @@ impl EventConsumer {
     /// users queued behind each other and deadlocked (docs/architecture/events.md, "Batched
     /// apply"): within a consumer, the lanes keep batches to disjoint users, and the events are
     /// applied in user order, so batches of two replicas take their users' locks in the same order.
-    async fn settle_batch(&self, mut deliveries: Vec<Delivery>, shutdown: &CancellationToken) {
+    async fn settle_batch(&self, mut deliveries: Vec<Delivery>, acker: &Acker, shutdown: &CancellationToken) {
         if deliveries.len() > 1 {
             let now = Utc::now();
             let events: Option<Vec<IncomingEvent>> = deliveries
@@ -405,8 +409,7 @@ impl EventConsumer {
                 (deliveries, sorted_events) = pairs.into_iter().unzip();
                 match self.apply_batch(&deliveries, &sorted_events).await {
                     Ok(applied) => {
-                        for ((delivery, event), applied) in deliveries.iter().zip(&sorted_events).zip(applied)
-                        {
+                        for (event, applied) in sorted_events.iter().zip(applied) {
                             if applied {
                                 self.activity.applied();
                                 self.handler.committed(event).await;
@@ -415,11 +418,9 @@ impl EventConsumer {
                             }
                             metrics::counter!("events_consumed_total", "queue" => self.queue.clone(), "event" => event.event_type.clone(), "outcome" => "ack")
                                 .increment(1);
-                            if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-                                // The broker redelivers it after a reconnect; the inbox dedups it.
-                                tracing::warn!(queue = %self.queue, error = %error, "could not settle a delivery");
-                            }
                         }
+                        let tags = deliveries.iter().map(|d| (d.delivery_tag, Settled::Pending));
+                        self.acknowledge(acker, tags).await;
                         return;
                     }
                     Err(error) => {
@@ -429,7 +430,17 @@ impl EventConsumer {
             }
         }
         // Concurrently, as before batching: a database outage is waited out once, not once per event.
-        futures_util::future::join_all(deliveries.iter().map(|d| self.settle(d, shutdown))).await;
+        let settled =
+            futures_util::future::join_all(deliveries.iter().map(|d| self.settle(d, shutdown))).await;
+        self.acknowledge(acker, deliveries.iter().map(|d| d.delivery_tag).zip(settled)).await;
+    }
+
+    /// Hands settled deliveries to the channel's acknowledgements.
+    async fn acknowledge(&self, acker: &Acker, tags: impl IntoIterator<Item = (u64, Settled)>) {
+        if let Err(error) = acker.settle(tags).await {
+            // The broker redelivers them after a reconnect; the inbox dedups them.
+            tracing::warn!(queue = %self.queue, error = %error, "could not acknowledge deliveries");
+        }
     }
 
     async fn connection_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HandlerError> {
@@ -536,7 +547,7 @@ impl EventConsumer {
         Ok(applied)
     }
 
-    async fn settle_in_span(&self, delivery: &Delivery, shutdown: &CancellationToken) {
+    async fn settle_in_span(&self, delivery: &Delivery, shutdown: &CancellationToken) -> Settled {
         let mut outcome = self.process(delivery).await;
         let mut attempt = 0;
         while matches!(outcome, Outcome::Retry) && attempt < IN_PLACE_RETRIES && !shutdown.is_cancelled() {
@@ -557,7 +568,7 @@ impl EventConsumer {
         metrics::counter!("events_consumed_total", "queue" => self.queue.clone(), "event" => event_type, "outcome" => label)
             .increment(1);
         let result = match outcome {
-            Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
+            Outcome::Ack => return Settled::Pending,
             Outcome::DeadLetter => delivery.reject(BasicRejectOptions { requeue: false }).await,
             Outcome::Retry => delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await,
         };
@@ -565,6 +576,7 @@ impl EventConsumer {
             // The broker redelivers unacked messages after a reconnect; the inbox dedups them.
             tracing::warn!(queue = %self.queue, error = %error, "could not settle a delivery");
         }
+        Settled::Alone
     }
 
     /// The service that owns the queue, from its name `<prefix><service>.<purpose>`.

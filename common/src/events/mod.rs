@@ -5,6 +5,7 @@
 //! confirms. Consumers ([`consumer::EventConsumer`]) apply each event once, recording it in an
 //! `inbox` table in the same transaction as the effect.
 
+mod acks;
 pub mod activity;
 pub mod catalog;
 pub mod consumer;
