@@ -1,7 +1,7 @@
 # BudgetSmart developer commands. `make run` starts everything; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: rates-import soak chaos profile seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink
+.PHONY: rates-import soak chaos profile seed-data smoke help dev-up dev-down logs test-all build-all push db-shell rabbitmq-shell run test bench fuzz-api lint-deploy eval-analytics migrate build lint fmt check-infra mail-sink backup restore backup-check client-example monitoring-check
 
 SERVICES := gateway engine analytics notification
 REGISTRY ?= budgetsmart
@@ -77,6 +77,21 @@ seed-data: ## Create a demo user with 18 months of history and budgets through t
 
 smoke: check-infra mail-sink ## Start the system, seed a demo user, check forecast, anomalies, subscriptions, models and the summary email
 	@scripts/test/smoke.sh
+
+backup: ## pg_dump of the whole database into BACKUP_DIR (default .cache/backups); prints the file
+	@scripts/ops/backup.sh
+
+restore: ## Replace the database with a dump: make restore FILE=.cache/backups/<name>.dump (services stopped)
+	@scripts/ops/restore.sh "$(FILE)"
+
+backup-check: check-infra mail-sink ## Fill a database through the API, back it up, drop it, restore it: every row and answer the same
+	@scripts/test/backup-restore.sh
+
+monitoring-check: check-infra mail-sink ## A private Prometheus scrapes the system through seed-data and a load: every rule evaluates, every panel query returns data
+	@scripts/test/monitoring.sh
+
+client-example: check-infra mail-sink ## Generate the TypeScript client from /openapi.json, build it, run its example against the system
+	@scripts/test/client-example.sh
 
 rates-import: check-infra ## Load an ECB reference-rate file (CSV or XML), e.g. make rates-import FILE=eurofxref-hist.csv
 	$(CARGO) run -q -p engine -- rates import $(FILE)

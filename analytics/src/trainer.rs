@@ -38,6 +38,13 @@ const REFRESH_AFTER_HOURS: i32 = 12;
 /// How often the global categorisation model is retrained from everyone's labels.
 const GLOBAL_MODEL_EVERY: Duration = Duration::from_secs(900);
 
+/// One retraining's time into `analytics_retraining_duration_seconds`, by scope (a user's
+/// models or the global categoriser) and outcome.
+fn record_training(scope: &'static str, ok: bool, started: std::time::Instant) {
+    metrics::histogram!("analytics_retraining_duration_seconds", "scope" => scope, "outcome" => if ok { "ok" } else { "failed" })
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// The retraining loop.
 pub struct Trainer {
     pool: PgPool,
@@ -106,7 +113,10 @@ impl Trainer {
             chrono::Utc::now() - at < chrono::Duration::from_std(GLOBAL_MODEL_EVERY).unwrap_or_default()
         });
         if !fresh {
-            categorizer::store::train_global(&mut conn).await?;
+            let started = std::time::Instant::now();
+            let trained = categorizer::store::train_global(&mut conn).await;
+            record_training("global", trained.is_ok(), started);
+            trained?;
             categorizer::store::models_changed();
         }
         Ok(())
@@ -145,7 +155,9 @@ impl Trainer {
         let review = self.review_stage(user, read).await;
         self.cache.invalidate(user).await;
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "retrained");
-        forecasts.and(review)
+        let result = forecasts.and(review);
+        record_training("user", result.is_ok(), started);
+        result
     }
 
     /// The forecast stage: returns what it read, for the review to reuse, or `None` when

@@ -19,16 +19,32 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// backend call above 10 s has already timed out.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
+/// An event's age when its consumer receives it: seconds in the outbox and the queue, up to the
+/// hour that a long outage can make it.
+const LAG_BUCKETS: &[f64] =
+    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0];
+
+/// One user's (or the global model's) retraining: tens of milliseconds to minutes.
+const TRAINING_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+
 /// The process's recorder, installed on first use.
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new();
-            let builder = match builder.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS) {
-                Ok(with_buckets) => with_buckets,
-                // Only an empty bucket list is refused, and BUCKETS is not empty.
-                Err(_) => PrometheusBuilder::new(),
-            };
+            // Only an empty bucket list is refused, and none of these is empty. A full name's
+            // buckets take precedence over the suffix's.
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("events_consume_lag_seconds".into()), LAG_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("analytics_retraining_duration_seconds".into()),
+                        TRAINING_BUCKETS,
+                    )
+                })
+                .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {

@@ -30,6 +30,10 @@ pub struct Gateway {
 
 /// Connects Redis, prepares the upstream channels and binds the HTTP port.
 pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
+    // The recorder first: each breaker reports its initial state (closed) when it is made, and
+    // a gauge set before the recorder exists is lost, so the breaker panel stayed empty until a
+    // breaker changed state.
+    budgetsmart_common::metrics::handle();
     let engine = Backend::new("engine", state::channel(&config.engine_url, &config, "ENGINE_URL")?, &config)
         .vouched_by(&config.gateway_token)?;
     let analytics =
@@ -41,7 +45,6 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     );
     let redis =
         budgetsmart_common::redis_client::connect(&config.redis_url, config.redis_ca_file.as_deref()).await?;
-    budgetsmart_common::metrics::handle();
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on GATEWAY_ADDR {}: {e}", config.addr))?;

@@ -348,6 +348,8 @@ impl Sender {
         }
         let mut tx = conn.begin().await?;
         let mut published = false;
+        // Counted once the outcome is committed: `notification_emails_total`, one per delivery.
+        let mut outcomes: Vec<&'static str> = Vec::with_capacity(job.len());
         for row in job {
             match &outcome {
                 Ok(sent) if sent.left_out.iter().any(|(id, _)| *id == row.id) => {
@@ -358,6 +360,7 @@ impl Sender {
                         .map(|(_, w)| w.as_str())
                         .unwrap_or("");
                     deliveries::finish_unsent(&mut tx, row, "suppressed", why).await?;
+                    outcomes.push("suppressed");
                 }
                 Ok(Sent { rendered, reply, .. }) => {
                     // A digest's rows keep their own subjects in the history.
@@ -367,11 +370,13 @@ impl Sender {
                         published = true;
                         tracing::info!(delivery_id = %row.id, kind = row.kind, "email sent");
                     }
+                    outcomes.push("sent");
                 }
                 Err(Failure::Transient(error)) if row.attempts < self.pacing.max_attempts as i32 => {
                     let retry_at = Utc::now() + backoff(self.pacing.retry_base, row.attempts);
                     deliveries::retry_later(&mut tx, row, RETRYING, retry_at).await?;
                     tracing::warn!(delivery_id = %row.id, attempts = row.attempts, error, "email deferred");
+                    outcomes.push("deferred");
                 }
                 Err(Failure::Transient(error)) => {
                     if deliveries::finish_unsent(&mut tx, row, "failed", Reason::GaveUp.plain()).await? {
@@ -379,6 +384,7 @@ impl Sender {
                         published = true;
                     }
                     tracing::error!(delivery_id = %row.id, attempts = row.attempts, error, "email failed");
+                    outcomes.push("failed");
                 }
                 Err(Failure::Permanent(reason, error)) => {
                     if deliveries::finish_unsent(&mut tx, row, "failed", reason.plain()).await? {
@@ -386,14 +392,19 @@ impl Sender {
                         published = true;
                     }
                     tracing::error!(delivery_id = %row.id, attempts = row.attempts, error, "email failed");
+                    outcomes.push("failed");
                 }
                 Err(Failure::Suppressed(why)) => {
                     deliveries::finish_unsent(&mut tx, row, "suppressed", why).await?;
+                    outcomes.push("suppressed");
                 }
                 Err(Failure::Lost) => {}
             }
         }
         tx.commit().await?;
+        for outcome in outcomes {
+            metrics::counter!("notification_emails_total", "outcome" => outcome).increment(1);
+        }
         if published {
             self.outbox.wake();
         }

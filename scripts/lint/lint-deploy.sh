@@ -2,7 +2,9 @@
 # `make lint-deploy`: the deployment files checked without a Docker engine or a cluster.
 # hadolint on the Dockerfile, the Compose specification's schema on docker-compose.yml, every
 # kustomize overlay rendered and validated (strict) against the Kubernetes 1.37 schemas, and
-# .env.example against the variables the code reads. Tools come from PyPI into a venv.
+# .env.example against the variables the code reads, and the monitoring files (promtool on the
+# alerting rules and their unit tests, dashboards against their schema). Tools come from PyPI
+# into a venv, promtool from Debian's prometheus package.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=${LINT_VENV:-.cache/lint-venv}
@@ -31,3 +33,5 @@ for overlay in infrastructure/kubernetes/overlays/*/; do
 done
 echo "== .env.example against the code"
 python3 scripts/lint/check-env-example.py
+echo "== monitoring: promtool (config, rules, rule unit tests), the PrometheusRule, dashboards"
+LINT_VENV="$VENV" infrastructure/monitoring/check.sh

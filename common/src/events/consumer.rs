@@ -191,6 +191,15 @@ fn lane_of(user: Option<&str>) -> usize {
     (hasher.finish() % LANES as u64) as usize
 }
 
+/// Seconds since the event was created, from its id: a UUIDv7 carries its creation time to the
+/// millisecond, where the AMQP timestamp has whole seconds. Includes the time in the outbox.
+fn event_age(delivery: &Delivery) -> Option<f64> {
+    let id = Uuid::parse_str(delivery.properties.message_id().as_ref()?.as_str()).ok()?;
+    let (seconds, nanos) = id.get_timestamp()?.to_unix();
+    let created = Utc.timestamp_opt(i64::try_from(seconds).ok()?, nanos).single()?;
+    Some((Utc::now() - created).num_milliseconds().max(0) as f64 / 1000.0)
+}
+
 /// Retries of a transient failure before the delivery is requeued: backoff 0.4 s … 10 s,
 /// about 30 s in all.
 const IN_PLACE_RETRIES: u32 = 7;
@@ -287,6 +296,10 @@ impl EventConsumer {
             while let Some(delivery) = deliveries.next().await {
                 match delivery {
                     Ok(delivery) => {
+                        if let Some(age) = event_age(&delivery) {
+                            metrics::histogram!("events_consume_lag_seconds", "queue" => self.queue.clone())
+                                .record(age);
+                        }
                         let lane = lane_of(header_string(&delivery, "user_id").as_deref());
                         if lanes[lane].send(delivery).await.is_err() {
                             break;
@@ -322,7 +335,8 @@ impl EventConsumer {
         Ok(())
     }
 
-    /// Samples the depth of the dead-letter queue every 15 s into `events_dead_letter_depth`.
+    /// Samples the depth of the queue and of its dead-letter queue every 15 s into
+    /// `events_queue_depth` and `events_dead_letter_depth`.
     fn watch_dead_letters(
         &self,
         channel: lapin::Channel,
@@ -336,6 +350,13 @@ impl EventConsumer {
                     channel.queue_declare(dlq.as_str().into(), passive, FieldTable::default()).await
                 {
                     metrics::gauge!("events_dead_letter_depth", "queue" => queue.clone())
+                        .set(f64::from(state.message_count()));
+                }
+                // Ready messages only: the ones in this consumer's hands are not counted.
+                if let Ok(state) =
+                    channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await
+                {
+                    metrics::gauge!("events_queue_depth", "queue" => queue.clone())
                         .set(f64::from(state.message_count()));
                 }
                 tokio::select! {

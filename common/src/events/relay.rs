@@ -127,6 +127,12 @@ impl OutboxRelay {
         Some(listener)
     }
 
+    /// `outbox_lag_seconds`: how long the oldest unpublished event has waited (0 for none).
+    fn record_lag(&self, oldest: Option<DateTime<Utc>>) {
+        let lag = oldest.map(|at| (Utc::now() - at).num_milliseconds().max(0)).unwrap_or(0);
+        metrics::gauge!("outbox_lag_seconds", "service" => self.app_id.clone()).set(lag as f64 / 1000.0);
+    }
+
     /// Publishes batches until the outbox is empty.
     async fn drain(&self, publisher: &mut Option<Publisher>) -> anyhow::Result<()> {
         loop {
@@ -141,12 +147,17 @@ impl OutboxRelay {
         // Connect before any row is claimed, and within the deadline: a broker that accepts the
         // connection but does not answer must not hold the transaction and its row locks.
         if publisher.is_none() {
-            let pending: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE not_before IS NULL OR not_before <= now())",
+            // The oldest row due, which also sets the lag gauge here: while the broker is away
+            // this is as far as a batch gets, and the OutboxLagHigh alert must still see the
+            // lag grow (ids are UUIDv7, so the primary key's order is the rows' age).
+            let oldest: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "SELECT occurred_at FROM outbox WHERE not_before IS NULL OR not_before <= now() \
+                 ORDER BY id LIMIT 1",
             )
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-            if !pending {
+            self.record_lag(oldest);
+            if oldest.is_none() {
                 return Ok(0);
             }
             match tokio::time::timeout(PUBLISH_TIMEOUT, self.connect()).await {
@@ -169,9 +180,7 @@ impl OutboxRelay {
         .bind(self.batch_size)
         .fetch_all(&mut *tx)
         .await?;
-        // Lag: how long the oldest unpublished event has waited.
-        let lag = rows.first().map(|r| (Utc::now() - r.occurred_at).num_milliseconds().max(0)).unwrap_or(0);
-        metrics::gauge!("outbox_lag_seconds", "service" => self.app_id.clone()).set(lag as f64 / 1000.0);
+        self.record_lag(rows.first().map(|r| r.occurred_at));
         if rows.is_empty() {
             return Ok(0);
         }
