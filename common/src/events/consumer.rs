@@ -279,7 +279,7 @@ impl EventConsumer {
             )
             .await?;
         tracing::info!(queue = %self.queue, "consuming");
-        let dlq_depth = self.watch_dead_letters(channel.clone(), shutdown.clone());
+        let depths = self.watch_depths(channel.clone(), shutdown.clone());
         let acker = Acker::new(channel.clone());
         let acker = &acker;
         let prefetch = usize::from(self.bus.prefetch.max(1));
@@ -324,7 +324,7 @@ impl EventConsumer {
             }
         }));
         futures_util::future::join(dispatch, work).await;
-        dlq_depth.abort();
+        depths.abort();
         if let Some(error) = broken {
             return Err(error.into());
         }
@@ -337,7 +337,7 @@ impl EventConsumer {
 
     /// Samples the depth of the queue and of its dead-letter queue every 15 s into
     /// `events_queue_depth` and `events_dead_letter_depth`.
-    fn watch_dead_letters(
+    fn watch_depths(
         &self,
         channel: lapin::Channel,
         shutdown: CancellationToken,
