@@ -46,24 +46,17 @@ LOADGEN_ON_END="p=\$(cat $OUT/perf.pid); kill -INT \$p; while kill -0 \$p 2>/dev
 # Threads of the Rust services are all named tokio-rt-worker, so a service is chosen by its
 # process id; PostgreSQL's backends by their name; RabbitMQ by the Erlang VM's process id.
 beam=$(pgrep -o beam.smp || true)
-select_of() {
-  case $1 in
-    postgres) echo "--comms postgres" ;;
-    beam.smp) [ -n "$beam" ] && echo "--pid $beam" ;;
-    *) echo "--pid $2" ;;
-  esac
-}
-names=(analytics notification engine gateway)
+declare -A selector=(
+  [postgres]="--comms postgres" [analytics]="--pid ${pids[0]}" [notification]="--pid ${pids[1]}"
+  [engine]="--pid ${pids[2]}" [gateway]="--pid ${pids[3]}" [beam.smp]="${beam:+--pid $beam}"
+)
 for process in postgres engine analytics gateway notification beam.smp; do
-  pid=""
-  for i in "${!names[@]}"; do [ "${names[$i]}" = "$process" ] && pid=${pids[$i]}; done
-  selector=$(select_of "$process" "$pid")
-  [ -z "$selector" ] && continue
+  [ -z "${selector[$process]}" ] && continue
   # shellcheck disable=SC2086 # the selector is two words on purpose
-  perf report -i "$OUT/perf.data" $selector --stdio --no-children --sort dso,symbol \
+  perf report -i "$OUT/perf.data" ${selector[$process]} --stdio --no-children --sort dso,symbol \
     --percent-limit 0.5 -g none 2>/dev/null | grep -v '^$' >"$OUT/$process.txt" || true
   # shellcheck disable=SC2086
-  perf script -i "$OUT/perf.data" $selector -F comm,ip,sym 2>/dev/null | python3 -c '
+  perf script -i "$OUT/perf.data" ${selector[$process]} -F comm,ip,sym 2>/dev/null | python3 -c '
 import sys, collections
 # A sample is a line with the process name, then one indented line per frame, leaf first.
 stacks, frames = collections.Counter(), None

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export GATEWAY_URL=${GATEWAY_URL:-http://127.0.0.1:8080}
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/budgetsmart_backup_check
-# Several sign-ups and sign-ins within a minute from one address (the seed, the load's users,
-# the checks' own logins): above the default auth rate limit of 10 a minute.
+# Several sign-ups and sign-ins within a minute from one address (the seed and the check's own
+# logins): above the default auth rate limit's burst of 5.
 export RATE_LIMIT_AUTH_PER_MIN=1000 RATE_LIMIT_AUTH_BURST=100
 export SEED_EMAIL="backup-check-$(date +%s)@budgetsmart.localhost" SEED_PASSWORD="backup-check-$(date +%s)-pw"
 # Its own exchange and queues, so no event of another run reaches this database.
@@ -33,9 +33,9 @@ python3 scripts/test/snapshot.py answers > "$work/answers-before.json"
 # Reading them logged in (a session row); settle again, so the dump and the rows agree.
 python3 scripts/test/snapshot.py quiet
 dump=$(scripts/ops/backup.sh)
-echo "backup-check: $(du -h "$dump" | cut -f1) dump of $(python3 -c 'import json,sys; print(sum(v[0] for v in json.load(open(sys.argv[1])).values()))' <(python3 scripts/test/snapshot.py rows)) rows"
 system_stop
 python3 scripts/test/snapshot.py rows > "$work/rows-before.json"
+echo "backup-check: $(du -h "$dump" | cut -f1) dump of $(python3 -c 'import json,sys; print(sum(v[0] for v in json.load(open(sys.argv[1])).values()))' "$work/rows-before.json") rows"
 
 started=$(date +%s.%N)
 scripts/ops/restore.sh "$dump"
